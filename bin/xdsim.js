@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Runs the TypeScript sources through tsx so `npx xdsim` works straight after `npm ci`,
+// with no build step to forget or to go stale.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/cli/main.ts');
