@@ -1,0 +1,206 @@
+// The Kubernetes-style resources xdsim reads (SPEC §1), as plain data after validation.
+// Field names follow the Istio / Kubernetes YAML exactly so a manifest maps 1:1.
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Set by the config store on every write; a manifest value is ignored. */
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  lastProbeTime?: string;
+  lastTransitionTime?: string;
+}
+
+/** `WorkloadEntry.spec`, also the shape of ServiceEntry inline endpoints and WorkloadGroup templates. */
+export interface WorkloadEntrySpec {
+  address?: string;
+  ports?: Record<string, number>;
+  labels?: Record<string, string>;
+  network?: string;
+  locality?: string;
+  weight?: number;
+  serviceAccount?: string;
+}
+
+export interface WorkloadEntry {
+  apiVersion: string;
+  kind: 'WorkloadEntry';
+  metadata: ObjectMeta;
+  spec: WorkloadEntrySpec;
+  status?: { conditions?: Condition[] };
+}
+
+export interface HttpHeader {
+  name: string;
+  value: string;
+}
+
+export interface ReadinessProbe {
+  initialDelaySeconds?: number;
+  timeoutSeconds?: number;
+  periodSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+  httpGet?: { path?: string; port: number; host?: string; scheme?: string; httpHeaders?: HttpHeader[] };
+  tcpSocket?: { host?: string; port: number };
+  exec?: { command: string[] };
+  grpc?: { port: number; service?: string };
+}
+
+export interface WorkloadGroup {
+  apiVersion: string;
+  kind: 'WorkloadGroup';
+  metadata: ObjectMeta;
+  spec: {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    template: WorkloadEntrySpec;
+    probe?: ReadinessProbe;
+  };
+}
+
+export interface ServicePortSpec {
+  number: number;
+  protocol?: string;
+  name: string;
+  targetPort?: number;
+}
+
+export interface ServiceEntry {
+  apiVersion: string;
+  kind: 'ServiceEntry';
+  metadata: ObjectMeta;
+  spec: {
+    hosts: string[];
+    addresses?: string[];
+    ports?: ServicePortSpec[];
+    location?: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+    resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN';
+    endpoints?: WorkloadEntrySpec[];
+    workloadSelector?: { labels?: Record<string, string> };
+    exportTo?: string[];
+    subjectAltNames?: string[];
+  };
+}
+
+export interface LocalityLbSetting {
+  distribute?: { from?: string; to?: Record<string, number> }[];
+  failover?: { from?: string; to?: string }[];
+  failoverPriority?: string[];
+  enabled?: boolean;
+}
+
+export interface LoadBalancerSettings {
+  simple?: string;
+  consistentHash?: Record<string, unknown>;
+  localityLbSetting?: LocalityLbSetting;
+  warmupDurationSecs?: string;
+}
+
+/** Settings that can appear at the top of a TrafficPolicy and per port. */
+export interface PortTrafficPolicy {
+  loadBalancer?: LoadBalancerSettings;
+  connectionPool?: Record<string, unknown>;
+  outlierDetection?: Record<string, unknown>;
+  tls?: Record<string, unknown>;
+}
+
+export interface TrafficPolicy extends PortTrafficPolicy {
+  portLevelSettings?: (PortTrafficPolicy & { port?: { number?: number } })[];
+  tunnel?: Record<string, unknown>;
+  proxyProtocol?: Record<string, unknown>;
+}
+
+export interface Subset {
+  name: string;
+  labels?: Record<string, string>;
+  trafficPolicy?: TrafficPolicy;
+}
+
+export interface DestinationRule {
+  apiVersion: string;
+  kind: 'DestinationRule';
+  metadata: ObjectMeta;
+  spec: {
+    host: string;
+    trafficPolicy?: TrafficPolicy;
+    subsets?: Subset[];
+    exportTo?: string[];
+    workloadSelector?: { matchLabels?: Record<string, string> };
+  };
+}
+
+export interface KubeServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+  protocol?: string;
+  appProtocol?: string;
+  nodePort?: number;
+}
+
+export interface KubeService {
+  apiVersion: string;
+  kind: 'Service';
+  metadata: ObjectMeta;
+  spec: {
+    selector?: Record<string, string>;
+    ports?: KubeServicePort[];
+    clusterIP?: string;
+    type?: string;
+  };
+}
+
+export interface Namespace {
+  apiVersion: string;
+  kind: 'Namespace';
+  metadata: ObjectMeta;
+  spec?: Record<string, unknown>;
+}
+
+export interface ServiceAccount {
+  apiVersion: string;
+  kind: 'ServiceAccount';
+  metadata: ObjectMeta;
+}
+
+export type Resource =
+  | WorkloadEntry
+  | WorkloadGroup
+  | ServiceEntry
+  | DestinationRule
+  | KubeService
+  | Namespace
+  | ServiceAccount;
+
+export type ResourceKind = Resource['kind'];
+
+export const RESOURCE_KINDS: readonly ResourceKind[] = [
+  'WorkloadEntry',
+  'WorkloadGroup',
+  'ServiceEntry',
+  'DestinationRule',
+  'Service',
+  'Namespace',
+  'ServiceAccount',
+];
+
+/** Identity of a stored resource: `Kind/namespace/name` (cluster-scoped kinds use an empty namespace). */
+export type ResourceKey = string;
+
+export function resourceKey(kind: string, namespace: string, name: string): ResourceKey {
+  return `${kind}/${namespace}/${name}`;
+}
+
+export function keyOf(r: { kind: string; metadata: { namespace: string; name: string } }): ResourceKey {
+  return resourceKey(r.kind, r.metadata.namespace, r.metadata.name);
+}

@@ -1,0 +1,126 @@
+import { keyOf, type Resource, type ResourceKey, type ResourceKind } from './resources.js';
+
+export type ConfigEventType = 'added' | 'updated' | 'deleted';
+
+export interface ConfigEvent {
+  type: ConfigEventType;
+  key: ResourceKey;
+  /** The resource as stored after the change; for `deleted`, the last stored version. */
+  resource: Resource;
+  /** The version replaced by an update. */
+  previous?: Resource;
+  /** Store revision that this change produced. */
+  revision: number;
+}
+
+/** Changes that landed together, delivered to listeners as one batch. */
+export type ConfigBatch = readonly ConfigEvent[];
+
+export type ConfigListener = (batch: ConfigBatch) => void;
+
+export type ConfigOp = { op: 'apply'; resource: Resource } | { op: 'delete'; key: ResourceKey };
+
+/**
+ * In-memory store of validated resources, in the manner of the Kubernetes API server:
+ * a single monotonically increasing revision stamps every write (`metadata.resourceVersion`),
+ * and listeners get each committed batch of events synchronously, in order.
+ * Validation happens before a resource reaches the store; the store never rejects.
+ */
+export class ConfigStore {
+  private readonly items = new Map<ResourceKey, Resource>();
+  private readonly byKind = new Map<ResourceKind, Map<ResourceKey, Resource>>();
+  private readonly listeners = new Set<ConfigListener>();
+  private rev = 0;
+
+  get revision(): number {
+    return this.rev;
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  get<K extends Resource>(key: ResourceKey): K | undefined {
+    return this.items.get(key) as K | undefined;
+  }
+
+  /** Resources of one kind, optionally in one namespace, in key order (deterministic). */
+  list<K extends ResourceKind>(kind: K, namespace?: string): Extract<Resource, { kind: K }>[] {
+    const m = this.byKind.get(kind);
+    if (!m) return [];
+    const out: Resource[] = [];
+    for (const r of m.values()) if (namespace === undefined || r.metadata.namespace === namespace) out.push(r);
+    out.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+    return out as Extract<Resource, { kind: K }>[];
+  }
+
+  subscribe(listener: ConfigListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  apply(resource: Resource): ConfigEvent | undefined {
+    return this.commit([{ op: 'apply', resource }])[0];
+  }
+
+  delete(key: ResourceKey): ConfigEvent | undefined {
+    return this.commit([{ op: 'delete', key }])[0];
+  }
+
+  /**
+   * Applies all operations as one batch: one notification to listeners.
+   * An apply identical to what is stored (spec, metadata labels/annotations, status) is a no-op,
+   * so re-applying a file does not trigger pushes; deleting a missing key is a no-op too.
+   */
+  commit(ops: readonly ConfigOp[]): ConfigEvent[] {
+    const events: ConfigEvent[] = [];
+    for (const o of ops) {
+      if (o.op === 'apply') {
+        const key = keyOf(o.resource);
+        const previous = this.items.get(key);
+        if (previous && sameContent(previous, o.resource)) continue;
+        const revision = ++this.rev;
+        const stored = stamp(o.resource, revision, previous);
+        this.put(key, stored);
+        events.push(
+          previous
+            ? { type: 'updated', key, resource: stored, previous, revision }
+            : { type: 'added', key, resource: stored, revision },
+        );
+      } else {
+        const previous = this.items.get(o.key);
+        if (!previous) continue;
+        const revision = ++this.rev;
+        this.items.delete(o.key);
+        this.byKind.get(previous.kind)?.delete(o.key);
+        events.push({ type: 'deleted', key: o.key, resource: previous, revision });
+      }
+    }
+    if (events.length > 0) for (const l of this.listeners) l(events);
+    return events;
+  }
+
+  private put(key: ResourceKey, r: Resource): void {
+    this.items.set(key, r);
+    let m = this.byKind.get(r.kind);
+    if (!m) this.byKind.set(r.kind, (m = new Map()));
+    m.set(key, r);
+  }
+}
+
+function stamp(r: Resource, revision: number, previous: Resource | undefined): Resource {
+  const generation = previous ? (previous.metadata.generation ?? 1) + 1 : 1;
+  const creationTimestamp = previous?.metadata.creationTimestamp ?? new Date().toISOString();
+  return {
+    ...r,
+    metadata: { ...r.metadata, resourceVersion: String(revision), generation, creationTimestamp },
+  } as Resource;
+}
+
+function sameContent(a: Resource, b: Resource): boolean {
+  const strip = (r: Resource) => {
+    const { resourceVersion: _v, generation: _g, creationTimestamp: _c, ...meta } = r.metadata;
+    return JSON.stringify([r.apiVersion, meta, (r as { spec?: unknown }).spec, (r as { status?: unknown }).status]);
+  };
+  return strip(a) === strip(b);
+}
