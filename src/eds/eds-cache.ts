@@ -1,0 +1,146 @@
+// The EDS cache: per cluster, the encoded endpoint state and the views built from it. A view is
+// built and encoded once per (cluster, view key) and shared by every proxy with that key; a
+// registry change invalidates only the views of the clusters it touched.
+import { assembleClusterLoadAssignment, clusterNameField, type GroupFragment } from '../encode/cla.js';
+import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
+import { ClusterEndpoints, type ClusterEndpointsOptions, type LocalityGroup, type EncodedEndpoint } from './cluster-endpoints.js';
+import type { ProxyView } from './proxy.js';
+import { computeView, viewKey } from './view.js';
+import type { ViewGroup } from './view-group.js';
+
+export interface EncodedView {
+  readonly cluster: string;
+  readonly key: string;
+  /** Serialized envoy.config.endpoint.v3.ClusterLoadAssignment. */
+  readonly bytes: Uint8Array;
+  /** Bumped on every change of the cluster's endpoints or policy. */
+  readonly clusterVersion: number;
+  readonly groups: readonly ViewGroup<EncodedEndpoint, LocalityGroup>[];
+}
+
+interface ClusterState {
+  model: ClusterModel;
+  endpoints: ClusterEndpoints;
+  nameField: Uint8Array;
+  version: number;
+  views: Map<string, EncodedView>;
+}
+
+export type EdsChangeListener = (clusters: ReadonlySet<string>) => void;
+
+export const viewCounters = { viewBuilds: 0, viewHits: 0 };
+
+export class EdsCache {
+  private readonly clusters = new Map<string, ClusterState>();
+  private readonly listeners = new Set<EdsChangeListener>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly options: ClusterEndpointsOptions = {},
+  ) {
+    for (const name of registry.clusterNames()) this.rebuild(name);
+    this.unsubscribe = registry.onChange((d) => this.onDelta(d));
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.listeners.clear();
+  }
+
+  /** Called with the clusters whose output may have changed. */
+  onChange(listener: EdsChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  has(cluster: string): boolean {
+    return this.clusters.has(cluster);
+  }
+
+  clusterNames(): string[] {
+    return [...this.clusters.keys()].sort();
+  }
+
+  version(cluster: string): number | undefined {
+    return this.clusters.get(cluster)?.version;
+  }
+
+  endpointCount(cluster: string): number {
+    return this.clusters.get(cluster)?.endpoints.endpointCount ?? 0;
+  }
+
+  /** The ClusterLoadAssignment `proxy` gets for `cluster`, or undefined for an unknown cluster. */
+  view(cluster: string, proxy: ProxyView): EncodedView | undefined {
+    const s = this.clusters.get(cluster);
+    if (!s) return undefined;
+    const key = viewKey(s.model.policy, proxy);
+    const hit = s.views.get(key);
+    if (hit) {
+      viewCounters.viewHits++;
+      return hit;
+    }
+    const v = buildView(s, key, proxy);
+    s.views.set(key, v);
+    return v;
+  }
+
+  private onDelta(d: RegistryDelta): void {
+    const changed = new Set<string>();
+    for (const name of d.removed) if (this.clusters.delete(name)) changed.add(name);
+    for (const name of d.rebuilt) if (this.rebuild(name)) changed.add(name);
+    for (const [name, delta] of d.endpoints) {
+      const s = this.clusters.get(name);
+      if (s && s.endpoints.apply(delta)) {
+        bump(s);
+        changed.add(name);
+      }
+    }
+    if (changed.size > 0) for (const l of this.listeners) l(changed);
+  }
+
+  private rebuild(name: string): boolean {
+    const model = this.registry.cluster(name);
+    if (!model) return this.clusters.delete(name);
+    let s = this.clusters.get(name);
+    if (!s) {
+      s = { model, endpoints: new ClusterEndpoints(this.options), nameField: clusterNameField(name), version: 0, views: new Map() };
+      this.clusters.set(name, s);
+    }
+    const policyChanged = s.model !== model;
+    s.model = model;
+    const endpointsChanged = s.endpoints.reset(this.registry.endpointsOf(name));
+    if (s.version === 0 || policyChanged || endpointsChanged) {
+      bump(s);
+      return true;
+    }
+    return false;
+  }
+}
+
+function bump(s: ClusterState): void {
+  s.version++;
+  s.views.clear();
+}
+
+function buildView(s: ClusterState, key: string, proxy: ProxyView): EncodedView {
+  viewCounters.viewBuilds++;
+  const groups = computeView<EncodedEndpoint, LocalityGroup>(s.endpoints.localities(), s.model.policy, proxy);
+  const fragments: GroupFragment[] = groups.map((g) =>
+    g.endpoints === g.source.endpoints
+      ? { body: g.source.body, weight: g.weight, priority: g.priority }
+      : {
+          localityField: g.source.localityField,
+          endpointFields: g.endpoints.map((e) => e.field),
+          weight: g.weight,
+          priority: g.priority,
+        },
+  );
+  return {
+    cluster: s.model.name,
+    key,
+    bytes: assembleClusterLoadAssignment(s.nameField, fragments),
+    clusterVersion: s.version,
+    groups,
+  };
+}

@@ -1,0 +1,89 @@
+// Assembles ClusterLoadAssignment bytes from cached fragments: a view costs one allocation and a
+// copy of each locality group's bytes. Field numbers from envoy/config/endpoint/v3/endpoint*.proto.
+import { lenFieldSize, tag, varintSize, writeLenHeader, writeVarint, WIRE_LEN, WIRE_VARINT } from './wire.js';
+
+const CLA_CLUSTER_NAME = 1;
+const CLA_ENDPOINTS = 2;
+const LLE_WEIGHT = 3; // google.protobuf.UInt32Value load_balancing_weight
+const LLE_PRIORITY = 5;
+const UINT32_VALUE = 1;
+
+const WEIGHT_TAG = tag(LLE_WEIGHT, WIRE_LEN);
+const PRIORITY_TAG = tag(LLE_PRIORITY, WIRE_VARINT);
+const VALUE_TAG = tag(UINT32_VALUE, WIRE_VARINT);
+
+/** One LocalityLbEndpoints to write: its locality + endpoints bytes, or the parts to concatenate. */
+export interface GroupFragment {
+  /** `locality` field followed by every `lb_endpoints` field, when cached whole. */
+  readonly body?: Uint8Array;
+  /** Otherwise: the `locality` field ... */
+  readonly localityField?: Uint8Array;
+  /** ... and each endpoint's `lb_endpoints` field. */
+  readonly endpointFields?: readonly Uint8Array[];
+  readonly weight: number;
+  readonly priority: number;
+}
+
+export function clusterNameField(name: string): Uint8Array {
+  const utf8 = Buffer.from(name, 'utf8');
+  const out = new Uint8Array(lenFieldSize(CLA_CLUSTER_NAME, utf8.length));
+  out.set(utf8, writeLenHeader(out, 0, CLA_CLUSTER_NAME, utf8.length));
+  return out;
+}
+
+function bodySize(g: GroupFragment): number {
+  if (g.body) return g.body.length;
+  let n = g.localityField?.length ?? 0;
+  for (const e of g.endpointFields ?? []) n += e.length;
+  return n;
+}
+
+function weightSize(weight: number): number {
+  // UInt32Value with value 0 is an empty message; protobufjs still writes the (empty) field.
+  const inner = weight === 0 ? 0 : 1 + varintSize(weight);
+  return 1 + varintSize(inner) + inner;
+}
+
+export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: readonly GroupFragment[]): Uint8Array {
+  let total = nameField.length;
+  const sizes = new Array<number>(groups.length);
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    const size = bodySize(g) + weightSize(g.weight) + (g.priority === 0 ? 0 : 1 + varintSize(g.priority));
+    sizes[i] = size;
+    total += lenFieldSize(CLA_ENDPOINTS, size);
+  }
+  const out = Buffer.allocUnsafeSlow(total);
+  out.set(nameField, 0);
+  let pos = nameField.length;
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    pos = writeLenHeader(out, pos, CLA_ENDPOINTS, sizes[i]!);
+    if (g.body) {
+      out.set(g.body, pos);
+      pos += g.body.length;
+    } else {
+      if (g.localityField) {
+        out.set(g.localityField, pos);
+        pos += g.localityField.length;
+      }
+      for (const e of g.endpointFields ?? []) {
+        out.set(e, pos);
+        pos += e.length;
+      }
+    }
+    out[pos++] = WEIGHT_TAG;
+    if (g.weight === 0) out[pos++] = 0;
+    else {
+      pos = writeVarint(out, pos, 1 + varintSize(g.weight));
+      out[pos++] = VALUE_TAG;
+      pos = writeVarint(out, pos, g.weight);
+    }
+    if (g.priority !== 0) {
+      out[pos++] = PRIORITY_TAG;
+      pos = writeVarint(out, pos, g.priority);
+    }
+  }
+  if (pos !== total) throw new Error(`ClusterLoadAssignment size mismatch: wrote ${pos} of ${total}`);
+  return out;
+}

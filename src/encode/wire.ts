@@ -1,0 +1,46 @@
+// The little protobuf framing needed to splice pre-encoded messages together: a tag, a length,
+// a varint. Message bodies themselves are always encoded by protobufjs.
+
+export const WIRE_VARINT = 0;
+export const WIRE_LEN = 2;
+
+export function tag(field: number, wire: number): number {
+  return field * 8 + wire;
+}
+
+/** Bytes a varint of `n` (0 <= n < 2^53) takes. */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Writes `n` as a varint at `pos`; returns the position after it. */
+export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 128) {
+    buf[pos++] = (n % 128) | 128;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/** Size of a length-delimited field holding `len` bytes. */
+export function lenFieldSize(field: number, len: number): number {
+  return varintSize(tag(field, WIRE_LEN)) + varintSize(len) + len;
+}
+
+/** Writes the tag and length of a length-delimited field; the caller writes the bytes. */
+export function writeLenHeader(buf: Uint8Array, pos: number, field: number, len: number): number {
+  return writeVarint(buf, writeVarint(buf, pos, tag(field, WIRE_LEN)), len);
+}
+
+/** A complete length-delimited field as new bytes. */
+export function lenField(field: number, bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(lenFieldSize(field, bytes.length));
+  out.set(bytes, writeLenHeader(out, 0, field, bytes.length));
+  return out;
+}

@@ -1,0 +1,42 @@
+// Label conventions shared by workloads and proxies.
+
+export type Labels = Readonly<Record<string, string>>;
+
+export const LABEL_LOCALITY = 'topology.istio.io/locality';
+export const LABEL_LEGACY_LOCALITY = 'istio-locality';
+export const LABEL_NETWORK = 'topology.istio.io/network';
+export const LABEL_REGION = 'topology.kubernetes.io/region';
+export const LABEL_ZONE = 'topology.kubernetes.io/zone';
+export const LABEL_SUBZONE = 'topology.istio.io/subzone';
+export const LABEL_CLUSTER = 'topology.istio.io/cluster';
+
+export const ANNOTATION_HEALTH_CHECKS = 'proxy.istio.io/health-checks-enabled';
+
+/** istiod's default cluster ID when none is configured. */
+export const DEFAULT_CLUSTER_ID = 'Kubernetes';
+
+/** Whether `labels` contains every key/value of `selector` (an empty selector selects all). */
+export function selectorMatches(selector: Labels, labels: Labels): boolean {
+  for (const k in selector) if (labels[k] !== selector[k]) return false;
+  return true;
+}
+
+/**
+ * The topology labels istiod adds to both endpoints and proxies (`AugmentLabels`), so that
+ * `failoverPriority` can name them. Existing labels are not overwritten.
+ */
+export function augmentTopologyLabels(
+  labels: Labels,
+  t: { region: string; zone: string; subZone: string; network: string; clusterId: string },
+): Labels {
+  const out: Record<string, string> = { ...labels };
+  const put = (k: string, v: string) => {
+    if (v && out[k] === undefined) out[k] = v;
+  };
+  put(LABEL_REGION, t.region);
+  put(LABEL_ZONE, t.zone);
+  put(LABEL_SUBZONE, t.subZone);
+  put(LABEL_NETWORK, t.network);
+  put(LABEL_CLUSTER, t.clusterId);
+  return out;
+}

@@ -1,0 +1,366 @@
+// The service registry: WorkloadEntries, Services, ServiceEntries and DestinationRules turned into
+// clusters and their endpoints, kept up to date incrementally from config store batches.
+import type { ConfigBatch, ConfigStore } from '../config/store.js';
+import type {
+  DestinationRule,
+  KubeService,
+  LocalityLbSetting,
+  ServiceEntry,
+  WorkloadEntry,
+} from '../config/resources.js';
+import { clusterLbPolicy, ruleHost, hostMatches, selectDestinationRule, type ClusterLbPolicy } from './destination-rule.js';
+import { selectorMatches, type Labels } from './labels.js';
+import type { Locality } from './locality.js';
+import {
+  clusterName,
+  endpointPort,
+  serviceFromEntry,
+  serviceFromKube,
+  type ServiceModel,
+  type ServicePort,
+} from './service.js';
+import { workloadFromEntry, type Workload } from './workload.js';
+
+export interface ClusterModel {
+  readonly name: string;
+  readonly host: string;
+  readonly service: ServiceModel;
+  readonly port: ServicePort;
+  readonly subset: string;
+  readonly subsetLabels?: Labels;
+  readonly policy: ClusterLbPolicy;
+}
+
+/** One endpoint of one cluster. */
+export interface Endpoint {
+  /** The workload it comes from; unique within a cluster. */
+  readonly key: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly locality: Locality;
+  /** Health-checked and not healthy (SPEC §2). */
+  readonly unhealthy: boolean;
+  /** Labels `failoverPriority` compares (workload labels plus topology labels). */
+  readonly labels: Labels;
+}
+
+export interface EndpointDelta {
+  readonly upserts: Map<string, Endpoint>;
+  readonly removes: Set<string>;
+}
+
+/** What one config batch changed, cluster by cluster. */
+export interface RegistryDelta {
+  /** Clusters that are new or whose definition changed: recompute their endpoints from scratch. */
+  readonly rebuilt: Set<string>;
+  readonly removed: Set<string>;
+  /** Endpoint-level changes of clusters that kept their definition. */
+  readonly endpoints: Map<string, EndpointDelta>;
+}
+
+export function affectedClusters(d: RegistryDelta): Set<string> {
+  return new Set([...d.rebuilt, ...d.removed, ...d.endpoints.keys()]);
+}
+
+export interface RegistryOptions {
+  /** Mesh-wide `localityLbSetting` (default: enabled, no rules). */
+  meshLocalityLb?: LocalityLbSetting;
+  clusterId?: string;
+}
+
+export type RegistryListener = (delta: RegistryDelta) => void;
+
+export class Registry {
+  private readonly workloads = new Map<string, Workload>();
+  /** namespace -> "k=v" -> workload keys; selection intersects from the smallest list. */
+  private readonly labelIndex = new Map<string, Map<string, Set<string>>>();
+  private readonly services = new Map<string, ServiceModel>();
+  /** namespace -> "k=v" (one pair of each selector) -> service keys: the candidates for a workload. */
+  private readonly selectorIndex = new Map<string, Map<string, Set<string>>>();
+  private readonly clusters = new Map<string, ClusterModel>();
+  private readonly clustersByService = new Map<string, string[]>();
+  private readonly destinationRules = new Map<string, DestinationRule>();
+  private readonly listeners = new Set<RegistryListener>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly options: RegistryOptions = {},
+  ) {
+    this.unsubscribe = store.subscribe((batch) => this.onBatch(batch));
+    const initial: ConfigBatch = [
+      ...store.list('WorkloadEntry'),
+      ...store.list('Service'),
+      ...store.list('ServiceEntry'),
+      ...store.list('DestinationRule'),
+    ].map((resource) => ({ type: 'added', key: '', resource, revision: store.revision }));
+    if (initial.length > 0) this.apply(initial);
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.listeners.clear();
+  }
+
+  onChange(listener: RegistryListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  cluster(name: string): ClusterModel | undefined {
+    return this.clusters.get(name);
+  }
+
+  clusterNames(): string[] {
+    return [...this.clusters.keys()].sort();
+  }
+
+  get workloadCount(): number {
+    return this.workloads.size;
+  }
+
+  /** Every endpoint of a cluster, unsorted (ordering is the EDS layer's job). */
+  endpointsOf(name: string): Endpoint[] {
+    const c = this.clusters.get(name);
+    if (!c) return [];
+    const out: Endpoint[] = [];
+    const svc = c.service;
+    if (svc.selector) {
+      for (const key of this.select(svc.namespace, svc.selector)) {
+        const ep = this.endpointFor(c, this.workloads.get(key)!);
+        if (ep) out.push(ep);
+      }
+    }
+    for (const w of svc.inline) {
+      const ep = this.endpointFor(c, w);
+      if (ep) out.push(ep);
+    }
+    return out;
+  }
+
+  private onBatch(batch: ConfigBatch): void {
+    const delta = this.apply(batch);
+    if (delta.rebuilt.size + delta.removed.size + delta.endpoints.size === 0) return;
+    for (const l of this.listeners) l(delta);
+  }
+
+  /** Applies a batch: workload changes first (as endpoint deltas), then service/rule changes (as rebuilds). */
+  private apply(batch: ConfigBatch): RegistryDelta {
+    const delta: RegistryDelta = { rebuilt: new Set(), removed: new Set(), endpoints: new Map() };
+    const servicesToRebuild = new Set<string>();
+    for (const ev of batch) {
+      const r = ev.resource;
+      const deleted = ev.type === 'deleted';
+      switch (r.kind) {
+        case 'WorkloadEntry':
+          this.applyWorkload(r, deleted, delta);
+          break;
+        case 'Service':
+        case 'ServiceEntry':
+          this.applyService(r, deleted, servicesToRebuild);
+          break;
+        case 'DestinationRule':
+          this.applyDestinationRule(r, deleted, ev.previous as DestinationRule | undefined, servicesToRebuild);
+          break;
+        default:
+          break;
+      }
+    }
+    for (const key of servicesToRebuild) this.rebuildServiceClusters(key, delta);
+    for (const name of [...delta.rebuilt, ...delta.removed]) delta.endpoints.delete(name);
+    return delta;
+  }
+
+  private applyWorkload(we: WorkloadEntry, deleted: boolean, delta: RegistryDelta): void {
+    const key = `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}`;
+    const old = this.workloads.get(key);
+    const next = deleted ? undefined : workloadFromEntry(we, this.options.clusterId);
+    if (old) this.unindexWorkload(old);
+    if (next) {
+      this.workloads.set(key, next);
+      this.indexWorkload(next);
+    } else {
+      this.workloads.delete(key);
+    }
+    const candidates = new Set<string>();
+    if (old) this.candidateServices(old, candidates);
+    if (next) this.candidateServices(next, candidates);
+    for (const svcKey of candidates) {
+      for (const name of this.clustersByService.get(svcKey) ?? []) {
+        const c = this.clusters.get(name)!;
+        const was = old && this.isMember(c, old);
+        const ep = next && this.isMember(c, next) ? this.endpointFor(c, next) : undefined;
+        if (!ep && !was) continue;
+        let d = delta.endpoints.get(name);
+        if (!d) delta.endpoints.set(name, (d = { upserts: new Map(), removes: new Set() }));
+        if (ep) {
+          d.upserts.set(key, ep);
+          d.removes.delete(key);
+        } else {
+          d.upserts.delete(key);
+          d.removes.add(key);
+        }
+      }
+    }
+  }
+
+  private applyService(r: KubeService | ServiceEntry, deleted: boolean, rebuild: Set<string>): void {
+    const key = `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+    const old = this.services.get(key);
+    if (old) this.unindexService(old);
+    const next = deleted ? undefined : r.kind === 'Service' ? serviceFromKube(r) : serviceFromEntry(r);
+    if (next) {
+      this.services.set(key, next);
+      this.indexService(next);
+    } else {
+      this.services.delete(key);
+    }
+    rebuild.add(key);
+  }
+
+  private applyDestinationRule(
+    dr: DestinationRule,
+    deleted: boolean,
+    previous: DestinationRule | undefined,
+    rebuild: Set<string>,
+  ): void {
+    const key = `DestinationRule/${dr.metadata.namespace}/${dr.metadata.name}`;
+    if (deleted) this.destinationRules.delete(key);
+    else this.destinationRules.set(key, dr);
+    const patterns = [ruleHost(dr)];
+    if (previous) patterns.push(ruleHost(previous));
+    for (const svc of this.services.values()) {
+      if (svc.hosts.some((h) => patterns.some((p) => hostMatches(p, h)))) rebuild.add(svc.key);
+    }
+  }
+
+  private rebuildServiceClusters(svcKey: string, delta: RegistryDelta): void {
+    const before = new Map<string, ClusterModel>();
+    for (const name of this.clustersByService.get(svcKey) ?? []) {
+      before.set(name, this.clusters.get(name)!);
+      this.clusters.delete(name);
+    }
+    this.clustersByService.delete(svcKey);
+    const svc = this.services.get(svcKey);
+    const names: string[] = [];
+    if (svc) {
+      const rules = [...this.destinationRules.values()];
+      for (const host of svc.hosts) {
+        const dr = selectDestinationRule(rules, host, svc.namespace);
+        for (const port of svc.ports) {
+          const subsets = [{ name: '', labels: undefined as Labels | undefined }, ...(dr?.spec.subsets ?? [])];
+          for (const s of subsets) {
+            const name = clusterName(port.number, s.name, host);
+            // Two services claiming one host: the first one (in key order) keeps the cluster.
+            if (this.clusters.has(name)) continue;
+            this.clusters.set(name, {
+              name,
+              host,
+              service: svc,
+              port,
+              subset: s.name,
+              subsetLabels: s.labels,
+              policy: clusterLbPolicy(dr, port.number, s.name, this.options.meshLocalityLb),
+            });
+            names.push(name);
+            delta.rebuilt.add(name);
+            delta.removed.delete(name);
+          }
+        }
+      }
+      this.clustersByService.set(svcKey, names);
+    }
+    for (const name of before.keys()) if (!this.clusters.has(name)) delta.removed.add(name);
+  }
+
+  private isMember(c: ClusterModel, w: Workload): boolean {
+    const svc = c.service;
+    if (!svc.selector || w.namespace !== svc.namespace) return false;
+    if (!selectorMatches(svc.selector, w.labels)) return false;
+    return !c.subsetLabels || selectorMatches(c.subsetLabels, w.labels);
+  }
+
+  private endpointFor(c: ClusterModel, w: Workload): Endpoint | undefined {
+    if (c.subsetLabels && !selectorMatches(c.subsetLabels, w.labels)) return undefined;
+    if (!w.address) return undefined;
+    const port = endpointPort(c.service, c.port, w);
+    if (port === undefined) return undefined;
+    return {
+      key: w.key,
+      address: w.address,
+      port,
+      weight: w.weight,
+      locality: w.locality,
+      unhealthy: w.unhealthy,
+      labels: w.priorityLabels,
+    };
+  }
+
+  /** Workload keys in `ns` whose labels contain `selector`. */
+  private select(ns: string, selector: Labels): string[] {
+    const idx = this.labelIndex.get(ns);
+    if (!idx) return [];
+    let smallest: Set<string> | undefined;
+    for (const k in selector) {
+      const s = idx.get(`${k}=${selector[k]}`);
+      if (!s) return [];
+      if (!smallest || s.size < smallest.size) smallest = s;
+    }
+    if (!smallest) return [...(idx.get('') ?? [])];
+    const out: string[] = [];
+    for (const key of smallest) if (selectorMatches(selector, this.workloads.get(key)!.labels)) out.push(key);
+    return out;
+  }
+
+  private indexWorkload(w: Workload): void {
+    let idx = this.labelIndex.get(w.namespace);
+    if (!idx) this.labelIndex.set(w.namespace, (idx = new Map()));
+    // '' lists every workload of the namespace, for empty selectors.
+    for (const pair of ['', ...Object.entries(w.labels).map(([k, v]) => `${k}=${v}`)]) {
+      let s = idx.get(pair);
+      if (!s) idx.set(pair, (s = new Set()));
+      s.add(w.key);
+    }
+  }
+
+  private unindexWorkload(w: Workload): void {
+    const idx = this.labelIndex.get(w.namespace);
+    if (!idx) return;
+    for (const pair of ['', ...Object.entries(w.labels).map(([k, v]) => `${k}=${v}`)]) {
+      const s = idx.get(pair);
+      s?.delete(w.key);
+      if (s && s.size === 0) idx.delete(pair);
+    }
+  }
+
+  private static selectorAnchor(selector: Labels): string {
+    const k = Object.keys(selector).sort()[0]!;
+    return `${k}=${selector[k]}`;
+  }
+
+  private indexService(svc: ServiceModel): void {
+    if (!svc.selector) return;
+    let idx = this.selectorIndex.get(svc.namespace);
+    if (!idx) this.selectorIndex.set(svc.namespace, (idx = new Map()));
+    const anchor = Registry.selectorAnchor(svc.selector);
+    let s = idx.get(anchor);
+    if (!s) idx.set(anchor, (s = new Set()));
+    s.add(svc.key);
+  }
+
+  private unindexService(svc: ServiceModel): void {
+    if (!svc.selector) return;
+    this.selectorIndex.get(svc.namespace)?.get(Registry.selectorAnchor(svc.selector))?.delete(svc.key);
+  }
+
+  /** Services whose selector could match `w`: those anchored on one of its label pairs. */
+  private candidateServices(w: Workload, out: Set<string>): void {
+    const idx = this.selectorIndex.get(w.namespace);
+    if (!idx) return;
+    for (const k in w.labels) {
+      const s = idx.get(`${k}=${w.labels[k]}`);
+      if (s) for (const key of s) out.add(key);
+    }
+  }
+}
