@@ -15,6 +15,13 @@ export interface ClusterLbPolicy {
   readonly localityLb: LocalityLbSetting | null;
   /** Failover priorities are only set when outlier detection is configured (SPEC §4). */
   readonly outlierDetection: boolean;
+  /** Whether istiod turns on Envoy's locality-weighted LB for the cluster (CDS common_lb_config). */
+  readonly localityWeighted: boolean;
+  /**
+   * Envoy's healthy_panic_threshold as istiod sets it: outlierDetection.minHealthPercent, which
+   * defaults to 0 (panic mode off); undefined leaves Envoy's default (50).
+   */
+  readonly panicThreshold?: number;
 }
 
 /** DestinationRule host as a FQDN: short names are relative to the rule's namespace. */
@@ -97,5 +104,15 @@ export function clusterLbPolicy(
   const setting = fromRule ?? meshDefault;
   // Istio's GetLocalityLbSetting: a rule's setting is on unless it says enabled: false.
   const enabled = fromRule ? fromRule.enabled !== false : meshDefault.enabled !== false;
-  return { localityLb: enabled ? setting : null, outlierDetection: !!policy?.outlierDetection };
+  const localityLb = enabled ? setting : null;
+  const outlier = policy?.outlierDetection;
+  const minHealth = outlier?.minHealthPercent;
+  return {
+    localityLb,
+    outlierDetection: !!outlier,
+    localityWeighted:
+      !!localityLb &&
+      (!!localityLb.distribute?.length || (!!outlier && (!!localityLb.failover?.length || !!localityLb.failoverPriority?.length))),
+    panicThreshold: outlier ? (typeof minHealth === 'number' ? minHealth : 0) : undefined,
+  };
 }
