@@ -1,0 +1,313 @@
+// Checks that a JSON schema cannot express: name formats, cross-field rules, sums, uniqueness.
+// They run on a resource that already passed schema validation, so field types can be trusted.
+
+import type {
+  DestinationRule,
+  KubeService,
+  LocalityLbSetting,
+  Resource,
+  ServiceEntry,
+  TrafficPolicy,
+  WorkloadEntrySpec,
+} from './resources.js';
+import { formatPath } from './diagnostics.js';
+
+export type Path = (string | number)[];
+
+export interface Issue {
+  severity: 'error' | 'warning';
+  path: Path;
+  message: string;
+  /** Where the line should point: the value (default), the key, or the enclosing mapping. */
+  at?: 'value' | 'key' | 'parent';
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+// Kubernetes label key (optional DNS prefix + name) and label value.
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_VALUE = LABEL_NAME;
+// IANA service name, which is what a named Kubernetes targetPort must be.
+const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+export function isDns1123Label(s: string): boolean {
+  return s.length <= 63 && DNS1123_LABEL.test(s);
+}
+
+export function isDns1123Subdomain(s: string): boolean {
+  return s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
+}
+
+function isLabelKey(s: string): boolean {
+  const slash = s.lastIndexOf('/');
+  const prefix = slash >= 0 ? s.slice(0, slash) : undefined;
+  const name = slash >= 0 ? s.slice(slash + 1) : s;
+  if (prefix !== undefined && !isDns1123Subdomain(prefix)) return false;
+  return name.length <= 63 && LABEL_NAME.test(name);
+}
+
+
+function checkName(r: Resource, out: Issue[]): void {
+  const { name, namespace } = r.metadata;
+  if (r.kind === 'Service') {
+    // Kubernetes requires Service names to be DNS-1035 labels: they become DNS names.
+    if (!(name.length <= 63 && DNS1035_LABEL.test(name)))
+      out.push({
+        severity: 'error',
+        path: ['metadata', 'name'],
+        message: `must be a DNS-1035 label (lowercase letters, digits and '-'; starting with a letter, ending with a letter or digit; at most 63 characters), got ${JSON.stringify(name)}`,
+      });
+  } else if (r.kind === 'Namespace') {
+    if (!isDns1123Label(name))
+      out.push({
+        severity: 'error',
+        path: ['metadata', 'name'],
+        message: `must be a DNS-1123 label (lowercase letters, digits and '-'; starting and ending with a letter or digit; at most 63 characters), got ${JSON.stringify(name)}`,
+      });
+  } else if (!isDns1123Subdomain(name)) {
+    out.push({
+      severity: 'error',
+      path: ['metadata', 'name'],
+      message: `must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'; starting and ending with a letter or digit; at most 253 characters), got ${JSON.stringify(name)}`,
+    });
+  }
+  if (r.kind !== 'Namespace' && !isDns1123Label(namespace))
+    out.push({
+      severity: 'error',
+      path: ['metadata', 'namespace'],
+      message: `must be a DNS-1123 label (lowercase letters, digits and '-'; starting and ending with a letter or digit; at most 63 characters), got ${JSON.stringify(namespace)}`,
+    });
+}
+
+/** An entry's own fields; `template` entries (WorkloadGroup) get their address from the VM. */
+function checkEntry(e: WorkloadEntrySpec, path: Path, template: boolean, out: Issue[]): void {
+  if (template) {
+    if (e.address)
+      out.push({
+        severity: 'warning',
+        path: [...path, 'address'],
+        message: 'ignored in a template: auto-registration takes the address from the connecting VM',
+      });
+  } else if (e.address === undefined) {
+    out.push({ severity: 'error', path: [...path, 'address'], message: 'required field missing', at: 'parent' });
+  } else if (e.address.trim() === '') {
+    out.push({ severity: 'error', path: [...path, 'address'], message: 'must not be empty' });
+  }
+  if (e.locality !== undefined) {
+    const parts = e.locality.split('/');
+    if (parts.length > 3)
+      out.push({
+        severity: 'error',
+        path: [...path, 'locality'],
+        message: `expected at most 3 parts region/zone/subzone, got ${parts.length} in ${JSON.stringify(e.locality)}`,
+      });
+  }
+}
+
+/** Locality pattern of `distribute`: up to 3 parts, `*` allowed only as the whole last part. */
+function checkLocalityPattern(s: string, path: Path, out: Issue[], at?: 'key'): void {
+  const parts = s.split('/');
+  if (parts.length > 3) {
+    out.push({
+      severity: 'error',
+      path,
+      at,
+      message: `expected at most 3 parts region/zone/subzone, got ${parts.length} in ${JSON.stringify(s)}`,
+    });
+    return;
+  }
+  const star = parts.findIndex((p) => p.includes('*'));
+  if (star >= 0 && (parts[star] !== '*' || star !== parts.length - 1))
+    out.push({
+      severity: 'error',
+      path,
+      at,
+      message: `'*' may only stand alone as the last part, got ${JSON.stringify(s)}`,
+    });
+}
+
+function checkLocalityLb(lb: LocalityLbSetting, path: Path, out: Issue[]): void {
+  lb.distribute?.forEach((rule, i) => {
+    const rp = [...path, 'distribute', i];
+    if (rule.from === undefined || rule.from === '')
+      out.push({ severity: 'error', path: [...rp, 'from'], message: 'required field missing', at: 'parent' });
+    else checkLocalityPattern(rule.from, [...rp, 'from'], out);
+    if (rule.to === undefined || Object.keys(rule.to).length === 0) {
+      out.push({ severity: 'error', path: [...rp, 'to'], message: 'required field missing', at: 'parent' });
+      return;
+    }
+    let sum = 0;
+    for (const [pattern, pct] of Object.entries(rule.to)) {
+      sum += pct;
+      checkLocalityPattern(pattern, [...rp, 'to', pattern], out, 'key');
+    }
+    if (sum !== 100)
+      out.push({ severity: 'error', path: [...rp, 'to'], message: `percentages must sum to 100, got ${sum}` });
+  });
+  lb.failover?.forEach((rule, i) => {
+    const rp = [...path, 'failover', i];
+    for (const side of ['from', 'to'] as const) {
+      const v = rule[side];
+      if (v === undefined || v === '') {
+        out.push({ severity: 'error', path: [...rp, side], message: 'required field missing', at: 'parent' });
+      } else if (v.includes('/') || v.includes('*')) {
+        out.push({
+          severity: 'error',
+          path: [...rp, side],
+          message: `expected a region (no '/' or '*'), got ${JSON.stringify(v)}`,
+        });
+      }
+    }
+    if (rule.from && rule.from === rule.to)
+      out.push({
+        severity: 'error',
+        path: [...rp, 'to'],
+        message: `must differ from "from" (both are ${JSON.stringify(rule.from)})`,
+      });
+  });
+  if (lb.distribute?.length && lb.failover?.length)
+    out.push({
+      severity: 'warning',
+      path: [...path, 'failover'],
+      at: 'key',
+      message: 'both distribute and failover are set: distribute wins, failover ignored',
+    });
+  lb.failoverPriority?.forEach((entry, i) => {
+    const eq = entry.indexOf('=');
+    const key = eq >= 0 ? entry.slice(0, eq) : entry;
+    const value = eq >= 0 ? entry.slice(eq + 1) : undefined;
+    const ok = isLabelKey(key) && (value === undefined || (value.length <= 63 && LABEL_VALUE.test(value)));
+    if (!ok)
+      out.push({
+        severity: 'error',
+        path: [...path, 'failoverPriority', i],
+        message: `expected "label" or "label=value", got ${JSON.stringify(entry)}`,
+      });
+  });
+}
+
+function checkTrafficPolicy(tp: TrafficPolicy | undefined, path: Path, out: Issue[]): void {
+  if (!tp) return;
+  const lb = tp.loadBalancer?.localityLbSetting;
+  if (lb) checkLocalityLb(lb, [...path, 'loadBalancer', 'localityLbSetting'], out);
+  tp.portLevelSettings?.forEach((p, i) => {
+    const plb = p.loadBalancer?.localityLbSetting;
+    if (plb) checkLocalityLb(plb, [...path, 'portLevelSettings', i, 'loadBalancer', 'localityLbSetting'], out);
+  });
+}
+
+function checkDestinationRule(dr: DestinationRule, out: Issue[]): void {
+  checkTrafficPolicy(dr.spec.trafficPolicy, ['spec', 'trafficPolicy'], out);
+  const seen = new Map<string, number>();
+  dr.spec.subsets?.forEach((s, i) => {
+    const first = seen.get(s.name);
+    if (first !== undefined)
+      out.push({
+        severity: 'error',
+        path: ['spec', 'subsets', i, 'name'],
+        message: `duplicate subset name ${JSON.stringify(s.name)} (also spec.subsets[${first}])`,
+      });
+    else seen.set(s.name, i);
+    checkTrafficPolicy(s.trafficPolicy, ['spec', 'subsets', i, 'trafficPolicy'], out);
+  });
+}
+
+/**
+ * Port numbers and names must be unique: both end up in cluster names and lookups. `protocol`
+ * separates Kubernetes ports that share a number (53/TCP and 53/UDP).
+ */
+function checkUniquePorts(
+  ports: readonly { name?: string; number: number; protocol?: string }[] | undefined,
+  path: Path,
+  numberField: string,
+  out: Issue[],
+): void {
+  const numbers = new Map<string, number>();
+  const names = new Map<string, number>();
+  ports?.forEach((p, i) => {
+    const key = `${p.number}/${p.protocol ?? ''}`;
+    const n = numbers.get(key);
+    if (n !== undefined)
+      out.push({
+        severity: 'error',
+        path: [...path, i, numberField],
+        message: `duplicate port ${p.number} (also ${formatPath(path)}[${n}])`,
+      });
+    else numbers.set(key, i);
+    if (p.name) {
+      const m = names.get(p.name);
+      if (m !== undefined)
+        out.push({
+          severity: 'error',
+          path: [...path, i, 'name'],
+          message: `duplicate port name ${JSON.stringify(p.name)} (also ${formatPath(path)}[${m}])`,
+        });
+      else names.set(p.name, i);
+    }
+  });
+}
+
+function checkServiceEntry(se: ServiceEntry, out: Issue[]): void {
+  checkUniquePorts(se.spec.ports, ['spec', 'ports'], 'number', out);
+  se.spec.endpoints?.forEach((e, i) => checkEntry(e, ['spec', 'endpoints', i], false, out));
+  if (se.spec.workloadSelector && se.spec.endpoints?.length)
+    out.push({
+      severity: 'error',
+      path: ['spec', 'workloadSelector'],
+      at: 'key',
+      message: 'workloadSelector and endpoints are mutually exclusive',
+    });
+}
+
+function checkService(svc: KubeService, out: Issue[]): void {
+  checkUniquePorts(
+    svc.spec.ports?.map((p) => ({ name: p.name, number: p.port, protocol: p.protocol ?? 'TCP' })),
+    ['spec', 'ports'],
+    'port',
+    out,
+  );
+  svc.spec.ports?.forEach((p, i) => {
+    if (typeof p.targetPort === 'string' && !(p.targetPort.length <= 15 && IANA_SVC_NAME.test(p.targetPort) && /[a-z]/.test(p.targetPort)))
+      out.push({
+        severity: 'error',
+        path: ['spec', 'ports', i, 'targetPort'],
+        message: /^\d+$/.test(p.targetPort)
+          ? `a port number must not be quoted, got ${JSON.stringify(p.targetPort)}`
+          : `expected a port name (lowercase letters, digits and '-', at least one letter, at most 15 characters), got ${JSON.stringify(p.targetPort)}`,
+      });
+  });
+  if (svc.spec.clusterIP === 'None')
+    out.push({
+      severity: 'warning',
+      path: ['spec', 'clusterIP'],
+      message: 'headless Service accepted; xdsim builds no clusters or endpoints from it',
+    });
+}
+
+/** All semantic findings for one schema-valid, normalised resource. */
+export function semanticIssues(r: Resource): Issue[] {
+  const out: Issue[] = [];
+  checkName(r, out);
+  switch (r.kind) {
+    case 'WorkloadEntry':
+      checkEntry(r.spec, ['spec'], false, out);
+      break;
+    case 'WorkloadGroup':
+      checkEntry(r.spec.template, ['spec', 'template'], true, out);
+      break;
+    case 'ServiceEntry':
+      checkServiceEntry(r, out);
+      break;
+    case 'DestinationRule':
+      checkDestinationRule(r, out);
+      break;
+    case 'Service':
+      checkService(r, out);
+      break;
+    case 'Namespace':
+    case 'ServiceAccount':
+      break;
+  }
+  return out;
+}

@@ -1,0 +1,208 @@
+// istiod's WorkloadEntry auto-registration (SPEC §6): agents that connect with
+// AUTO_REGISTER_GROUP get a WorkloadEntry from the group's template; it is marked disconnected
+// when the last connection of its identity goes, and deleted after a grace period.
+import type { WorkloadEntry, WorkloadGroup } from '../config/resources.js';
+import { resourceKey } from '../config/resources.js';
+import type { ConfigStore } from '../config/store.js';
+import { ANNOTATION_HEALTH_CHECKS, LABEL_LEGACY_LOCALITY } from '../model/labels.js';
+import { localityLabel } from '../model/locality.js';
+import {
+  ANNOTATION_AUTO_REGISTRATION_GROUP,
+  ANNOTATION_CONNECTED_AT,
+  ANNOTATION_DISCONNECTED_AT,
+  ANNOTATION_WORKLOAD_CONTROLLER,
+} from './annotations.js';
+import type { ConnectedProxy } from './connected-proxy.js';
+import { autoRegisteredEntryName, identityKey } from './entry-name.js';
+import type { StoreWriter } from './store-writer.js';
+
+export interface AutoRegistrationOptions {
+  /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected entry survives. */
+  gracePeriodMs?: number;
+  /** How often leftovers (e.g. from before a restart) are swept; default: the grace period. */
+  sweepIntervalMs?: number;
+  /** Written to istio.io/workloadController. */
+  controllerId?: string;
+  now?: () => number;
+  log?: (level: 'info' | 'warn', msg: string, fields?: object) => void;
+}
+
+export const DEFAULT_GRACE_PERIOD_MS = 10_000;
+
+export class AutoRegistrationController {
+  /** identity -> live connection ids. */
+  private readonly connections = new Map<string, Set<string>>();
+  /** identity -> a proxy whose group does not exist yet. */
+  private readonly waitingForGroup = new Map<string, ConnectedProxy>();
+  private readonly deletions = new Map<string, NodeJS.Timeout>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+  private readonly grace: number;
+  private readonly controllerId: string;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly writer: StoreWriter,
+    private readonly options: AutoRegistrationOptions = {},
+  ) {
+    this.grace = options.gracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
+    this.controllerId = options.controllerId ?? 'xdsim';
+    this.now = options.now ?? Date.now;
+    this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? Math.max(1000, this.grace));
+    this.sweepTimer.unref();
+    // A WorkloadGroup created after its agents connected registers them then.
+    this.unsubscribe = store.subscribe((batch) => {
+      for (const ev of batch) {
+        if (ev.resource.kind === 'WorkloadGroup' && ev.type !== 'deleted') this.registerWaiting(ev.resource.metadata.namespace, ev.resource.metadata.name);
+      }
+    });
+  }
+
+  /** Entry key for a proxy that auto-registers, or undefined when it does not. */
+  entryKeyOf(p: ConnectedProxy): string | undefined {
+    if (!p.group || !p.ip) return undefined;
+    return resourceKey('WorkloadEntry', p.namespace, autoRegisteredEntryName(p.group, p.ip, p.network));
+  }
+
+  isConnected(p: ConnectedProxy): boolean {
+    return (this.connections.get(identityKey(p))?.size ?? 0) > 0;
+  }
+
+  onConnect(p: ConnectedProxy): void {
+    const key = this.entryKeyOf(p);
+    if (!key) {
+      if (p.group) this.options.log?.('warn', 'auto-registration skipped: no INSTANCE_IPS in node metadata', { node: p.nodeId });
+      return;
+    }
+    const id = identityKey(p);
+    let conns = this.connections.get(id);
+    if (!conns) this.connections.set(id, (conns = new Set()));
+    conns.add(p.connectionId);
+    this.cancelDeletion(key);
+    this.register(p, key);
+  }
+
+  onDisconnect(p: ConnectedProxy): void {
+    const key = this.entryKeyOf(p);
+    if (!key) return;
+    const id = identityKey(p);
+    const conns = this.connections.get(id);
+    conns?.delete(p.connectionId);
+    if (conns && conns.size > 0) return;
+    this.connections.delete(id);
+    this.waitingForGroup.delete(id);
+    const entry = this.writer.get<WorkloadEntry>(key);
+    if (!entry) return;
+    const annotations = { ...(entry.metadata.annotations ?? {}) };
+    delete annotations[ANNOTATION_CONNECTED_AT];
+    annotations[ANNOTATION_DISCONNECTED_AT] = new Date(this.now()).toISOString();
+    this.writer.apply({ ...entry, metadata: { ...entry.metadata, annotations } }, key);
+    this.scheduleDeletion(key, id);
+  }
+
+  /** Deletes auto-registered entries disconnected for longer than the grace period, and marks
+   * entries claiming a connection this controller does not have (e.g. restored after a restart). */
+  sweep(): void {
+    const now = this.now();
+    for (const we of this.store.list('WorkloadEntry')) {
+      const a = we.metadata.annotations ?? {};
+      if (!a[ANNOTATION_AUTO_REGISTRATION_GROUP]) continue;
+      const key = resourceKey('WorkloadEntry', we.metadata.namespace, we.metadata.name);
+      const id = identityKey({ network: we.spec.network ?? '', ip: we.spec.address, group: a[ANNOTATION_AUTO_REGISTRATION_GROUP], namespace: we.metadata.namespace });
+      if (this.connections.has(id)) continue;
+      const since = a[ANNOTATION_DISCONNECTED_AT];
+      if (since === undefined) {
+        const annotations: Record<string, string> = { ...a, [ANNOTATION_DISCONNECTED_AT]: new Date(now).toISOString() };
+        delete annotations[ANNOTATION_CONNECTED_AT];
+        this.writer.apply({ ...we, metadata: { ...we.metadata, annotations } }, key);
+        this.scheduleDeletion(key, id);
+      } else if (now - Date.parse(since) >= this.grace) {
+        this.writer.delete(key);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+    for (const t of this.deletions.values()) clearTimeout(t);
+    this.deletions.clear();
+    this.unsubscribe();
+  }
+
+  private register(p: ConnectedProxy, key: string): void {
+    const group = this.store.get<WorkloadGroup>(resourceKey('WorkloadGroup', p.namespace, p.group!));
+    const existing = this.writer.get<WorkloadEntry>(key);
+    const now = new Date(this.now()).toISOString();
+    if (existing) {
+      // Reconnect: the entry keeps its spec and health; only the connection state changes.
+      const annotations: Record<string, string> = { ...(existing.metadata.annotations ?? {}), [ANNOTATION_WORKLOAD_CONTROLLER]: this.controllerId, [ANNOTATION_CONNECTED_AT]: now };
+      delete annotations[ANNOTATION_DISCONNECTED_AT];
+      this.writer.apply({ ...existing, metadata: { ...existing.metadata, annotations } }, key);
+      return;
+    }
+    if (!group) {
+      this.waitingForGroup.set(identityKey(p), p);
+      this.options.log?.('warn', 'auto-registration waiting: WorkloadGroup not found', { group: `${p.namespace}/${p.group}`, node: p.nodeId });
+      return;
+    }
+    this.writer.apply(entryFromGroup(key.split('/')[2]!, p, group, this.controllerId, now), key);
+  }
+
+  private registerWaiting(namespace: string, group: string): void {
+    for (const [id, p] of this.waitingForGroup) {
+      if (p.namespace !== namespace || p.group !== group) continue;
+      this.waitingForGroup.delete(id);
+      if (this.connections.has(id)) this.register(p, this.entryKeyOf(p)!);
+    }
+  }
+
+  private scheduleDeletion(key: string, id: string): void {
+    this.cancelDeletion(key);
+    const t = setTimeout(() => {
+      this.deletions.delete(key);
+      if (this.connections.has(id)) return;
+      const entry = this.writer.get<WorkloadEntry>(key);
+      if (entry?.metadata.annotations?.[ANNOTATION_DISCONNECTED_AT]) this.writer.delete(key);
+    }, this.grace);
+    t.unref();
+    this.deletions.set(key, t);
+  }
+
+  private cancelDeletion(key: string): void {
+    const t = this.deletions.get(key);
+    if (t) clearTimeout(t);
+    this.deletions.delete(key);
+  }
+}
+
+/**
+ * The entry istiod creates: the group's template plus the address; labels from the template,
+ * then the group's metadata, then the proxy's; network and locality from the proxy.
+ */
+export function entryFromGroup(name: string, p: ConnectedProxy, group: WorkloadGroup, controllerId: string, connectedAt: string): WorkloadEntry {
+  const t = group.spec.template ?? {};
+  const labels: Record<string, string> = { ...(t.labels ?? {}), ...(group.spec.metadata?.labels ?? {}), ...p.labels };
+  // istio-locality travels with slashes in proxy labels but is stored with dots.
+  if (labels[LABEL_LEGACY_LOCALITY]) labels[LABEL_LEGACY_LOCALITY] = labels[LABEL_LEGACY_LOCALITY].replaceAll('/', '.');
+  const annotations: Record<string, string> = {
+    [ANNOTATION_AUTO_REGISTRATION_GROUP]: group.metadata.name,
+    ...(group.spec.metadata?.annotations ?? {}),
+    [ANNOTATION_WORKLOAD_CONTROLLER]: controllerId,
+    [ANNOTATION_CONNECTED_AT]: connectedAt,
+  };
+  if (group.spec.probe) annotations[ANNOTATION_HEALTH_CHECKS] = 'true';
+  const locality = localityLabel(p.locality);
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'WorkloadEntry',
+    metadata: { name, namespace: p.namespace, labels, annotations },
+    spec: {
+      ...t,
+      address: p.ip!,
+      labels,
+      ...(p.network ? { network: p.network } : {}),
+      ...(locality ? { locality } : {}),
+    },
+  };
+}

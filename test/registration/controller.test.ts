@@ -1,0 +1,193 @@
+// Auto-registration and health (SPEC §6, §7) driven directly, with fake time.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { WorkloadEntry, WorkloadGroup } from '../../src/config/resources.js';
+import { ConfigStore } from '../../src/config/store.js';
+import { EdsCache } from '../../src/eds/eds-cache.js';
+import { parseLocality } from '../../src/model/locality.js';
+import { Registry } from '../../src/model/registry.js';
+import type { ConnectedProxy } from '../../src/registration/connected-proxy.js';
+import { WorkloadEntryController } from '../../src/registration/controller.js';
+import { autoRegisteredEntryName } from '../../src/registration/entry-name.js';
+import { proxy, summarize, svc } from '../helpers/mesh.js';
+
+const group: WorkloadGroup = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'WorkloadGroup',
+  metadata: { name: 'payments', namespace: 'pay' },
+  spec: {
+    metadata: { labels: { app: 'pay', tier: 'group' }, annotations: { team: 'a' } },
+    template: { serviceAccount: 'pay-sa', ports: { http: 8080 }, labels: { tier: 'template', version: 'v1' } },
+    probe: { httpGet: { path: '/health', port: 8080 } },
+  },
+};
+
+function agent(i: number, more: Partial<ConnectedProxy> = {}): ConnectedProxy {
+  return {
+    connectionId: `c${i}-${Math.random()}`,
+    nodeId: `sidecar~10.1.0.${i}~vm${i}.pay~pay.svc.cluster.local`,
+    namespace: 'pay',
+    group: 'payments',
+    network: '',
+    ip: `10.1.0.${i}`,
+    labels: { tier: 'proxy' },
+    locality: parseLocality('r1/z1/s1'),
+    ...more,
+  };
+}
+
+describe('entry names', () => {
+  it.each([
+    ['g', '10.0.0.1', '', 'g-10.0.0.1'],
+    ['g', 'fd00::1', '', 'g-fd00--1'],
+    ['g', '10.0.0.1', 'net1', 'g-10.0.0.1-net1'],
+    ['x'.repeat(260), '1.2.3.4', '', `${'x'.repeat(260)}-1.2.3.4`.slice(-253)],
+  ])('%s %s %s', (g, ip, net, want) => {
+    expect(autoRegisteredEntryName(g, ip, net)).toBe(want);
+  });
+});
+
+describe('WorkloadEntryController', () => {
+  let store: ConfigStore;
+  let ctl: WorkloadEntryController;
+  const entry = (i: number) => store.get<WorkloadEntry>(`WorkloadEntry/pay/payments-10.1.0.${i}`);
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-23T00:00:00Z') });
+    store = new ConfigStore();
+    store.apply(group);
+    ctl = new WorkloadEntryController(store, { gracePeriodMs: 10_000, controllerId: 'xdsim-test' });
+  });
+  afterEach(() => {
+    ctl.close();
+    vi.useRealTimers();
+  });
+
+  it("registers an entry with istiod's name, spec, labels and annotations", () => {
+    ctl.onConnect(agent(1));
+    ctl.flush();
+    const we = entry(1)!;
+    expect(we.metadata.labels).toEqual({ app: 'pay', tier: 'proxy', version: 'v1' });
+    expect(we.spec).toMatchObject({ address: '10.1.0.1', serviceAccount: 'pay-sa', ports: { http: 8080 }, locality: 'r1/z1/s1' });
+    expect(we.metadata.annotations).toEqual({
+      'istio.io/autoRegistrationGroup': 'payments',
+      team: 'a',
+      'istio.io/workloadController': 'xdsim-test',
+      'istio.io/connectedAt': '2026-11-23T00:00:00.000Z',
+      'proxy.istio.io/health-checks-enabled': 'true',
+    });
+  });
+
+  it('network from the proxy goes into the name and the spec', () => {
+    ctl.onConnect(agent(1, { network: 'vm-net' }));
+    ctl.flush();
+    expect(store.get<WorkloadEntry>('WorkloadEntry/pay/payments-10.1.0.1-vm-net')?.spec.network).toBe('vm-net');
+  });
+
+  it('several connections count as one; the last disconnect marks it; grace period deletes', () => {
+    const a = agent(1);
+    const b = { ...agent(1), connectionId: 'second' };
+    ctl.onConnect(a);
+    ctl.onConnect(b);
+    ctl.onDisconnect(a);
+    ctl.flush();
+    expect(entry(1)!.metadata.annotations!['istio.io/disconnectedAt']).toBeUndefined();
+    ctl.onDisconnect(b);
+    ctl.flush();
+    expect(entry(1)!.metadata.annotations!['istio.io/disconnectedAt']).toBe('2026-11-23T00:00:00.000Z');
+    expect(entry(1)!.metadata.annotations!['istio.io/connectedAt']).toBeUndefined();
+    vi.advanceTimersByTime(9_999);
+    ctl.flush();
+    expect(entry(1)).toBeDefined();
+    vi.advanceTimersByTime(2);
+    ctl.flush();
+    expect(entry(1)).toBeUndefined();
+  });
+
+  it('reconnecting inside the grace period keeps the entry, its spec and its health', () => {
+    const a = agent(1);
+    ctl.onConnect(a);
+    ctl.onHealth(a, { healthy: true });
+    ctl.onDisconnect(a);
+    ctl.flush();
+    vi.advanceTimersByTime(5_000);
+    ctl.onConnect({ ...a, connectionId: 'again' });
+    vi.advanceTimersByTime(20_000);
+    ctl.flush();
+    const we = entry(1)!;
+    expect(we.metadata.annotations!['istio.io/disconnectedAt']).toBeUndefined();
+    expect(we.metadata.annotations!['istio.io/connectedAt']).toBe('2026-11-23T00:00:05.000Z');
+    expect(we.status?.conditions?.[0]).toMatchObject({ type: 'Healthy', status: 'True' });
+  });
+
+  it('a group created after its agents connected registers them then', () => {
+    store.delete('WorkloadGroup/pay/payments');
+    ctl.onConnect(agent(2));
+    ctl.flush();
+    expect(entry(2)).toBeUndefined();
+    store.apply(group);
+    ctl.flush();
+    expect(entry(2)?.spec.address).toBe('10.1.0.2');
+  });
+
+  it('the sweep removes leftovers of a previous run and keeps live entries', () => {
+    ctl.onConnect(agent(3));
+    ctl.flush();
+    // A leftover: auto-registered, claims to be connected, but no live connection here.
+    store.apply({ ...entry(3)!, metadata: { ...entry(3)!.metadata, name: 'payments-10.1.0.4' }, spec: { ...entry(3)!.spec, address: '10.1.0.4' } });
+    ctl.autoRegistration.sweep();
+    ctl.flush();
+    expect(entry(4)!.metadata.annotations!['istio.io/disconnectedAt']).toBeDefined();
+    vi.advanceTimersByTime(10_001);
+    ctl.autoRegistration.sweep();
+    ctl.flush();
+    expect(entry(4)).toBeUndefined();
+    expect(entry(3)).toBeDefined();
+  });
+
+  it('health reports set the Healthy condition, and EDS follows', () => {
+    store.apply(svc('pay', { app: 'pay' }, [{ name: 'http', port: 80, targetPort: 'http' }]));
+    const eds = new EdsCache(new Registry(store));
+    const C = 'outbound|80||pay.pay.svc.cluster.local';
+    const a = agent(5);
+    ctl.onConnect(a);
+    ctl.flush();
+    // Health-checked with no condition yet: not in EDS.
+    expect(summarize(eds, C, proxy(''))).toEqual([]);
+    ctl.onHealth(a, { healthy: true });
+    ctl.flush();
+    expect(summarize(eds, C, proxy(''))).toEqual(['r1/z1/s1 p0 w1 [10.1.0.5:8080]']);
+    vi.advanceTimersByTime(1000);
+    ctl.onHealth(a, { healthy: false, message: 'probe failed: 503' });
+    ctl.flush();
+    expect(summarize(eds, C, proxy(''))).toEqual([]);
+    expect(entry(5)!.status!.conditions![0]).toEqual({
+      type: 'Healthy',
+      status: 'False',
+      message: 'probe failed: 503',
+      lastProbeTime: '2026-11-23T00:00:01.000Z',
+      lastTransitionTime: '2026-11-23T00:00:01.000Z',
+    });
+    const rev = store.revision;
+    ctl.onHealth(a, { healthy: false, message: 'probe failed: 503' });
+    ctl.flush();
+    expect(store.revision).toBe(rev);
+  });
+
+  it('WORKLOAD_ENTRY proxies only report health for their existing entry', () => {
+    store.apply({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'static-vm', namespace: 'pay' }, spec: { address: '10.9.9.9' } });
+    const p = agent(9, { group: undefined, workloadEntry: 'static-vm' });
+    ctl.onConnect(p);
+    ctl.onHealth(p, { healthy: true });
+    ctl.flush();
+    expect(store.list('WorkloadEntry').map((w) => w.metadata.name)).toEqual(['static-vm']);
+    expect(store.get<WorkloadEntry>('WorkloadEntry/pay/static-vm')!.status!.conditions![0]!.status).toBe('True');
+  });
+
+  it('a connect storm becomes one store batch', () => {
+    const batches: number[] = [];
+    store.subscribe((b) => batches.push(b.length));
+    for (let i = 0; i < 200; i++) ctl.onConnect(agent(i + 10, { ip: `10.2.${i >> 8}.${i & 255}` }));
+    ctl.flush();
+    expect(batches).toEqual([200]);
+  });
+});
