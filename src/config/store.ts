@@ -48,10 +48,15 @@ export class ConfigStore {
   list<K extends ResourceKind>(kind: K, namespace?: string): Extract<Resource, { kind: K }>[] {
     const m = this.byKind.get(kind);
     if (!m) return [];
-    const out: Resource[] = [];
-    for (const r of m.values()) if (namespace === undefined || r.metadata.namespace === namespace) out.push(r);
-    out.sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
-    return out as Extract<Resource, { kind: K }>[];
+    const keyed: [string, Resource][] = [];
+    for (const e of m) if (namespace === undefined || e[1].metadata.namespace === namespace) keyed.push(e);
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return keyed.map((e) => e[1]) as Extract<Resource, { kind: K }>[];
+  }
+
+  /** Resources of one kind in insertion order, without copying or sorting (bulk consumers). */
+  values<K extends ResourceKind>(kind: K): IterableIterator<Extract<Resource, { kind: K }>> {
+    return ((this.byKind.get(kind) ?? new Map()).values()) as IterableIterator<Extract<Resource, { kind: K }>>;
   }
 
   subscribe(listener: ConfigListener): () => void {
@@ -74,13 +79,14 @@ export class ConfigStore {
    */
   commit(ops: readonly ConfigOp[]): ConfigEvent[] {
     const events: ConfigEvent[] = [];
+    const now = new Date().toISOString();
     for (const o of ops) {
       if (o.op === 'apply') {
         const key = keyOf(o.resource);
         const previous = this.items.get(key);
         if (previous && sameContent(previous, o.resource)) continue;
         const revision = ++this.rev;
-        const stored = stamp(o.resource, revision, previous);
+        const stored = stamp(o.resource, revision, previous, now);
         this.put(key, stored);
         events.push(
           previous
@@ -108,13 +114,18 @@ export class ConfigStore {
   }
 }
 
-function stamp(r: Resource, revision: number, previous: Resource | undefined): Resource {
+function stamp(r: Resource, revision: number, previous: Resource | undefined, now: string): Resource {
   const generation = previous ? (previous.metadata.generation ?? 1) + 1 : 1;
-  const creationTimestamp = previous?.metadata.creationTimestamp ?? new Date().toISOString();
-  return {
-    ...r,
-    metadata: { ...r.metadata, resourceVersion: String(revision), generation, creationTimestamp },
-  } as Resource;
+  const creationTimestamp = previous?.metadata.creationTimestamp ?? now;
+  const metadata: Record<string, unknown> = {};
+  for (const k in r.metadata) metadata[k] = (r.metadata as unknown as Record<string, unknown>)[k];
+  metadata.resourceVersion = String(revision);
+  metadata.generation = generation;
+  metadata.creationTimestamp = creationTimestamp;
+  const out: Record<string, unknown> = {};
+  for (const k in r) out[k] = (r as unknown as Record<string, unknown>)[k];
+  out.metadata = metadata;
+  return out as unknown as Resource;
 }
 
 function sameContent(a: Resource, b: Resource): boolean {

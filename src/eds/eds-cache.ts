@@ -85,6 +85,12 @@ export class EdsCache {
     return v;
   }
 
+  /** Builds and encodes `proxy`'s view afresh, neither reading nor filling the cache (benchmarks, perf gate). */
+  buildUncached(cluster: string, proxy: ProxyView): EncodedView | undefined {
+    const s = this.clusters.get(cluster);
+    return s && buildView(s, viewKey(s.model.policy, proxy), proxy);
+  }
+
   private onDelta(d: RegistryDelta): void {
     const changed = new Set<string>();
     for (const name of d.removed) if (this.clusters.delete(name)) changed.add(name);

@@ -34,9 +34,18 @@ export function sumWeights(endpoints: readonly WeightedEndpoint[]): number {
 }
 
 /** Renumbers priorities to 0..N-1 keeping their order (Envoy needs them contiguous). */
-export function compactPriorities<V extends { priority: number }>(groups: V[]): V[] {
-  const distinct = [...new Set(groups.map((g) => g.priority))].sort((a, b) => a - b);
-  if (distinct.every((p, i) => p === i)) return groups;
-  const rank = new Map(distinct.map((p, i) => [p, i]));
-  return groups.map((g) => ({ ...g, priority: rank.get(g.priority)! }));
+export function compactPriorities<E extends WeightedEndpoint, G extends LocalityInput<E>>(
+  groups: ViewGroup<E, G>[],
+): ViewGroup<E, G>[] {
+  // A view has a handful of distinct priorities: insertion into a small sorted array beats
+  // Set + sort + Map + spread, and this runs on every view build.
+  const distinct: number[] = [];
+  for (const g of groups) {
+    const p = g.priority;
+    let i = distinct.length;
+    while (i > 0 && distinct[i - 1]! > p) i--;
+    if (i === 0 || distinct[i - 1] !== p) distinct.splice(i, 0, p);
+  }
+  if (distinct[distinct.length - 1] === distinct.length - 1) return groups; // sorted, distinct, >= 0: already 0..N-1
+  return groups.map((g) => ({ source: g.source, endpoints: g.endpoints, weight: g.weight, priority: distinct.indexOf(g.priority) }));
 }

@@ -20,7 +20,8 @@ export function lbEndpointMessage(ep: Pick<Endpoint, 'address' | 'port' | 'weigh
 
 export function encodeLbEndpointField(ep: Endpoint, unhealthy: boolean): Uint8Array {
   const t = types.LbEndpoint;
-  return lenField(LLE_LB_ENDPOINTS, t.encode(t.fromObject(lbEndpointMessage(ep, unhealthy))).finish());
+  // Plain objects with numeric enums encode directly; fromObject would only copy them.
+  return lenField(LLE_LB_ENDPOINTS, t.encode(lbEndpointMessage(ep, unhealthy)).finish());
 }
 
 export function localityMessage(l: Locality): object {
@@ -31,5 +32,5 @@ const LocalityType = getType('envoy.config.core.v3.Locality');
 
 export function encodeLocalityField(l: Locality): Uint8Array {
   const t = LocalityType;
-  return lenField(LLE_LOCALITY, t.encode(t.fromObject(localityMessage(l))).finish());
+  return lenField(LLE_LOCALITY, t.encode(localityMessage(l)).finish());
 }

@@ -29,14 +29,12 @@ export function augmentTopologyLabels(
   labels: Labels,
   t: { region: string; zone: string; subZone: string; network: string; clusterId: string },
 ): Labels {
-  const out: Record<string, string> = { ...labels };
-  const put = (k: string, v: string) => {
-    if (v && out[k] === undefined) out[k] = v;
-  };
-  put(LABEL_REGION, t.region);
-  put(LABEL_ZONE, t.zone);
-  put(LABEL_SUBZONE, t.subZone);
-  put(LABEL_NETWORK, t.network);
-  put(LABEL_CLUSTER, t.clusterId);
+  const out: Record<string, string> = {};
+  if (t.region) out[LABEL_REGION] = t.region;
+  if (t.zone) out[LABEL_ZONE] = t.zone;
+  if (t.subZone) out[LABEL_SUBZONE] = t.subZone;
+  if (t.network) out[LABEL_NETWORK] = t.network;
+  if (t.clusterId) out[LABEL_CLUSTER] = t.clusterId;
+  for (const k in labels) out[k] = labels[k]!;
   return out;
 }

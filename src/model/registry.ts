@@ -1,6 +1,6 @@
 // The service registry: WorkloadEntries, Services, ServiceEntries and DestinationRules turned into
 // clusters and their endpoints, kept up to date incrementally from config store batches.
-import type { ConfigBatch, ConfigStore } from '../config/store.js';
+import type { ConfigBatch, ConfigEvent, ConfigStore } from '../config/store.js';
 import type {
   DestinationRule,
   KubeService,
@@ -81,6 +81,10 @@ export class Registry {
   private readonly clusters = new Map<string, ClusterModel>();
   private readonly clustersByService = new Map<string, string[]>();
   private readonly destinationRules = new Map<string, DestinationRule>();
+  /** Exact rule host -> rule keys; wildcard rules are few and scanned. */
+  private readonly rulesByHost = new Map<string, Set<string>>();
+  private readonly wildcardRules = new Set<string>();
+  private readonly servicesByHost = new Map<string, Set<string>>();
   private readonly listeners = new Set<RegistryListener>();
   private readonly unsubscribe: () => void;
 
@@ -89,12 +93,10 @@ export class Registry {
     private readonly options: RegistryOptions = {},
   ) {
     this.unsubscribe = store.subscribe((batch) => this.onBatch(batch));
-    const initial: ConfigBatch = [
-      ...store.list('WorkloadEntry'),
-      ...store.list('Service'),
-      ...store.list('ServiceEntry'),
-      ...store.list('DestinationRule'),
-    ].map((resource) => ({ type: 'added', key: '', resource, revision: store.revision }));
+    const initial: ConfigEvent[] = [];
+    for (const kind of ['Service', 'ServiceEntry', 'DestinationRule', 'WorkloadEntry'] as const) {
+      for (const resource of store.values(kind)) initial.push({ type: 'added', key: '', resource, revision: store.revision });
+    }
     if (initial.length > 0) this.apply(initial);
   }
 
@@ -145,30 +147,23 @@ export class Registry {
     for (const l of this.listeners) l(delta);
   }
 
-  /** Applies a batch: workload changes first (as endpoint deltas), then service/rule changes (as rebuilds). */
+  /**
+   * Applies a batch: service and rule changes first (cluster rebuilds), then workload changes as
+   * endpoint deltas of the clusters that were not rebuilt anyway.
+   */
   private apply(batch: ConfigBatch): RegistryDelta {
     const delta: RegistryDelta = { rebuilt: new Set(), removed: new Set(), endpoints: new Map() };
     const servicesToRebuild = new Set<string>();
     for (const ev of batch) {
       const r = ev.resource;
       const deleted = ev.type === 'deleted';
-      switch (r.kind) {
-        case 'WorkloadEntry':
-          this.applyWorkload(r, deleted, delta);
-          break;
-        case 'Service':
-        case 'ServiceEntry':
-          this.applyService(r, deleted, servicesToRebuild);
-          break;
-        case 'DestinationRule':
-          this.applyDestinationRule(r, deleted, ev.previous as DestinationRule | undefined, servicesToRebuild);
-          break;
-        default:
-          break;
-      }
+      if (r.kind === 'Service' || r.kind === 'ServiceEntry') this.applyService(r, deleted, servicesToRebuild);
+      else if (r.kind === 'DestinationRule') this.applyDestinationRule(r, deleted, ev.previous as DestinationRule | undefined, servicesToRebuild);
     }
     for (const key of servicesToRebuild) this.rebuildServiceClusters(key, delta);
-    for (const name of [...delta.rebuilt, ...delta.removed]) delta.endpoints.delete(name);
+    for (const ev of batch) {
+      if (ev.resource.kind === 'WorkloadEntry') this.applyWorkload(ev.resource, ev.type === 'deleted', delta);
+    }
     return delta;
   }
 
@@ -188,6 +183,8 @@ export class Registry {
     if (next) this.candidateServices(next, candidates);
     for (const svcKey of candidates) {
       for (const name of this.clustersByService.get(svcKey) ?? []) {
+        // Rebuilt clusters get all their endpoints afresh; a delta would be thrown away.
+        if (delta.rebuilt.has(name)) continue;
         const c = this.clusters.get(name)!;
         const was = old && this.isMember(c, old);
         const ep = next && this.isMember(c, next) ? this.endpointFor(c, next) : undefined;
@@ -226,13 +223,40 @@ export class Registry {
     rebuild: Set<string>,
   ): void {
     const key = `DestinationRule/${dr.metadata.namespace}/${dr.metadata.name}`;
+    const old = this.destinationRules.get(key);
+    if (old) this.unindexRule(key, ruleHost(old));
     if (deleted) this.destinationRules.delete(key);
-    else this.destinationRules.set(key, dr);
-    const patterns = [ruleHost(dr)];
-    if (previous) patterns.push(ruleHost(previous));
-    for (const svc of this.services.values()) {
-      if (svc.hosts.some((h) => patterns.some((p) => hostMatches(p, h)))) rebuild.add(svc.key);
+    else {
+      this.destinationRules.set(key, dr);
+      this.indexRule(key, ruleHost(dr));
     }
+    const patterns = new Set([ruleHost(dr)]);
+    if (previous) patterns.add(ruleHost(previous));
+    for (const pattern of patterns) {
+      if (!pattern.includes('*')) {
+        for (const svcKey of this.servicesByHost.get(pattern) ?? []) rebuild.add(svcKey);
+        continue;
+      }
+      for (const svc of this.services.values()) if (svc.hosts.some((h) => hostMatches(pattern, h))) rebuild.add(svc.key);
+    }
+  }
+
+  private indexRule(key: string, pattern: string): void {
+    if (pattern.includes('*')) this.wildcardRules.add(key);
+    else addTo(this.rulesByHost, pattern, key);
+  }
+
+  private unindexRule(key: string, pattern: string): void {
+    if (pattern.includes('*')) this.wildcardRules.delete(key);
+    else removeFrom(this.rulesByHost, pattern, key);
+  }
+
+  /** Rules that may apply to `host`: those naming it exactly, and the wildcard ones. */
+  private rulesFor(host: string): DestinationRule[] {
+    const out: DestinationRule[] = [];
+    for (const k of this.rulesByHost.get(host) ?? []) out.push(this.destinationRules.get(k)!);
+    for (const k of this.wildcardRules) out.push(this.destinationRules.get(k)!);
+    return out;
   }
 
   private rebuildServiceClusters(svcKey: string, delta: RegistryDelta): void {
@@ -245,9 +269,8 @@ export class Registry {
     const svc = this.services.get(svcKey);
     const names: string[] = [];
     if (svc) {
-      const rules = [...this.destinationRules.values()];
       for (const host of svc.hosts) {
-        const dr = selectDestinationRule(rules, host, svc.namespace);
+        const dr = selectDestinationRule(this.rulesFor(host), host, svc.namespace);
         for (const port of svc.ports) {
           const subsets = [{ name: '', labels: undefined as Labels | undefined }, ...(dr?.spec.subsets ?? [])];
           for (const s of subsets) {
@@ -340,6 +363,7 @@ export class Registry {
   }
 
   private indexService(svc: ServiceModel): void {
+    for (const h of svc.hosts) addTo(this.servicesByHost, h, svc.key);
     if (!svc.selector) return;
     let idx = this.selectorIndex.get(svc.namespace);
     if (!idx) this.selectorIndex.set(svc.namespace, (idx = new Map()));
@@ -350,6 +374,7 @@ export class Registry {
   }
 
   private unindexService(svc: ServiceModel): void {
+    for (const h of svc.hosts) removeFrom(this.servicesByHost, h, svc.key);
     if (!svc.selector) return;
     this.selectorIndex.get(svc.namespace)?.get(Registry.selectorAnchor(svc.selector))?.delete(svc.key);
   }
@@ -363,4 +388,17 @@ export class Registry {
       if (s) for (const key of s) out.add(key);
     }
   }
+}
+
+function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  s.add(v);
+}
+
+function removeFrom(m: Map<string, Set<string>>, k: string, v: string): void {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(v);
+  if (s.size === 0) m.delete(k);
 }

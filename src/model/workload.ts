@@ -69,7 +69,7 @@ function build(
     address: spec.address ?? '',
     ports: spec.ports ?? {},
     labels,
-    priorityLabels: augmentTopologyLabels(labels, { ...locality, network, clusterId }),
+    priorityLabels: augmentTopologyLabels(labels, { region: locality.region, zone: locality.zone, subZone: locality.subZone, network, clusterId }),
     locality,
     weight: spec.weight && spec.weight > 0 ? spec.weight : 1,
     network,
