@@ -1,7 +1,7 @@
 // The EDS cache: per cluster, the encoded endpoint state and the views built from it. A view is
 // built and encoded once per (cluster, view key) and shared by every proxy with that key; a
 // registry change invalidates only the views of the clusters it touched.
-import { assembleClusterLoadAssignment, clusterNameField, type GroupFragment } from '../encode/cla.js';
+import { assembleClusterLoadAssignment, clusterNameField } from '../encode/cla.js';
 import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
 import { ClusterEndpoints, type ClusterEndpointsOptions, type LocalityGroup, type EncodedEndpoint } from './cluster-endpoints.js';
 import type { ProxyView } from './proxy.js';
@@ -132,20 +132,10 @@ function bump(s: ClusterState): void {
 function buildView(s: ClusterState, key: string, proxy: ProxyView): EncodedView {
   viewCounters.viewBuilds++;
   const groups = computeView<EncodedEndpoint, LocalityGroup>(s.endpoints.localities(), s.model.policy, proxy);
-  const fragments: GroupFragment[] = groups.map((g) =>
-    g.endpoints === g.source.endpoints
-      ? { body: g.source.body, weight: g.weight, priority: g.priority }
-      : {
-          localityField: g.source.localityField,
-          endpointFields: g.endpoints.map((e) => e.field),
-          weight: g.weight,
-          priority: g.priority,
-        },
-  );
   return {
     cluster: s.model.name,
     key,
-    bytes: assembleClusterLoadAssignment(s.nameField, fragments),
+    bytes: assembleClusterLoadAssignment(s.nameField, groups),
     clusterVersion: s.version,
     groups,
   };

@@ -12,14 +12,24 @@ const WEIGHT_TAG = tag(LLE_WEIGHT, WIRE_LEN);
 const PRIORITY_TAG = tag(LLE_PRIORITY, WIRE_VARINT);
 const VALUE_TAG = tag(UINT32_VALUE, WIRE_VARINT);
 
-/** One LocalityLbEndpoints to write: its locality + endpoints bytes, or the parts to concatenate. */
-export interface GroupFragment {
-  /** `locality` field followed by every `lb_endpoints` field, when cached whole. */
-  readonly body?: Uint8Array;
-  /** Otherwise: the `locality` field ... */
-  readonly localityField?: Uint8Array;
-  /** ... and each endpoint's `lb_endpoints` field. */
-  readonly endpointFields?: readonly Uint8Array[];
+/** A locality group's cached bytes (see LocalityGroup in src/eds/cluster-endpoints.ts). */
+export interface EncodedLocality {
+  /** The `locality` field followed by every `lb_endpoints` field. */
+  readonly body: Uint8Array;
+  readonly localityField: Uint8Array;
+  readonly endpoints: readonly EncodedEndpointField[];
+}
+
+export interface EncodedEndpointField {
+  /** One `lb_endpoints` field: tag, length, LbEndpoint. */
+  readonly field: Uint8Array;
+}
+
+/** One LocalityLbEndpoints to write: a locality's whole body, or the endpoints a rule kept. */
+export interface GroupToWrite {
+  readonly source: EncodedLocality;
+  /** `source.endpoints` itself when whole (the cached body is copied), else the kept subset. */
+  readonly endpoints: readonly EncodedEndpointField[];
   readonly weight: number;
   readonly priority: number;
 }
@@ -31,10 +41,10 @@ export function clusterNameField(name: string): Uint8Array {
   return out;
 }
 
-function bodySize(g: GroupFragment): number {
-  if (g.body) return g.body.length;
-  let n = g.localityField?.length ?? 0;
-  for (const e of g.endpointFields ?? []) n += e.length;
+function bodySize(g: GroupToWrite): number {
+  if (g.endpoints === g.source.endpoints) return g.source.body.length;
+  let n = g.source.localityField.length;
+  for (const e of g.endpoints) n += e.field.length;
   return n;
 }
 
@@ -44,7 +54,7 @@ function weightSize(weight: number): number {
   return 1 + varintSize(inner) + inner;
 }
 
-export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: readonly GroupFragment[]): Uint8Array {
+export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: readonly GroupToWrite[]): Uint8Array {
   let total = nameField.length;
   const sizes = new Array<number>(groups.length);
   for (let i = 0; i < groups.length; i++) {
@@ -59,17 +69,15 @@ export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: rea
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i]!;
     pos = writeLenHeader(out, pos, CLA_ENDPOINTS, sizes[i]!);
-    if (g.body) {
-      out.set(g.body, pos);
-      pos += g.body.length;
+    if (g.endpoints === g.source.endpoints) {
+      out.set(g.source.body, pos);
+      pos += g.source.body.length;
     } else {
-      if (g.localityField) {
-        out.set(g.localityField, pos);
-        pos += g.localityField.length;
-      }
-      for (const e of g.endpointFields ?? []) {
-        out.set(e, pos);
-        pos += e.length;
+      out.set(g.source.localityField, pos);
+      pos += g.source.localityField.length;
+      for (const e of g.endpoints) {
+        out.set(e.field, pos);
+        pos += e.field.length;
       }
     }
     out[pos++] = WEIGHT_TAG;
