@@ -1,8 +1,11 @@
 // xdsim command line: one subcommand per job, sharing exit codes and error reporting.
 import { Command, CommanderError } from 'commander';
+import { registerAgentsCommand } from './agents.js';
 import { registerEdsCommand } from './eds.js';
 import { CliError, EXIT_BAD_INPUT } from './errors.js';
 import { registerLbCommand } from './lb.js';
+import { registerReportCommand } from './report.js';
+import { registerRunCommand } from './run.js';
 
 export function buildProgram(): Command {
   const program = new Command('xdsim')
@@ -12,6 +15,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerEdsCommand(program);
   registerLbCommand(program);
+  registerAgentsCommand(program);
+  registerRunCommand(program);
+  registerReportCommand(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

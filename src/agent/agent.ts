@@ -1,0 +1,659 @@
+// A simulated istio-agent: one gRPC channel (its own HTTP/2 connection) to an xDS server, the
+// Node a VM's agent sends, an ADS subscription (SotW or delta) that it ACKs like Envoy, its
+// WorkloadGroup's probe with health reported over xDS (SPEC §7), and bounded reconnects.
+//
+// Everything an agent does is bounded: connect attempts by the backoff's attempt limit and the
+// run deadline, waiting for the first response by the connect timeout, probes by their timeout,
+// and `stop()` tears down the call, the channel and every timer synchronously.
+import * as grpc from '@grpc/grpc-js';
+import { TYPE_URL } from '../proto/index.js';
+import { METHOD_PATH } from '../proto/services.js';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import type { AgentEvents } from './events.js';
+import { encodeNode, type AgentIdentity } from './identity.js';
+import { ProbeRunner, type ProbeModel, type ProbeSettings } from './probe.js';
+import { mulberry32, type Rng } from './rng.js';
+import {
+  addressNeedle,
+  claClusterName,
+  clusterInfo,
+  containsNeedle,
+  decodeDeltaResponse,
+  decodeSotwResponse,
+  encodeDeltaRequest,
+  encodeSotwRequest,
+  type ErrorDetail,
+  type SotwResponse,
+} from './wire.js';
+
+export type AgentState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'down' | 'failed' | 'stopped';
+
+export interface Subscription {
+  /** Wildcard CDS, then EDS for every EDS cluster received (what a sidecar does). */
+  cds: boolean;
+  /** Explicit EDS resource names; with `cds` they are added to the clusters from CDS. */
+  eds?: readonly string[];
+}
+
+export interface NackPolicy {
+  /** Which responses may be rejected. */
+  types: 'cds' | 'eds' | 'all';
+  /** Probability of rejecting each eligible response (1 = always). */
+  probability: number;
+}
+
+export interface AgentOptions {
+  /** `host:port` of the xDS server. */
+  target: string;
+  identity: AgentIdentity;
+  /** Index in the fleet (reported with every event). */
+  index?: number;
+  credentials?: grpc.ChannelCredentials;
+  mode?: 'sotw' | 'delta';
+  subscription?: Subscription;
+  nack?: NackPolicy;
+  /** The group's probe; undefined: no health reporting (a group without a probe). */
+  probe?: ProbeSettings;
+  /** Stagger of the first probe (ms). */
+  probeOffsetMs?: number;
+  backoff?: BackoffOptions;
+  /** Bound on waiting for the first response of a stream (ms). */
+  connectTimeoutMs?: number;
+  /** Epoch ms after which no new connection is attempted. */
+  deadline?: number;
+  /** Scan received ClusterLoadAssignments for the agent's own IP (else a fleet observer reports presence). */
+  watchSelf?: boolean;
+  /** Epoch ms at which the server started the push this response belongs to, if it says so. */
+  pushMarker?: (r: { versionInfo: string; nonce: string; controlPlane: string }) => number | undefined;
+  /**
+   * Every ClusterLoadAssignment received (undefined when removed, delta only): lets a fleet
+   * observer track the presence of many agents' IPs from one stream.
+   */
+  onEndpoints?: (cluster: string, cla: Uint8Array | undefined, at: number) => void;
+  /** Extra grpc-js channel options (merged over the agent's). */
+  channelOptions?: grpc.ChannelOptions;
+  /** Metadata sent with the stream (e.g. an authorization token later). */
+  callMetadata?: Readonly<Record<string, string>>;
+  seed?: number;
+  events?: AgentEvents;
+  now?: () => number;
+}
+
+/** grpc-js status codes used here (grpc.status without importing the enum into hot paths). */
+const INTERNAL = 13;
+
+const identity = (b: Buffer): Buffer => b;
+
+interface TypeState {
+  version: string;
+  nonce: string;
+  lastAt: number;
+}
+
+export class Agent {
+  readonly index: number;
+  private opts: AgentOptions;
+  private ident: AgentIdentity;
+  private nodeBytes: Uint8Array;
+  private needle: Buffer;
+  private readonly rng: Rng;
+  private readonly backoff: Backoff;
+  private readonly events: AgentEvents;
+  private readonly now: () => number;
+  private readonly probe: ProbeRunner | undefined;
+
+  private st: AgentState = 'idle';
+  private client: grpc.Client | undefined;
+  private call: grpc.ClientDuplexStream<Buffer, Buffer> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** While connecting: the connect timeout. Once connected: when the connection counts as stable. */
+  private connectTimer: NodeJS.Timeout | undefined;
+  private attemptStartedAt = 0;
+  private gotFirstResponse = false;
+  private firstRequestSent = false;
+
+  // Subscription state of the current stream.
+  private readonly types = new Map<string, TypeState>();
+  private edsNames: string[] = [];
+  /** Delta: CDS resources known (name -> EDS name) and versions to resume with. */
+  private readonly deltaVersions = new Map<string, Map<string, string>>();
+  private readonly deltaClusters = new Map<string, string | undefined>();
+
+  // Own-IP presence in EDS.
+  private identityStartedAt = 0;
+  private visibleReported = false;
+  private readonly presentIn = new Set<string>();
+  private pendingHealth: { healthy: boolean; at: number } | undefined;
+
+  // Counters readable by the fleet.
+  connects = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  responses = 0;
+  errors = 0;
+  healthReports = 0;
+
+  constructor(opts: AgentOptions) {
+    this.opts = opts;
+    this.index = opts.index ?? 0;
+    this.ident = opts.identity;
+    this.nodeBytes = encodeNode(opts.identity);
+    this.needle = addressNeedle(opts.identity.ip);
+    this.rng = mulberry32((opts.seed ?? 1) ^ Math.imul(this.index + 1, 0x9e3779b1));
+    this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF, this.rng);
+    this.events = opts.events ?? {};
+    this.now = opts.now ?? Date.now;
+    this.probe = opts.probe ? new ProbeRunner(opts.probe, (h, m) => this.onHealth(h, m), this.rng, this.now) : undefined;
+  }
+
+  get state(): AgentState {
+    return this.st;
+  }
+
+  get identity(): AgentIdentity {
+    return this.ident;
+  }
+
+  /** Whether the agent's IP is in at least one ClusterLoadAssignment it (or its observer) last saw. */
+  get visible(): boolean {
+    return this.presentIn.size > 0;
+  }
+
+  get everVisible(): boolean {
+    return this.visibleReported;
+  }
+
+  /** Last reported health (undefined: no probe, or no conclusive result yet). */
+  get healthy(): boolean | undefined {
+    return this.probe?.healthy;
+  }
+
+  get connected(): boolean {
+    return this.st === 'connected';
+  }
+
+  start(): void {
+    if (this.st !== 'idle') return;
+    this.identityStartedAt = this.now();
+    this.probe?.start(this.opts.probeOffsetMs ?? 0);
+    this.connect();
+  }
+
+  /** Stops for good: cancels the stream, closes the channel, clears timers. Idempotent. */
+  stop(): void {
+    if (this.st === 'stopped') return;
+    // Set first: the end of the run is not counted as a disconnect.
+    this.st = 'stopped';
+    this.clearTimers();
+    this.probe?.stop();
+    this.teardown();
+  }
+
+  /**
+   * Churn: drop the connection (closing the HTTP/2 connection, as a VM losing its network would)
+   * and reconnect after `downMs` (0: immediately - a connect storm when many do it at once).
+   */
+  disconnect(downMs = 0): void {
+    if (this.st === 'stopped' || this.st === 'failed' || this.st === 'idle') return;
+    this.clearTimers();
+    this.teardown();
+    this.backoff.reset();
+    this.scheduleConnect(downMs, 'down');
+  }
+
+  /** Churn: take the agent down until `resume()` (scale down), keeping its probe state. */
+  suspend(): void {
+    if (this.st === 'stopped' || this.st === 'idle') return;
+    this.clearTimers();
+    this.teardown();
+    this.st = 'down';
+  }
+
+  resume(delayMs = 0): void {
+    if (this.st !== 'down' && this.st !== 'failed') return;
+    this.backoff.reset();
+    this.scheduleConnect(delayMs, 'down');
+  }
+
+  /** Churn: the VM comes back with a new IP - a new identity (new node id, new entry). */
+  changeIdentity(next: AgentIdentity, downMs = 0): void {
+    if (this.st === 'stopped') return;
+    this.clearTimers();
+    this.teardown();
+    this.ident = next;
+    this.nodeBytes = encodeNode(next);
+    this.needle = addressNeedle(next.ip);
+    this.presentIn.clear();
+    this.visibleReported = false;
+    this.pendingHealth = undefined;
+    this.deltaVersions.clear();
+    this.deltaClusters.clear();
+    this.identityStartedAt = this.now() + downMs;
+    this.backoff.reset();
+    if (this.st === 'idle') return;
+    this.scheduleConnect(downMs, 'down');
+  }
+
+  /** Churn: change what the probe reports (e.g. start flapping). */
+  setProbeModel(model: ProbeModel): void {
+    this.probe?.setModel(model);
+  }
+
+  /**
+   * Presence of the agent's IP in a cluster's endpoints, from its own EDS scan or from a fleet
+   * observer watching on its behalf.
+   */
+  setPresence(cluster: string, present: boolean, at = this.now()): void {
+    if (present) this.presentIn.add(cluster);
+    else this.presentIn.delete(cluster);
+    const visible = this.presentIn.size > 0;
+    if (visible && !this.visibleReported && this.identityStartedAt > 0) {
+      this.visibleReported = true;
+      this.events.edsVisible?.(this.index, Math.max(0, at - this.identityStartedAt));
+    }
+    if (this.pendingHealth && this.pendingHealth.healthy === visible) {
+      this.events.healthConverged?.(this.index, Math.max(0, at - this.pendingHealth.at));
+      this.pendingHealth = undefined;
+    }
+  }
+
+  // ---- connection lifecycle -----------------------------------------------------------------
+
+  private connect(): void {
+    if (this.st === 'stopped') return;
+    if (this.opts.deadline !== undefined && this.now() >= this.opts.deadline) {
+      this.giveUp('run deadline reached');
+      return;
+    }
+    this.st = 'connecting';
+    this.attemptStartedAt = this.now();
+    this.gotFirstResponse = false;
+    this.firstRequestSent = false;
+    this.types.clear();
+    this.edsNames = [];
+    this.client ??= new grpc.Client(this.opts.target, this.opts.credentials ?? grpc.credentials.createInsecure(), {
+      // One HTTP/2 connection per agent, as each VM has its own: no sharing through the global pool.
+      'grpc.use_local_subchannel_pool': 1,
+      // Channelz keeps per-channel traces; thousands of channels would carry that for nothing.
+      'grpc.enable_channelz': 0,
+      'grpc.enable_retries': 0,
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      ...this.opts.channelOptions,
+    });
+    const md = new grpc.Metadata();
+    for (const [k, v] of Object.entries(this.opts.callMetadata ?? {})) md.set(k, v);
+    const delta = this.opts.mode === 'delta';
+    const call = this.client.makeBidiStreamRequest<Buffer, Buffer>(
+      delta ? METHOD_PATH.ADS_DELTA : METHOD_PATH.ADS_STREAM,
+      identity,
+      identity,
+      md,
+    );
+    this.call = call;
+    call.on('data', (buf: Buffer) => {
+      if (this.call === call) this.onData(buf);
+    });
+    // A listener must always be there: grpc-js emits 'error' for every non-OK status.
+    call.on('error', () => {});
+    call.on('status', (s: grpc.StatusObject) => {
+      if (this.call === call) this.onStreamEnd(s);
+    });
+    const timeout = this.opts.connectTimeoutMs ?? 10_000;
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.call !== call || this.st !== 'connecting') return;
+      this.fail('connect-timeout', `not connected within ${timeout}ms`);
+    }, timeout);
+    // Connected = the HTTP/2 connection is up (a stream may legitimately get no response, e.g.
+    // when it only subscribes to names that do not exist yet), or a response arrived.
+    const channel = this.client.getChannel();
+    const watch = (): void => {
+      if (this.call !== call || this.st !== 'connecting') return;
+      const state = channel.getConnectivityState(false);
+      if (state === grpc.connectivityState.READY) this.established(call);
+      else if (state !== grpc.connectivityState.SHUTDOWN) {
+        channel.watchConnectivityState(state, this.attemptStartedAt + timeout, (err) => {
+          if (!err) watch();
+        });
+      }
+    };
+    this.sendInitialRequests();
+    watch();
+  }
+
+  private established(call: grpc.ClientDuplexStream<Buffer, Buffer>): void {
+    if (this.call !== call || this.st !== 'connecting') return;
+    this.st = 'connected';
+    this.connects++;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    // A connection that stays up this long resets the backoff even if it never got a response,
+    // while one that the server keeps killing at once still backs off.
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      if (this.call === call) this.backoff.reset();
+    }, this.opts.connectTimeoutMs ?? 10_000);
+    this.events.connected?.(this.index, this.now() - this.attemptStartedAt);
+  }
+
+  private sendInitialRequests(): void {
+    const sub = this.opts.subscription ?? { cds: true };
+    if (this.opts.mode === 'delta') {
+      if (sub.cds) {
+        this.sendDelta({
+          typeUrl: TYPE_URL.CLUSTER,
+          initialVersions: this.deltaVersions.get(TYPE_URL.CLUSTER),
+        });
+      }
+      const eds = [...new Set([...(sub.eds ?? []), ...(sub.cds ? [...this.deltaClusters.values()].filter((x): x is string => !!x) : [])])];
+      if (eds.length > 0 || !sub.cds) {
+        this.edsNames = eds;
+        this.sendDelta({ typeUrl: TYPE_URL.ENDPOINT, subscribe: eds, initialVersions: this.deltaVersions.get(TYPE_URL.ENDPOINT) });
+      }
+    } else {
+      if (sub.cds) this.sendSotw({ typeUrl: TYPE_URL.CLUSTER, resourceNames: [] });
+      if (sub.eds && sub.eds.length > 0) {
+        this.edsNames = [...sub.eds];
+        this.sendSotw({ typeUrl: TYPE_URL.ENDPOINT, resourceNames: this.edsNames });
+      }
+    }
+    // Re-report the current health on every new stream: the server may have lost it (SPEC §7).
+    const h = this.probe?.healthy;
+    if (h !== undefined) this.sendHealth(h, this.probe!.message, false);
+  }
+
+  private onStreamEnd(s: grpc.StatusObject): void {
+    const wasConnected = this.st === 'connected';
+    if (!wasConnected) {
+      this.fail('connect-failed', `${grpc.status[s.code] ?? s.code}: ${s.details}`);
+    } else if (s.code === grpc.status.OK) {
+      this.fail('stream-closed', 'server closed the stream');
+    } else {
+      this.fail('stream-reset', `${grpc.status[s.code] ?? s.code}: ${s.details}`);
+    }
+  }
+
+  private fail(kind: 'connect-failed' | 'connect-timeout' | 'stream-reset' | 'stream-closed' | 'bad-response', detail: string): void {
+    if (this.st === 'stopped') return;
+    this.errors++;
+    this.events.error?.(this.index, kind, detail);
+    this.clearTimers();
+    // A fresh channel for the next attempt: a broken connection must not be reused.
+    this.teardown();
+    const delay = this.backoff.next();
+    if (delay === undefined) {
+      this.giveUp(`gave up after ${this.backoff.attempts} attempts (last: ${kind}: ${detail})`);
+      return;
+    }
+    if (this.opts.deadline !== undefined && this.now() + delay >= this.opts.deadline) {
+      this.giveUp('run deadline reached');
+      return;
+    }
+    this.scheduleConnect(delay, 'backoff');
+  }
+
+  private giveUp(detail: string): void {
+    this.st = 'failed';
+    this.clearTimers();
+    this.teardown();
+    this.events.error?.(this.index, 'gave-up', detail);
+  }
+
+  private scheduleConnect(delayMs: number, state: 'backoff' | 'down'): void {
+    this.st = state;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.connect();
+    }, Math.max(0, delayMs));
+  }
+
+  private clearTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.timer = undefined;
+    this.connectTimer = undefined;
+  }
+
+  private teardown(): void {
+    if (this.st === 'connected') {
+      this.st = 'down';
+      this.events.disconnected?.(this.index);
+    }
+    const call = this.call;
+    const client = this.client;
+    this.call = undefined;
+    this.client = undefined;
+    if (call) {
+      try {
+        call.cancel();
+      } catch {
+        // already closed
+      }
+    }
+    client?.close();
+  }
+
+  // ---- requests -----------------------------------------------------------------------------
+
+  private write(buf: Buffer): void {
+    const call = this.call;
+    if (!call) return;
+    this.bytesSent += buf.length;
+    call.write(buf);
+  }
+
+  private sendSotw(r: { typeUrl: string; resourceNames?: readonly string[]; versionInfo?: string; responseNonce?: string; errorDetail?: ErrorDetail }): void {
+    const first = !this.firstRequestSent;
+    this.firstRequestSent = true;
+    this.write(encodeSotwRequest({ ...r, ...(first ? { node: this.nodeBytes } : {}) }));
+  }
+
+  private sendDelta(r: {
+    typeUrl: string;
+    subscribe?: readonly string[];
+    unsubscribe?: readonly string[];
+    initialVersions?: ReadonlyMap<string, string> | undefined;
+    responseNonce?: string;
+    errorDetail?: ErrorDetail;
+  }): void {
+    const first = !this.firstRequestSent;
+    this.firstRequestSent = true;
+    const { initialVersions, ...rest } = r;
+    this.write(
+      encodeDeltaRequest({
+        ...rest,
+        ...(initialVersions && initialVersions.size > 0 ? { initialVersions } : {}),
+        ...(first ? { node: this.nodeBytes } : {}),
+      }),
+    );
+  }
+
+  /** `transition`: a new state (measured until EDS agrees), not a re-report after reconnect. */
+  private sendHealth(healthy: boolean, message: string, transition: boolean): void {
+    if (!this.call) return;
+    // istio-agent: no error_detail = healthy; error_detail {INTERNAL, message} = unhealthy.
+    const errorDetail = healthy ? undefined : { code: INTERNAL, message: message || 'unhealthy' };
+    if (this.opts.mode === 'delta') this.sendDelta({ typeUrl: TYPE_URL.HEALTH_INFO, ...(errorDetail ? { errorDetail } : {}) });
+    else this.sendSotw({ typeUrl: TYPE_URL.HEALTH_INFO, ...(errorDetail ? { errorDetail } : {}) });
+    this.healthReports++;
+    this.events.healthReport?.(this.index, healthy);
+    if (!transition) return;
+    this.pendingHealth = { healthy, at: this.now() };
+    // Already in the expected EDS state (e.g. healthy and visible): converged at once.
+    if (this.visibleReported && this.visible === healthy) {
+      this.events.healthConverged?.(this.index, 0);
+      this.pendingHealth = undefined;
+    }
+  }
+
+  private onHealth(healthy: boolean, message: string): void {
+    // No stream: the state goes out with the next stream's initial requests.
+    if (this.call) this.sendHealth(healthy, message, true);
+  }
+
+  private shouldNack(typeUrl: string): boolean {
+    const n = this.opts.nack;
+    if (!n || n.probability <= 0) return false;
+    if (n.types === 'cds' && typeUrl !== TYPE_URL.CLUSTER) return false;
+    if (n.types === 'eds' && typeUrl !== TYPE_URL.ENDPOINT) return false;
+    return this.rng() < n.probability;
+  }
+
+  // ---- responses ----------------------------------------------------------------------------
+
+  private onData(buf: Buffer): void {
+    const at = this.now();
+    if (!this.gotFirstResponse) {
+      this.gotFirstResponse = true;
+      if (this.call) this.established(this.call);
+      this.backoff.reset();
+    }
+    this.bytesReceived += buf.length;
+    this.responses++;
+    try {
+      if (this.opts.mode === 'delta') this.onDelta(buf, at);
+      else this.onSotw(buf, at);
+    } catch (err) {
+      this.fail('bad-response', (err as Error).message);
+    }
+  }
+
+  private latency(typeUrl: string, r: { versionInfo: string; nonce: string; controlPlane: string }, at: number): number | undefined {
+    const marker = this.opts.pushMarker?.(r);
+    const prev = this.types.get(typeUrl)?.lastAt;
+    if (marker !== undefined) return Math.max(0, at - marker);
+    return prev !== undefined && prev > 0 ? at - prev : undefined;
+  }
+
+  private onSotw(buf: Buffer, at: number): void {
+    const r: SotwResponse = decodeSotwResponse(buf);
+    this.events.response?.(this.index, r.typeUrl, buf.length, this.latency(r.typeUrl, r, at));
+    const prev = this.types.get(r.typeUrl);
+    const state: TypeState = prev ?? { version: '', nonce: '', lastAt: 0 };
+    state.lastAt = at;
+    state.nonce = r.nonce;
+    this.types.set(r.typeUrl, state);
+
+    if (this.shouldNack(r.typeUrl)) {
+      // Envoy keeps the last good version and names; only the nonce moves on.
+      this.sendSotw({
+        typeUrl: r.typeUrl,
+        versionInfo: state.version,
+        responseNonce: r.nonce,
+        resourceNames: r.typeUrl === TYPE_URL.ENDPOINT ? this.edsNames : [],
+        errorDetail: { code: INTERNAL, message: 'xdsim agent: simulated rejection' },
+      });
+      this.events.nack?.(this.index, r.typeUrl);
+      return;
+    }
+    state.version = r.versionInfo;
+
+    if (r.typeUrl === TYPE_URL.CLUSTER) {
+      const names = new Set<string>(this.opts.subscription?.eds ?? []);
+      for (const res of r.resources) {
+        const c = clusterInfo(res);
+        if (c.edsName) names.add(c.edsName);
+      }
+      const next = [...names].sort();
+      this.sendSotw({ typeUrl: TYPE_URL.CLUSTER, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: [] });
+      this.events.ack?.(this.index, r.typeUrl);
+      if (!sameList(next, this.edsNames)) {
+        const removed = this.edsNames.filter((n) => !names.has(n));
+        this.edsNames = next;
+        for (const n of removed) this.setPresence(n, false, at);
+        const eds = this.types.get(TYPE_URL.ENDPOINT);
+        this.sendSotw({
+          typeUrl: TYPE_URL.ENDPOINT,
+          resourceNames: next,
+          ...(eds ? { versionInfo: eds.version, responseNonce: eds.nonce } : {}),
+        });
+      }
+      return;
+    }
+
+    if (r.typeUrl === TYPE_URL.ENDPOINT) {
+      const watch = this.opts.watchSelf !== false;
+      const observe = this.opts.onEndpoints;
+      if (watch || observe) {
+        for (const res of r.resources) {
+          const cluster = claClusterName(res);
+          if (watch) this.setPresence(cluster, containsNeedle(res, this.needle), at);
+          observe?.(cluster, res, at);
+        }
+      }
+    }
+    this.sendSotw({
+      typeUrl: r.typeUrl,
+      versionInfo: r.versionInfo,
+      responseNonce: r.nonce,
+      resourceNames: r.typeUrl === TYPE_URL.ENDPOINT ? this.edsNames : [],
+    });
+    this.events.ack?.(this.index, r.typeUrl);
+  }
+
+  private onDelta(buf: Buffer, at: number): void {
+    const r = decodeDeltaResponse(buf);
+    this.events.response?.(
+      this.index,
+      r.typeUrl,
+      buf.length,
+      this.latency(r.typeUrl, { versionInfo: r.systemVersionInfo, nonce: r.nonce, controlPlane: '' }, at),
+    );
+    const state: TypeState = this.types.get(r.typeUrl) ?? { version: '', nonce: '', lastAt: 0 };
+    state.lastAt = at;
+    state.nonce = r.nonce;
+    this.types.set(r.typeUrl, state);
+
+    if (this.shouldNack(r.typeUrl)) {
+      this.sendDelta({ typeUrl: r.typeUrl, responseNonce: r.nonce, errorDetail: { code: INTERNAL, message: 'xdsim agent: simulated rejection' } });
+      this.events.nack?.(this.index, r.typeUrl);
+      return;
+    }
+    let versions = this.deltaVersions.get(r.typeUrl);
+    if (!versions) this.deltaVersions.set(r.typeUrl, (versions = new Map()));
+    for (const res of r.resources) versions.set(res.name, res.version);
+    for (const name of r.removed) versions.delete(name);
+
+    if (r.typeUrl === TYPE_URL.CLUSTER) {
+      for (const res of r.resources) this.deltaClusters.set(res.name, res.value.length > 0 ? clusterInfo(res.value).edsName : undefined);
+      for (const name of r.removed) this.deltaClusters.delete(name);
+      this.sendDelta({ typeUrl: r.typeUrl, responseNonce: r.nonce });
+      this.events.ack?.(this.index, r.typeUrl);
+      const want = new Set<string>(this.opts.subscription?.eds ?? []);
+      for (const eds of this.deltaClusters.values()) if (eds) want.add(eds);
+      const have = new Set(this.edsNames);
+      const subscribe = [...want].filter((n) => !have.has(n));
+      const unsubscribe = [...have].filter((n) => !want.has(n));
+      if (subscribe.length > 0 || unsubscribe.length > 0) {
+        this.edsNames = [...want].sort();
+        for (const n of unsubscribe) {
+          this.setPresence(n, false, at);
+          this.deltaVersions.get(TYPE_URL.ENDPOINT)?.delete(n);
+        }
+        this.sendDelta({ typeUrl: TYPE_URL.ENDPOINT, subscribe, unsubscribe });
+      }
+      return;
+    }
+    if (r.typeUrl === TYPE_URL.ENDPOINT) {
+      const watch = this.opts.watchSelf !== false;
+      const observe = this.opts.onEndpoints;
+      for (const res of r.resources) {
+        const cluster = res.name || claClusterName(res.value);
+        if (watch) this.setPresence(cluster, containsNeedle(res.value, this.needle), at);
+        observe?.(cluster, res.value, at);
+      }
+      for (const name of r.removed) {
+        if (watch) this.setPresence(name, false, at);
+        observe?.(name, undefined, at);
+      }
+    }
+    this.sendDelta({ typeUrl: r.typeUrl, responseNonce: r.nonce });
+    this.events.ack?.(this.index, r.typeUrl);
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

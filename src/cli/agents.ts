@@ -1,0 +1,321 @@
+// `xdsim agents`: a fleet of simulated istio-agents against any xDS server (xdsim's or istiod's).
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import type { Command } from 'commander';
+import type { ProbeCheck } from '../agent/probe.js';
+import { parseChurn } from '../fleet/churn.js';
+import { DEFAULT_FLEET, fleetConfig, type FleetConfig, type FleetProbe } from '../fleet/config.js';
+import { Fleet, type FleetProgress } from '../fleet/fleet.js';
+import {
+  FleetConfigError,
+  parseAgentLocality,
+  parseDuration,
+  parseFraction,
+  parseIpv4,
+  parseLocalitySpread,
+  parsePositiveInt,
+} from '../fleet/parse.js';
+import type { FleetSummary } from '../fleet/summary.js';
+import { CliError, EXIT_FAILED } from './errors.js';
+
+export interface AgentsFlags {
+  xds: string;
+  namespace: string;
+  group?: string;
+  count: string;
+  duration: string;
+  ramp?: string;
+  unhealthyFraction?: string;
+  churn?: string;
+  locality?: string;
+  localities?: string;
+  ipBase: string;
+  workers?: string;
+  json?: string;
+  shardIndex?: string;
+  shardCount?: string;
+  labels?: string;
+  network?: string;
+  clusterId?: string;
+  namePrefix?: string;
+  delta?: boolean;
+  cds: boolean;
+  clusters?: string;
+  health: boolean;
+  probe?: string;
+  probePeriod?: string;
+  probeTimeout?: string;
+  probeInitialDelay?: string;
+  successThreshold?: string;
+  failureThreshold?: string;
+  nack?: string;
+  watch?: string;
+  connectTimeout?: string;
+  maxAttempts?: string;
+  seed?: string;
+  expectConnected?: string;
+  expectRegistered?: string;
+  progress?: string;
+}
+
+function parseLabels(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of s.split(',')) {
+    if (item.trim() === '') continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new FleetConfigError(`--labels: expected key=value, got "${item}"`);
+    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** `http://host:port/path`, `https://...`, `tcp://host:port`. */
+export function parseProbeTarget(s: string): Exclude<ProbeCheck, { kind: 'model' }> {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new FleetConfigError(`--probe: expected http://host:port/path or tcp://host:port; got "${s}"`);
+  }
+  const port = Number(u.port);
+  if (u.protocol === 'tcp:') {
+    if (!port) throw new FleetConfigError(`--probe: tcp target needs a port: "${s}"`);
+    return { kind: 'tcp', host: u.hostname, port };
+  }
+  if (u.protocol === 'http:' || u.protocol === 'https:') {
+    const scheme = u.protocol === 'https:' ? 'https' : 'http';
+    return { kind: 'http', host: u.hostname, port: port || (scheme === 'https' ? 443 : 80), path: `${u.pathname}${u.search}`, scheme };
+  }
+  throw new FleetConfigError(`--probe: unsupported scheme "${u.protocol}" (http, https, tcp)`);
+}
+
+function parseRate(s: string): number {
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(s)) throw new FleetConfigError(`--ramp: expected agents per second (a number); got "${s}"`);
+  return Number(s);
+}
+
+function parseNack(s: string): FleetConfig['nack'] {
+  const [frac, types = 'all'] = s.split(':');
+  if (types !== 'cds' && types !== 'eds' && types !== 'all') throw new FleetConfigError(`--nack: type must be cds, eds or all; got "${types}"`);
+  return { probability: parseFraction(frac ?? '', '--nack'), types };
+}
+
+/** Default worker threads: none for small fleets (thread start-up costs more than it saves). */
+export function defaultWorkers(count: number): number {
+  if (count <= 200) return 0;
+  return Math.max(1, Math.min(os.availableParallelism(), 8, Math.ceil(count / 1000)));
+}
+
+/** Flags (and the environment, for JOB_COMPLETION_INDEX) -> a validated fleet config. */
+export function fleetConfigFromFlags(f: AgentsFlags, env: NodeJS.ProcessEnv = process.env): FleetConfig {
+  try {
+    const count = parsePositiveInt(f.count, '--count');
+    if (f.locality && f.localities) throw new FleetConfigError('--locality and --localities are exclusive');
+    const shardCount = f.shardCount !== undefined ? parsePositiveInt(f.shardCount, '--shard-count') : 1;
+    const indexText = f.shardIndex ?? env['JOB_COMPLETION_INDEX'];
+    const shardIndex = indexText !== undefined && indexText !== '' ? parsePositiveInt(indexText, '--shard-index (or JOB_COMPLETION_INDEX)', 0) : 0;
+    const probe: FleetProbe | null = f.health
+      ? {
+          ...(f.probe ? { target: parseProbeTarget(f.probe) } : {}),
+          initialDelayMs: f.probeInitialDelay ? parseDuration(f.probeInitialDelay, '--probe-initial-delay') : 0,
+          periodMs: f.probePeriod ? parseDuration(f.probePeriod, '--probe-period') : DEFAULT_FLEET.probe!.periodMs,
+          timeoutMs: f.probeTimeout ? parseDuration(f.probeTimeout, '--probe-timeout') : DEFAULT_FLEET.probe!.timeoutMs,
+          successThreshold: f.successThreshold ? parsePositiveInt(f.successThreshold, '--success-threshold') : 1,
+          failureThreshold: f.failureThreshold ? parsePositiveInt(f.failureThreshold, '--failure-threshold') : 1,
+        }
+      : null;
+    const clusters = (f.clusters ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    if (!f.cds && clusters.length === 0 && f.watch !== 'observer') {
+      // Legal (health-only agents), but say so rather than silently measuring nothing.
+      process.stderr.write('xdsim agents: --no-cds without --clusters: agents subscribe to nothing and EDS visibility is not measured\n');
+    }
+    const watch = f.watch ?? 'self';
+    if (watch !== 'self' && watch !== 'observer' && watch !== 'none') throw new FleetConfigError(`--watch: expected self, observer or none; got "${watch}"`);
+    parseIpv4(f.ipBase);
+    return fleetConfig({
+      xds: f.xds,
+      namespace: f.namespace,
+      group: f.group ?? '',
+      count,
+      durationMs: parseDuration(f.duration, '--duration'),
+      rampPerSec: f.ramp !== undefined ? parseRate(f.ramp) : 0,
+      unhealthyFraction: f.unhealthyFraction !== undefined ? parseFraction(f.unhealthyFraction, '--unhealthy-fraction') : 0,
+      churn: f.churn ? parseChurn(f.churn) : [],
+      localities: f.localities ? parseLocalitySpread(f.localities) : f.locality ? [{ locality: parseAgentLocality(f.locality), weight: 1 }] : [],
+      ipBase: f.ipBase,
+      workers: f.workers !== undefined ? parsePositiveInt(f.workers, '--workers', 0) : defaultWorkers(count),
+      shardIndex,
+      shardCount,
+      mode: f.delta ? 'delta' : 'sotw',
+      subscription: { cds: f.cds, ...(clusters.length ? { eds: clusters } : {}) },
+      probe,
+      labels: f.labels ? parseLabels(f.labels) : {},
+      network: f.network ?? '',
+      clusterId: f.clusterId ?? DEFAULT_FLEET.clusterId,
+      namePrefix: f.namePrefix ?? '',
+      seed: f.seed !== undefined ? parsePositiveInt(f.seed, '--seed', 0) : 1,
+      connectTimeoutMs: f.connectTimeout ? parseDuration(f.connectTimeout, '--connect-timeout') : DEFAULT_FLEET.connectTimeoutMs,
+      backoff: { ...DEFAULT_FLEET.backoff, ...(f.maxAttempts ? { maxAttempts: parsePositiveInt(f.maxAttempts, '--max-attempts') } : {}) },
+      nack: f.nack ? parseNack(f.nack) : null,
+      watch,
+      progressIntervalMs: 1000,
+    });
+  } catch (err) {
+    if (err instanceof FleetConfigError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
+
+export function formatSummaryTable(s: FleetSummary): string {
+  const agents = new Table({ head: ['agents', 'target', 'started', 'connected', 'registered', 'failed', 'errors'] });
+  agents.push(['', s.agents.target, s.agents.started, s.agents.connected, s.config.watch === 'none' ? 'n/a' : s.agents.registered, s.agents.failed, s.agents.errors]);
+  const lat = new Table({ head: ['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'] });
+  const rows: [string, keyof FleetSummary['latency']][] = [
+    ['connect', 'connect'],
+    ['eds visible', 'edsVisible'],
+    ['push', 'push'],
+    ['health -> eds', 'healthConverged'],
+  ];
+  for (const [label, k] of rows) {
+    const l = s.latency[k];
+    lat.push([label, l.count, l.p50Ms, l.p90Ms, l.p99Ms, l.maxMs]);
+  }
+  const c = s.counters;
+  const other = new Table({ head: ['traffic', 'value'] });
+  other.push(
+    ['responses cds / eds', `${c.responses.cds} / ${c.responses.eds}`],
+    ['acks / nacks', `${c.acks} / ${c.nacks}`],
+    ['health reports ok / failing', `${c.healthReports.healthy} / ${c.healthReports.unhealthy}`],
+    ['bytes received / sent', `${mb(s.bytes.received)} / ${mb(s.bytes.sent)}`],
+    ['connects / disconnects', `${c.connects} / ${c.disconnects}`],
+    ['process RSS (per agent)', `${mb(s.memory.processRssBytes)} (${(s.memory.perAgentRssBytes / 1024).toFixed(1)} KiB)`],
+  );
+  const churn = Object.entries(c.churn).filter(([, v]) => v > 0);
+  if (churn.length) other.push(['churn', churn.map(([k, v]) => `${k} ${v}`).join(', ')]);
+  const errs = Object.entries(c.errors).filter(([, v]) => v > 0);
+  if (errs.length) other.push(['errors', errs.map(([k, v]) => `${k} ${v}`).join(', ')]);
+  return [agents.toString(), lat.toString(), other.toString()].join('\n');
+}
+
+function progressLine(p: FleetProgress): string {
+  return (
+    `${(p.elapsedMs / 1000).toFixed(0)}s/${(p.durationMs / 1000).toFixed(0)}s agents ${p.started}/${p.target} ` +
+    `connected ${p.connected} in-eds ${p.visible} failed ${p.failed} errors ${p.errors} rx ${mb(p.bytesReceived)}`
+  );
+}
+
+export function registerAgentsCommand(program: Command): void {
+  program
+    .command('agents')
+    .description('run a fleet of simulated istio-agents (auto-registration, health over xDS, churn) against an xDS server')
+    .requiredOption('--xds <host:port>', 'xDS server address (plaintext gRPC; TLS and tokens come later)')
+    .option('--namespace <ns>', 'agents\' namespace (NAMESPACE metadata)', 'default')
+    .option('--group <workloadgroup>', 'WorkloadGroup to auto-register into (AUTO_REGISTER_GROUP); omit for no registration')
+    .requiredOption('--count <n>', 'agents in the fleet (all shards together)')
+    .option('--duration <d>', 'how long the fleet runs, e.g. 30s, 5m', '30s')
+    .option('--ramp <per-second>', 'new agents per second across the fleet (default: all at once)')
+    .option('--unhealthy-fraction <0..1>', 'fraction of agents whose simulated probe fails')
+    .option('--churn <spec>', 'churn models, e.g. "disconnect:fraction=10%,every=10s,down=2s;storm:at=20s" (see docs/agents.md)')
+    .option('--locality <r/z/s>', 'every agent\'s locality')
+    .option('--localities <spread>', 'spread over localities: r1/z1/s1:0.5,r2/z1/s1:0.5 or a grid like 3x3x3')
+    .option('--ip-base <ipv4>', 'agents get consecutive IPs after this address', '10.200.0.0')
+    .option('--workers <n>', 'worker threads (0: run on the main thread; default by --count)')
+    .option('--json <file>', 'write the JSON summary (mergeable across shards) to a file, "-" for stdout')
+    .option('--shard-index <i>', 'this shard (default: $JOB_COMPLETION_INDEX, else 0)')
+    .option('--shard-count <n>', 'shards the fleet is split into', '1')
+    .option('--labels <k=v,...>', 'LABELS metadata of every agent')
+    .option('--network <name>', 'NETWORK metadata')
+    .option('--cluster-id <id>', 'CLUSTER_ID metadata', 'Kubernetes')
+    .option('--name-prefix <p>', 'instance names <prefix>-<index> (default: the group)')
+    .option('--delta', 'use delta ADS instead of state of the world')
+    .option('--no-cds', 'do not subscribe to CDS (use with --clusters)')
+    .option('--clusters <names>', 'EDS cluster names to subscribe to (comma list)')
+    .option('--no-health', 'no probe and no health reports (a group without a probe)')
+    .option('--probe <url>', 'real probe target: http://127.0.0.1:8080/healthz or tcp://127.0.0.1:9000 (default: simulated)')
+    .option('--probe-period <d>', 'probe period (periodSeconds)', '10s')
+    .option('--probe-timeout <d>', 'probe timeout (timeoutSeconds)', '1s')
+    .option('--probe-initial-delay <d>', 'initial delay (initialDelaySeconds)')
+    .option('--success-threshold <n>', 'successes in a row to turn healthy')
+    .option('--failure-threshold <n>', 'failures in a row to turn unhealthy')
+    .option('--nack <fraction[:cds|eds|all]>', 'reject this fraction of responses (fault tests)')
+    .option('--watch <self|observer|none>', 'how EDS visibility is measured', 'self')
+    .option('--connect-timeout <d>', 'bound on waiting for a stream\'s first response', '10s')
+    .option('--max-attempts <n>', 'reconnect attempts in a row before an agent gives up', '20')
+    .option('--seed <n>', 'seed for every random choice (unhealthy set, churn picks, jitter)')
+    .option('--expect-connected <fraction>', 'exit 1 unless at least this fraction is connected at the end')
+    .option('--expect-registered <fraction>', 'exit 1 unless at least this fraction is visible in EDS at the end')
+    .option('--progress <tty|plain|none>', 'progress output on stderr (default: a bar on a TTY, lines otherwise)')
+    .action(async (flags: AgentsFlags) => {
+      const config = fleetConfigFromFlags(flags);
+      let expectConnected: number | undefined;
+      let expectRegistered: number | undefined;
+      try {
+        if (flags.expectConnected) expectConnected = parseFraction(flags.expectConnected, '--expect-connected');
+        if (flags.expectRegistered) expectRegistered = parseFraction(flags.expectRegistered, '--expect-registered');
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      const mode = flags.progress ?? (process.stderr.isTTY ? 'tty' : 'plain');
+      if (mode !== 'tty' && mode !== 'plain' && mode !== 'none') throw new CliError(`--progress: expected tty, plain or none; got "${mode}"`);
+
+      const fleet = new Fleet(config);
+      const abort = new AbortController();
+      let interrupts = 0;
+      const onSignal = (): void => {
+        interrupts++;
+        if (interrupts === 1) {
+          process.stderr.write('\nxdsim agents: stopping (again to exit now)\n');
+          abort.abort();
+        } else process.exit(130);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+
+      let bar: cliProgress.SingleBar | undefined;
+      let lastLine = 0;
+      if (mode === 'tty') {
+        bar = new cliProgress.SingleBar(
+          { format: '{bar} {line}', barsize: 20, hideCursor: true, clearOnComplete: true, stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(config.durationMs, 0, { line: 'starting workers' });
+      }
+      let summary: FleetSummary;
+      try {
+        summary = await fleet.run({
+          signal: abort.signal,
+          onProgress: (p) => {
+            if (bar) bar.update(Math.min(p.elapsedMs, config.durationMs), { line: progressLine(p) });
+            else if (mode === 'plain' && (p.elapsedMs - lastLine >= 5000 || p.elapsedMs >= p.durationMs)) {
+              lastLine = p.elapsedMs;
+              process.stderr.write(`xdsim agents: ${progressLine(p)}\n`);
+            }
+          },
+        });
+      } finally {
+        bar?.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+
+      const json = `${JSON.stringify(summary, null, 2)}\n`;
+      if (flags.json === '-') process.stdout.write(json);
+      else {
+        if (flags.json) writeFileSync(flags.json, json);
+        process.stdout.write(`${formatSummaryTable(summary)}\n`);
+      }
+      const target = summary.agents.target;
+      const failures: string[] = [];
+      if (expectConnected !== undefined && summary.agents.connected < expectConnected * target) {
+        failures.push(`connected ${summary.agents.connected}/${target} < ${expectConnected}`);
+      }
+      if (expectRegistered !== undefined && summary.agents.registered < expectRegistered * target) {
+        failures.push(`registered ${summary.agents.registered}/${target} < ${expectRegistered}`);
+      }
+      if (failures.length) throw new CliError(`expectation failed: ${failures.join('; ')}`, EXIT_FAILED);
+    });
+}

@@ -1,0 +1,157 @@
+// `xdsim run <scenario>`: one scenario end to end, with live progress (a bar on a TTY, plain
+// periodic lines otherwise), a final table or the JSON report, report.json + report.html with
+// --out, and exit codes 0 (all expectations met), 1 (one failed), 2 (bad input).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { countBySeverity, hasErrors } from '../config/diagnostics.js';
+import { renderHtml } from '../report/html.js';
+import { failureLines, formatSummary } from '../report/table.js';
+import { loadScenario } from '../scenario/load.js';
+import { runScenario, type LiveSample } from '../scenario/runner.js';
+import { formatDuration } from '../scenario/units.js';
+import { CliError, EXIT_FAILED } from './errors.js';
+import { reportDiagnostics } from './mesh-input.js';
+
+interface RunFlags {
+  out?: string;
+  json?: boolean;
+  workers?: string;
+  logLevel: string;
+  progress?: boolean;
+}
+
+const MB = 1024 * 1024;
+
+function sampleLine(s: LiveSample): string {
+  return [
+    `${formatDuration(s.tMs)}/${formatDuration(s.durationMs)}`,
+    s.phase !== 'running' ? `[${s.phase}]` : '',
+    `connected ${s.connected}/${s.target}`,
+    `registered ${s.registered}`,
+    `pushes ${s.pushes}`,
+    s.convergenceP99Ms !== null ? `p99 ${s.convergenceP99Ms.toFixed(1)}ms` : '',
+    `cpu ${s.cpuPercent.toFixed(0)}%`,
+    `rss ${(s.rssBytes / MB).toFixed(0)}MiB`,
+    s.errors ? `errors ${s.errors}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** Live output on stderr: a progress bar on a terminal, a line every few seconds elsewhere. */
+function progressReporter(enabled: boolean) {
+  const stream = process.stderr;
+  if (enabled && stream.isTTY) {
+    const multi = new cliProgress.MultiBar(
+      {
+        stream,
+        format: ' {bar} {elapsed}/{duration} | connected {connected}/{target} | registered {registered} | pushes {pushes} | p99 {p99} | cpu {cpu} | {phase}',
+        barsize: 24,
+        hideCursor: true,
+        clearOnComplete: true,
+        etaBuffer: 5,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let bar: cliProgress.SingleBar | undefined;
+    return {
+      sample(s: LiveSample) {
+        const payload = {
+          elapsed: formatDuration(s.tMs),
+          duration: formatDuration(s.durationMs),
+          connected: s.connected,
+          target: s.target,
+          registered: s.registered,
+          pushes: s.pushes,
+          p99: s.convergenceP99Ms !== null ? `${s.convergenceP99Ms.toFixed(1)}ms` : '-',
+          cpu: `${s.cpuPercent.toFixed(0)}%`,
+          phase: s.phase,
+        };
+        bar ??= multi.create(s.durationMs, 0, payload);
+        bar.update(Math.min(s.tMs, s.durationMs), payload);
+      },
+      event(line: string) {
+        multi.log(`${line}\n`);
+      },
+      stop() {
+        multi.stop();
+      },
+    };
+  }
+  let last = -Infinity;
+  return {
+    sample(s: LiveSample) {
+      if (!enabled) return;
+      // Every 5 s, plus the state changes worth a line of their own.
+      if (s.tMs - last < 5000 && s.phase === 'running') return;
+      last = s.tMs;
+      stream.write(`${sampleLine(s)}\n`);
+    },
+    event(line: string) {
+      if (enabled) stream.write(`${line}\n`);
+    },
+    stop() {},
+  };
+}
+
+export function registerRunCommand(program: Command): Command {
+  return program
+    .command('run')
+    .description('run a scenario: embedded control plane + agent fleet + timeline, then check its expectations')
+    .argument('<scenario>', 'scenario file (scenarios/*.yaml)')
+    .option('--out <dir>', 'write report.json and report.html into this directory')
+    .option('--json', 'print the JSON report on stdout instead of the table')
+    .option('--workers <n>', 'fleet worker threads (default: the scenario\'s, else 1)')
+    .option('--no-progress', 'no live progress on stderr')
+    .option('--log-level <level>', 'control-plane log level on stderr', process.env['XDSIM_LOG_LEVEL'] ?? 'error')
+    .action(async (file: string, flags: RunFlags) => {
+      let workers: number | undefined;
+      if (flags.workers !== undefined) {
+        workers = Number(flags.workers);
+        if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new CliError(`--workers: expected an integer 1..64, got "${flags.workers}"`);
+      }
+      const loaded = await loadScenario(file);
+      reportDiagnostics(loaded.diagnostics);
+      if (hasErrors(loaded.diagnostics) || !loaded.scenario) {
+        throw new CliError(`${countBySeverity(loaded.diagnostics).error} error(s) in the scenario; nothing run`);
+      }
+      const s = loaded.scenario;
+      const progress = progressReporter(flags.progress !== false);
+      progress.event(`scenario ${s.name}: ${s.fleet.agents.reduce((n, a) => n + a.count, 0)} agents for ${formatDuration(s.fleet.durationMs)}, ${s.timeline.length} timeline event(s), ${s.expectations.length} expectation(s)`);
+      const abort = new AbortController();
+      let interrupted = 0;
+      const onSigint = () => {
+        if (++interrupted > 1) process.exit(130);
+        progress.event('interrupted: stopping the fleet (Ctrl-C again to quit now)');
+        abort.abort();
+      };
+      process.on('SIGINT', onSigint);
+      let report;
+      try {
+        report = await runScenario(s, {
+          onSample: (x) => progress.sample(x),
+          onEvent: (line) => progress.event(line),
+          signal: abort.signal,
+          logLevel: flags.logLevel,
+          ...(workers !== undefined ? { workers } : {}),
+        });
+      } finally {
+        progress.stop();
+        process.off('SIGINT', onSigint);
+      }
+      if (flags.out) {
+        await mkdir(flags.out, { recursive: true });
+        await writeFile(join(flags.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+        await writeFile(join(flags.out, 'report.html'), renderHtml(report));
+        process.stderr.write(`wrote ${join(flags.out, 'report.json')} and ${join(flags.out, 'report.html')}\n`);
+      }
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummary(report)}\n`);
+      if (!report.pass) {
+        for (const line of failureLines(report)) process.stderr.write(`${line}\n`);
+        const failed = report.expectations.filter((x) => !x.pass).length;
+        throw new CliError(`${failed} of ${report.expectations.length} expectation(s) failed`, EXIT_FAILED);
+      }
+    });
+}

@@ -1,0 +1,184 @@
+// A fleet run, declared: where to connect, how many agents and what they look like, how fast
+// they arrive, how they churn, and how long it all lasts. Plain data (structured-clone safe) so
+// it can be posted to worker threads and written into the summary as is.
+import type { AgentIdentity, AgentLocality } from '../agent/identity.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from '../agent/backoff.js';
+import type { NackPolicy, Subscription } from '../agent/agent.js';
+import { DEFAULT_PROBE, type ProbeCheck, type ProbeModel, type ProbeSettings } from '../agent/probe.js';
+import { hashUnit } from '../agent/rng.js';
+import type { ChurnSpec } from './churn.js';
+import { agentIp, FleetConfigError, localityFor, parseIpv4, type WeightedLocality } from './parse.js';
+
+export interface FleetProbe {
+  /** Real target (http/tcp) or undefined for the outcome model. */
+  target?: Exclude<ProbeCheck, { kind: 'model' }>;
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
+export interface FleetConfig {
+  /** xDS server `host:port`. */
+  xds: string;
+  namespace: string;
+  /** WorkloadGroup for AUTO_REGISTER_GROUP; '' = agents do not auto-register. */
+  group: string;
+  /** Agents in the whole fleet (all shards). */
+  count: number;
+  durationMs: number;
+  /** New agents per second across the fleet; 0 = all at once. */
+  rampPerSec: number;
+  unhealthyFraction: number;
+  churn: ChurnSpec[];
+  /** Empty: no locality in the Node. */
+  localities: WeightedLocality[];
+  ipBase: string;
+  /** Worker threads; 0 runs the agents on the calling thread. */
+  workers: number;
+  shardIndex: number;
+  shardCount: number;
+  mode: 'sotw' | 'delta';
+  subscription: Subscription;
+  /** null: agents report no health (their group has no probe). */
+  probe: FleetProbe | null;
+  labels: Record<string, string>;
+  network: string;
+  clusterId: string;
+  /** Instance names are `<namePrefix>-<index>` (default: the group, else "vm"). */
+  namePrefix: string;
+  seed: number;
+  connectTimeoutMs: number;
+  backoff: BackoffOptions;
+  nack: NackPolicy | null;
+  /**
+   * How EDS visibility is measured: `self` - every agent scans its own EDS responses;
+   * `observer` - one extra stream per worker watches EDS for all of that worker's agents (use
+   * with subscriptions that leave agents' own clusters out); `none` - not measured.
+   */
+  watch: 'self' | 'observer' | 'none';
+  progressIntervalMs: number;
+}
+
+export const DEFAULT_FLEET: Readonly<Omit<FleetConfig, 'xds' | 'count'>> = Object.freeze({
+  namespace: 'default',
+  group: '',
+  durationMs: 30_000,
+  rampPerSec: 0,
+  unhealthyFraction: 0,
+  churn: [],
+  localities: [],
+  ipBase: '10.200.0.0',
+  workers: 0,
+  shardIndex: 0,
+  shardCount: 1,
+  mode: 'sotw',
+  subscription: { cds: true },
+  probe: {
+    initialDelayMs: DEFAULT_PROBE.initialDelayMs,
+    periodMs: DEFAULT_PROBE.periodMs,
+    timeoutMs: DEFAULT_PROBE.timeoutMs,
+    successThreshold: DEFAULT_PROBE.successThreshold,
+    failureThreshold: DEFAULT_PROBE.failureThreshold,
+  },
+  labels: {},
+  network: '',
+  clusterId: 'Kubernetes',
+  namePrefix: '',
+  seed: 1,
+  connectTimeoutMs: 10_000,
+  backoff: { ...DEFAULT_BACKOFF },
+  nack: null,
+  watch: 'self',
+  progressIntervalMs: 1000,
+});
+
+/** Fills defaults and checks ranges; throws FleetConfigError. */
+export function fleetConfig(partial: Partial<FleetConfig> & Pick<FleetConfig, 'xds' | 'count'>): FleetConfig {
+  const c: FleetConfig = { ...DEFAULT_FLEET, ...partial } as FleetConfig;
+  if (!/^[^:\s]+:\d+$/.test(c.xds) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(c.xds)) throw new FleetConfigError(`xds: expected host:port; got "${c.xds}"`);
+  if (!Number.isSafeInteger(c.count) || c.count < 1) throw new FleetConfigError(`count: must be an integer >= 1; got ${c.count}`);
+  if (!(c.durationMs > 0)) throw new FleetConfigError('duration: must be > 0');
+  if (!(c.rampPerSec >= 0)) throw new FleetConfigError('ramp: must be >= 0');
+  if (!(c.unhealthyFraction >= 0 && c.unhealthyFraction <= 1)) throw new FleetConfigError('unhealthy-fraction: must be within 0..1');
+  if (!Number.isSafeInteger(c.workers) || c.workers < 0 || c.workers > 64) throw new FleetConfigError('workers: must be an integer in 0..64');
+  if (!Number.isSafeInteger(c.shardCount) || c.shardCount < 1) throw new FleetConfigError('shard-count: must be an integer >= 1');
+  if (!Number.isSafeInteger(c.shardIndex) || c.shardIndex < 0 || c.shardIndex >= c.shardCount) {
+    throw new FleetConfigError(`shard-index: must be in 0..${c.shardCount - 1}; got ${c.shardIndex}`);
+  }
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(c.namespace)) throw new FleetConfigError(`namespace: not a valid name: "${c.namespace}"`);
+  if (c.group && !/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(c.group)) throw new FleetConfigError(`group: not a valid name: "${c.group}"`);
+  // Later IP generations (ip-change, scale up) are checked when they happen.
+  if (parseIpv4(c.ipBase) + c.count > 0xffffffff) throw new FleetConfigError('ip-base: too high for this many agents');
+  if (!c.subscription.cds && !(c.subscription.eds && c.subscription.eds.length > 0) && c.watch === 'self') {
+    // Nothing to watch: agents only report health. Not an error, but nothing can be seen in EDS.
+    c.watch = 'none';
+  }
+  if (c.probe) {
+    for (const k of ['periodMs', 'timeoutMs'] as const) if (!(c.probe[k] > 0)) throw new FleetConfigError(`probe ${k}: must be > 0`);
+  }
+  return c;
+}
+
+/** Agent indexes [start, end) of a shard: contiguous and balanced (sizes differ by at most one). */
+export function shardRange(count: number, shardIndex: number, shardCount: number): { start: number; end: number } {
+  const base = Math.floor(count / shardCount);
+  const extra = count % shardCount;
+  const start = shardIndex * base + Math.min(shardIndex, extra);
+  return { start, end: start + base + (shardIndex < extra ? 1 : 0) };
+}
+
+/**
+ * Agent indexes of one worker within a shard, in ramp order. Round-robin, so every worker ramps
+ * at the same rate and the load is spread over threads from the first second.
+ */
+export function workerIndexes(range: { start: number; end: number }, workers: number, worker: number): number[] {
+  const out: number[] = [];
+  for (let i = range.start + worker; i < range.end; i += Math.max(1, workers)) out.push(i);
+  return out;
+}
+
+/** When agent `index` starts, relative to the shard's start: shards ramp in parallel. */
+export function startOffsetMs(c: FleetConfig, index: number): number {
+  if (!(c.rampPerSec > 0)) return 0;
+  const range = shardRange(c.count, c.shardIndex, c.shardCount);
+  const shardRate = (c.rampPerSec * (range.end - range.start)) / c.count;
+  return ((index - range.start) / shardRate) * 1000;
+}
+
+export function namePrefix(c: FleetConfig): string {
+  return c.namePrefix || c.group || 'vm';
+}
+
+export function agentLocality(c: FleetConfig, index: number): AgentLocality | undefined {
+  return localityFor(c.localities, index, c.count);
+}
+
+/** The identity of agent `index` in IP generation `generation`. */
+export function agentIdentity(c: FleetConfig, index: number, generation: number): AgentIdentity {
+  const ip = agentIp(parseIpv4(c.ipBase), c.count, index, generation);
+  const locality = agentLocality(c, index);
+  return {
+    // A new IP is a new VM: the instance name follows the generation too.
+    name: generation === 0 ? `${namePrefix(c)}-${index}` : `${namePrefix(c)}-${index}-g${generation}`,
+    namespace: c.namespace,
+    ip,
+    ...(c.group ? { group: c.group } : {}),
+    ...(c.network ? { network: c.network } : {}),
+    labels: c.labels,
+    ...(locality ? { locality } : {}),
+    clusterId: c.clusterId,
+  };
+}
+
+/** The probe outcome model of agent `index`: a stable `unhealthyFraction` of the fleet fails. */
+export function probeModelFor(c: FleetConfig, index: number): ProbeModel {
+  return hashUnit(c.seed, 'unhealthy', index) < c.unhealthyFraction ? { kind: 'unhealthy' } : { kind: 'healthy' };
+}
+
+export function probeSettingsFor(c: FleetConfig, index: number): ProbeSettings | undefined {
+  if (!c.probe) return undefined;
+  const { target, ...timing } = c.probe;
+  return { ...timing, check: target ?? { kind: 'model', model: probeModelFor(c, index) } };
+}

@@ -1,0 +1,230 @@
+// The fleet, from the main thread: splits this shard's agents over piscina workers (or runs them
+// here with workers: 0), relays progress and commands, stops everything at the deadline, and
+// merges the workers' statistics into one summary. Bounded: the workers stop themselves at the
+// deadline, and a worker that has not answered `stopGraceMs` after it is destroyed.
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { ChurnSpec } from './churn.js';
+import { shardRange, workerIndexes, type FleetConfig } from './config.js';
+import { AgentRunner, type RunnerProgress, type RunnerResult } from './runner.js';
+import { emptyCounters } from './stats.js';
+import { buildSummary, type FleetSummary } from './summary.js';
+import type { MainMessage, WorkerMessage, WorkerTask } from './worker.js';
+
+export interface FleetProgress {
+  elapsedMs: number;
+  durationMs: number;
+  target: number;
+  started: number;
+  connected: number;
+  visible: number;
+  failed: number;
+  errors: number;
+  bytesReceived: number;
+  workers: RunnerProgress[];
+}
+
+export interface FleetRunOptions {
+  onProgress?: (p: FleetProgress) => void;
+  /** Aborting stops the fleet early (the summary covers what ran). */
+  signal?: AbortSignal;
+  /** How long stopped workers may take to report before they are torn down (default 15 s). */
+  stopGraceMs?: number;
+  /** Called once workers are loaded, just before the first agent starts (e.g. to take a memory baseline). */
+  onReady?: () => void;
+}
+
+export const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
+
+interface Slice {
+  worker: number;
+  indexes: number[];
+  send(cmd: MainMessage): void;
+  progress: RunnerProgress;
+  result: Promise<RunnerResult | undefined>;
+}
+
+export class Fleet {
+  private slices: Slice[] = [];
+  private pool: Piscina | undefined;
+  private running = false;
+  private stopRequested = false;
+
+  constructor(readonly config: FleetConfig) {}
+
+  /** Applies a churn model now, on every worker (scenario timelines use this). */
+  churn(spec: ChurnSpec): void {
+    for (const s of this.slices) s.send({ type: 'churn', spec });
+  }
+
+  /** Ends the run early; `run()` then resolves with the summary. */
+  stop(): void {
+    this.stopRequested = true;
+    for (const s of this.slices) s.send({ type: 'stop' });
+  }
+
+  async run(opts: FleetRunOptions = {}): Promise<FleetSummary> {
+    if (this.running) throw new Error('fleet already running');
+    this.running = true;
+    const c = this.config;
+    // Baseline for memory per agent: taken once workers are loaded, so thread start-up is not counted.
+    let rssBefore = process.memoryUsage().rss;
+    const range = shardRange(c.count, c.shardIndex, c.shardCount);
+    const n = Math.max(1, Math.min(c.workers || 1, range.end - range.start || 1));
+    const indexesOf = (w: number): number[] => workerIndexes(range, n, w);
+    let startedAt: number;
+    if (c.workers === 0) {
+      rssBefore = process.memoryUsage().rss;
+      opts.onReady?.();
+      startedAt = Date.now();
+      this.slices = [this.inProcess(indexesOf(0), startedAt)];
+    } else {
+      const { slices, ready } = this.inWorkers(n, indexesOf);
+      this.slices = slices;
+      // Threads load TypeScript and protos first; the clock starts when all are ready (bounded).
+      await Promise.race([ready, new Promise((r) => setTimeout(r, 30_000).unref())]);
+      rssBefore = process.memoryUsage().rss;
+      opts.onReady?.();
+      startedAt = Date.now();
+      for (const s of slices) s.send({ type: 'go', startedAt });
+    }
+    if (this.stopRequested) this.stop();
+
+    const onAbort = (): void => this.stop();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const report = (): void => opts.onProgress?.(this.progress(startedAt));
+    const ticker = setInterval(report, c.progressIntervalMs);
+    // Backstop in the main thread: if a worker misses its own deadline, stop it from here.
+    const grace = opts.stopGraceMs ?? 15_000;
+    const deadline = setTimeout(() => this.stop(), c.durationMs + 1_000);
+    let results: RunnerResult[];
+    try {
+      results = await Promise.all(
+        this.slices.map((s) =>
+          Promise.race([
+            s.result,
+            // Never wait forever for a worker: the deadline, then the stop grace.
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), c.durationMs + 1_000 + grace).unref()),
+          ]).then((r) => r ?? this.lostWorker(s, startedAt)),
+        ),
+      );
+    } finally {
+      clearInterval(ticker);
+      clearTimeout(deadline);
+      opts.signal?.removeEventListener('abort', onAbort);
+      await this.pool?.destroy();
+      this.pool = undefined;
+    }
+    report();
+    this.running = false;
+    return buildSummary(c, results, startedAt, { rssBefore });
+  }
+
+  progress(startedAt: number): FleetProgress {
+    const workers = this.slices.map((s) => s.progress);
+    const sum = (f: (p: RunnerProgress) => number): number => workers.reduce((acc, p) => acc + f(p), 0);
+    return {
+      elapsedMs: Date.now() - startedAt,
+      durationMs: this.config.durationMs,
+      target: sum((p) => p.target),
+      started: sum((p) => p.started),
+      connected: sum((p) => p.connected),
+      visible: sum((p) => p.visible),
+      failed: sum((p) => p.failed),
+      errors: sum((p) => p.errors),
+      bytesReceived: sum((p) => p.bytesReceived),
+      workers,
+    };
+  }
+
+  private inProcess(indexes: number[], startedAt: number): Slice {
+    const runner = new AgentRunner(this.config, indexes, 0);
+    let final: RunnerProgress | undefined;
+    const result = runner.start(startedAt).then((r) => {
+      final = r.progress;
+      return r;
+    });
+    return {
+      worker: 0,
+      indexes,
+      send: (cmd) => {
+        if (cmd.type !== 'go') runner.command(cmd);
+      },
+      // Live while running; frozen at the last running state once stopped.
+      get progress() {
+        return final ?? runner.progress();
+      },
+      result,
+    };
+  }
+
+  private inWorkers(n: number, indexesOf: (w: number) => number[]): { slices: Slice[]; ready: Promise<unknown> } {
+    this.pool = new Piscina({
+      filename: WORKER_ENTRY.href,
+      minThreads: n,
+      maxThreads: n,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+      // Piscina's Atomics wait loop would block a worker's event loop between tasks; ours run one long task.
+      atomics: 'disabled',
+    });
+    const slices: Slice[] = [];
+    const readiness: Promise<void>[] = [];
+    for (let w = 0; w < n; w++) {
+      const indexes = indexesOf(w);
+      const { port1, port2 } = new MessageChannel();
+      const slice: Slice = {
+        worker: w,
+        indexes,
+        send: (cmd) => {
+          try {
+            port1.postMessage(cmd);
+          } catch {
+            // port closed: the worker is done
+          }
+        },
+        progress: { worker: w, target: indexes.length, started: 0, connected: 0, visible: 0, failed: 0, errors: 0, bytesReceived: 0 },
+        result: Promise.resolve(undefined),
+      };
+      let onReady!: () => void;
+      readiness.push(new Promise<void>((r) => (onReady = r)));
+      port1.on('message', (m: WorkerMessage) => {
+        if (m.type === 'progress') slice.progress = m.progress;
+        else if (m.type === 'ready') onReady();
+      });
+      port1.unref();
+      const task: WorkerTask = { config: this.config, indexes, worker: w, port: port2 };
+      slice.result = this.pool
+        .run(task, { transferList: [port2] })
+        .then((r: RunnerResult) => {
+          slice.progress = r.progress;
+          return r;
+        })
+        .catch((err: unknown) => {
+          process.emitWarning(`xdsim fleet worker ${w} failed: ${(err as Error).message ?? String(err)}`);
+          return undefined;
+        })
+        .finally(() => {
+          onReady();
+          port1.close();
+        });
+      slices.push(slice);
+    }
+    return { slices, ready: Promise.all(readiness) };
+  }
+
+  /** A worker that crashed or never answered: its last progress stands in for its result. */
+  private lostWorker(s: Slice, startedAt: number): RunnerResult {
+    const p = s.progress;
+    return {
+      worker: s.worker,
+      progress: p,
+      counters: { ...emptyCounters(), bytesReceived: p.bytesReceived },
+      histograms: { connect: '', edsVisible: '', push: '', healthConverged: '' },
+      errorSamples: [{ agent: -1, kind: 'gave-up', detail: `worker ${s.worker} did not report; its counts are from its last progress` }],
+      bytesSent: 0,
+      memory: { rssBytes: 0, heapUsedBytes: 0, externalBytes: 0 },
+      elapsedMs: Date.now() - startedAt,
+    };
+  }
+}

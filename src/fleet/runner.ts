@@ -1,0 +1,338 @@
+// Runs one slice of a fleet on the current thread: creates and starts agents on the ramp
+// schedule, applies the churn schedule, optionally watches EDS through one observer stream, and
+// stops everything at the deadline or on request. A piscina worker runs one of these; tests and
+// `--workers 0` run it in-process.
+import { Agent } from '../agent/agent.js';
+import { mulberry32, type Rng } from '../agent/rng.js';
+import { claEndpoints } from '../agent/wire.js';
+import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
+import { agentIdentity, probeSettingsFor, startOffsetMs, type FleetConfig } from './config.js';
+import { FleetStats, totalErrors, type Counters, type ErrorSample, type LatencyMetric } from './stats.js';
+
+export interface RunnerProgress {
+  worker: number;
+  target: number;
+  started: number;
+  connected: number;
+  /** Agents whose IP is currently in EDS. */
+  visible: number;
+  failed: number;
+  errors: number;
+  bytesReceived: number;
+}
+
+export interface RunnerResult {
+  worker: number;
+  progress: RunnerProgress;
+  counters: Counters;
+  histograms: Record<LatencyMetric, string>;
+  errorSamples: ErrorSample[];
+  bytesSent: number;
+  memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number };
+  /** Wall time from the fleet start until this runner stopped. */
+  elapsedMs: number;
+}
+
+export type RunnerCommand =
+  | { type: 'churn'; spec: ChurnSpec }
+  | { type: 'stop' };
+
+interface Slot {
+  index: number;
+  offsetMs: number;
+  agent?: Agent;
+  generation: number;
+  /** Above the scale limit: not running (never started, or suspended by a scale-down). */
+  parked: boolean;
+}
+
+/** Tick of the ramp loop: starts every agent that is due, so one timer serves thousands. */
+const RAMP_TICK_MS = 20;
+
+export class AgentRunner {
+  readonly stats = new FleetStats();
+  private readonly slots: Slot[];
+  private readonly rng: Rng;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly byIp = new Map<string, Agent>();
+  private observer: Agent | undefined;
+  /** Per cluster: IPs of this runner's agents the observer last saw in it. */
+  private readonly observed = new Map<string, Set<string>>();
+  /** Flap models chosen for agents the ramp has not started yet. */
+  private readonly pendingModels = new Map<number, { kind: 'flapping'; periodMs: number; phaseMs: number }>();
+  private nextToStart = 0;
+  private activeLimit: number;
+  private stopped = false;
+  private stopResolve: ((r: RunnerResult) => void) | undefined;
+  private readonly done: Promise<RunnerResult>;
+  private startedAt = 0;
+
+  constructor(
+    private readonly config: FleetConfig,
+    indexes: readonly number[],
+    private readonly worker = 0,
+  ) {
+    this.slots = indexes.map((index) => ({ index, offsetMs: startOffsetMs(config, index), generation: 0, parked: false }));
+    this.slots.sort((a, b) => a.offsetMs - b.offsetMs || a.index - b.index);
+    this.activeLimit = this.slots.length;
+    this.rng = mulberry32((config.seed * 7919) ^ (worker + 1));
+    this.done = new Promise((resolve) => (this.stopResolve = resolve));
+  }
+
+  /** Starts the run; `fleetStartedAt` (epoch ms) lines ramps and churn up across workers. */
+  start(fleetStartedAt = Date.now()): Promise<RunnerResult> {
+    this.startedAt = fleetStartedAt;
+    const deadline = fleetStartedAt + this.config.durationMs;
+    if (this.config.watch === 'observer') this.startObserver(deadline);
+    this.rampTick();
+    for (const ev of scheduleChurn(this.config.churn, this.config.durationMs)) {
+      const spec = this.config.churn[ev.spec]!;
+      this.at(ev.atMs, () => this.applyChurn(spec));
+    }
+    // The run's own deadline, so a lost stop message can never leave agents running.
+    this.at(this.config.durationMs, () => this.stop());
+    return this.done;
+  }
+
+  /** Resolves when stopped, with the final statistics. */
+  get result(): Promise<RunnerResult> {
+    return this.done;
+  }
+
+  command(cmd: RunnerCommand): void {
+    if (cmd.type === 'stop') this.stop();
+    else this.applyChurn(cmd.spec);
+  }
+
+  progress(): RunnerProgress {
+    let started = 0;
+    let connected = 0;
+    let visible = 0;
+    let failed = 0;
+    for (const s of this.slots) {
+      const a = s.agent;
+      if (!a) continue;
+      started++;
+      if (a.connected) connected++;
+      if (a.visible) visible++;
+      if (a.state === 'failed') failed++;
+    }
+    return {
+      worker: this.worker,
+      target: this.slots.length,
+      started,
+      connected,
+      visible,
+      failed,
+      errors: totalErrors(this.stats.counters),
+      bytesReceived: this.stats.counters.bytesReceived,
+    };
+  }
+
+  /** Stops every agent, the observer and all timers; idempotent. */
+  stop(): Promise<RunnerResult> {
+    if (this.stopped) return this.done;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    // Progress as it was while running, before the agents are torn down.
+    const progress = this.progress();
+    let bytesSent = 0;
+    for (const s of this.slots) {
+      if (s.agent) {
+        bytesSent += s.agent.bytesSent;
+        s.agent.stop();
+      }
+    }
+    this.observer?.stop();
+    const mem = process.memoryUsage();
+    this.stopResolve!({
+      worker: this.worker,
+      progress,
+      counters: this.stats.counters,
+      histograms: this.stats.encoded(),
+      errorSamples: this.stats.errorSamples,
+      bytesSent,
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
+      elapsedMs: Date.now() - this.startedAt,
+    });
+    return this.done;
+  }
+
+  private at(offsetMs: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, Math.max(0, this.startedAt + offsetMs - Date.now()));
+    this.timers.add(t);
+  }
+
+  private rampTick(): void {
+    if (this.stopped) return;
+    const elapsed = Date.now() - this.startedAt;
+    while (this.nextToStart < this.slots.length && this.slots[this.nextToStart]!.offsetMs <= elapsed) {
+      const pos = this.nextToStart++;
+      const slot = this.slots[pos]!;
+      if (pos >= this.activeLimit) slot.parked = true;
+      else this.startSlot(slot);
+    }
+    if (this.nextToStart < this.slots.length) {
+      const wait = Math.max(RAMP_TICK_MS, this.slots[this.nextToStart]!.offsetMs - elapsed);
+      this.at(elapsed + wait, () => this.rampTick());
+    }
+  }
+
+  private startSlot(slot: Slot): void {
+    const c = this.config;
+    const probe = probeSettingsFor(c, slot.index);
+    const agent = new Agent({
+      target: c.xds,
+      identity: agentIdentity(c, slot.index, slot.generation),
+      index: slot.index,
+      mode: c.mode,
+      subscription: c.subscription,
+      ...(c.nack ? { nack: c.nack } : {}),
+      ...(probe ? { probe, probeOffsetMs: Math.floor(this.rng() * probe.periodMs) } : {}),
+      backoff: c.backoff,
+      connectTimeoutMs: c.connectTimeoutMs,
+      deadline: this.startedAt + c.durationMs,
+      watchSelf: c.watch === 'self',
+      seed: c.seed,
+      events: this.stats,
+    });
+    slot.agent = agent;
+    slot.parked = false;
+    this.byIp.set(agent.identity.ip, agent);
+    agent.start();
+    this.replayObserved(agent);
+  }
+
+  // ---- churn --------------------------------------------------------------------------------
+
+  private running(): Slot[] {
+    return this.slots.filter((s) => s.agent && !s.parked && (s.agent.state === 'connected' || s.agent.state === 'connecting'));
+  }
+
+  private applyChurn(spec: ChurnSpec): void {
+    if (this.stopped) return;
+    switch (spec.kind) {
+      case 'disconnect':
+        for (const s of pickFraction(this.running(), spec.fraction, this.rng)) {
+          // +-50% around `down`, so a periodic disconnect is not also a synchronized reconnect.
+          s.agent!.disconnect(Math.round(spec.downMs * (0.5 + this.rng())));
+          this.stats.counters.churn.disconnect++;
+        }
+        break;
+      case 'storm':
+        for (const s of pickFraction(this.running(), spec.fraction, this.rng)) {
+          s.agent!.disconnect(spec.downMs);
+          this.stats.counters.churn.storm++;
+        }
+        break;
+      case 'ip-change':
+        for (const s of pickFraction(this.running(), spec.fraction, this.rng)) {
+          this.renew(s, spec.downMs);
+          this.stats.counters.churn.ipChange++;
+        }
+        break;
+      case 'flap':
+        for (const s of pickFraction(this.slots, spec.fraction, this.rng)) {
+          // Agents not started yet get the model when they start: set it on the slot's agent later.
+          const model = { kind: 'flapping' as const, periodMs: spec.periodMs, phaseMs: Math.floor(this.rng() * spec.periodMs) };
+          if (s.agent) s.agent.setProbeModel(model);
+          else this.pendingModels.set(s.index, model);
+          this.stats.counters.churn.flap++;
+        }
+        break;
+      case 'scale':
+        this.scaleTo(Math.round(spec.to * this.slots.length));
+        break;
+    }
+  }
+
+  /** New IP, new identity (the old entry is left to the server's grace period). */
+  private renew(s: Slot, downMs: number): void {
+    const agent = s.agent!;
+    s.generation++;
+    let next;
+    try {
+      next = agentIdentity(this.config, s.index, s.generation);
+    } catch (err) {
+      this.stats.error(s.index, 'gave-up', (err as Error).message);
+      agent.stop();
+      return;
+    }
+    this.byIp.delete(agent.identity.ip);
+    this.byIp.set(next.ip, agent);
+    agent.changeIdentity(next, downMs);
+    this.replayObserved(agent);
+  }
+
+  private scaleTo(limit: number): void {
+    const prev = this.activeLimit;
+    this.activeLimit = limit;
+    // Down: the newest agents go away (suspended; their entries expire after the grace period).
+    for (let pos = limit; pos < Math.min(prev, this.slots.length); pos++) {
+      const s = this.slots[pos]!;
+      if (s.agent && !s.parked) {
+        s.agent.suspend();
+        s.parked = true;
+        this.stats.counters.churn.scaleDown++;
+      }
+    }
+    // Up: parked agents come back as new VMs (new IP), as an autoscaling group would create them.
+    for (let pos = prev; pos < Math.min(limit, this.nextToStart); pos++) {
+      const s = this.slots[pos]!;
+      if (!s.parked) continue;
+      this.stats.counters.churn.scaleUp++;
+      if (!s.agent) {
+        this.startSlot(s);
+        continue;
+      }
+      s.parked = false;
+      this.renew(s, 0);
+    }
+  }
+
+  // ---- observer -----------------------------------------------------------------------------
+
+  private startObserver(deadline: number): void {
+    const c = this.config;
+    this.observer = new Agent({
+      target: c.xds,
+      // No group: the observer does not register; its IP is outside any agent generation.
+      identity: { name: `xdsim-observer-${c.shardIndex}-${this.worker}`, namespace: c.namespace, ip: '127.0.0.1', clusterId: c.clusterId },
+      index: -1 - this.worker,
+      mode: c.mode,
+      subscription: { cds: true },
+      backoff: c.backoff,
+      connectTimeoutMs: c.connectTimeoutMs,
+      deadline,
+      watchSelf: false,
+      seed: c.seed,
+      onEndpoints: (cluster, cla, at) => this.observe(cluster, cla, at),
+    });
+    this.observer.start();
+  }
+
+  private observe(cluster: string, cla: Uint8Array | undefined, at: number): void {
+    const now = new Set<string>();
+    if (cla) for (const ep of claEndpoints(cla)) if (this.byIp.has(ep.address)) now.add(ep.address);
+    const before = this.observed.get(cluster) ?? new Set<string>();
+    for (const ip of now) if (!before.has(ip)) this.byIp.get(ip)?.setPresence(cluster, true, at);
+    for (const ip of before) if (!now.has(ip)) this.byIp.get(ip)?.setPresence(cluster, false, at);
+    if (now.size > 0) this.observed.set(cluster, now);
+    else this.observed.delete(cluster);
+  }
+
+  /** An agent that starts (or changes IP) after the observer already saw its IP. */
+  private replayObserved(agent: Agent): void {
+    const pending = this.pendingModels.get(agent.index);
+    if (pending) {
+      agent.setProbeModel(pending);
+      this.pendingModels.delete(agent.index);
+    }
+    if (!this.observer) return;
+    for (const [cluster, ips] of this.observed) if (ips.has(agent.identity.ip)) agent.setPresence(cluster, true);
+  }
+}

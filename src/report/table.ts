@@ -1,0 +1,44 @@
+// The final table `xdsim run` prints, and the one-line reasons for failed expectations.
+import Table from 'cli-table3';
+import type { RunReport } from './types.js';
+
+const MB = 1024 * 1024;
+const fmtMs = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)}s` : `${v.toFixed(v < 10 ? 2 : 0)}ms`);
+
+/** No colours: the table goes to CI logs as often as to a terminal. */
+const plain = () => ({ style: { head: [] as string[], border: [] as string[], compact: true } });
+
+export function formatSummary(r: RunReport): string {
+  const t = new Table({ ...plain(), head: ['metric', 'value'], colAligns: ['left', 'right'] });
+  const c = r.convergence;
+  t.push(
+    ['agents registered (end / total)', `${r.agents.registered} / ${r.agents.total}`],
+    ['peak connected', String(r.agents.connectedPeak)],
+    ['pushes', String(r.pushes)],
+    ['push convergence p50 / p90 / p99', c.count ? `${fmtMs(c.p50Ms)} / ${fmtMs(c.p90Ms)} / ${fmtMs(c.p99Ms)}` : 'n/a'],
+    ['push convergence max', c.count ? fmtMs(c.maxMs) : 'n/a'],
+  );
+  if (r.agents.connect?.count) t.push(['agent connect p50 / p99', `${fmtMs(r.agents.connect.p50Ms)} / ${fmtMs(r.agents.connect.p99Ms)}`]);
+  if (r.agents.edsVisible?.count) t.push(['entry visible in EDS p50 / p99', `${fmtMs(r.agents.edsVisible.p50Ms)} / ${fmtMs(r.agents.edsVisible.p99Ms)}`]);
+  t.push(
+    ['NACKs', String(r.nacks)],
+    ['errors', String(r.errors)],
+    ['leaked entries', r.leakedEntries === null ? 'n/a' : String(r.leakedEntries)],
+    ['server CPU avg / peak', `${r.server.cpu.avgPercent.toFixed(0)}% / ${r.server.cpu.peakPercent.toFixed(0)}%`],
+    ['peak RSS (process)', `${(r.server.rssBytes / MB).toFixed(0)} MiB`],
+    ['wall time', `${(r.wallMs / 1000).toFixed(1)}s`],
+  );
+  const e = new Table({ ...plain(), head: ['', 'expectation', 'detail'], colWidths: [6, 44, 70], wordWrap: true });
+  for (const x of r.expectations) e.push([x.pass ? 'PASS' : 'FAIL', x.name, x.detail]);
+  const passed = r.expectations.filter((x) => x.pass).length;
+  const lines = [`scenario ${r.scenario.name}: ${r.pass ? 'PASS' : 'FAIL'}`, t.toString()];
+  if (r.expectations.length) lines.push(`expectations: ${passed}/${r.expectations.length} passed`, e.toString());
+  return lines.join('\n');
+}
+
+/** One line per failed expectation, for stderr: `scenario.yaml:42: expectation "x" failed: detail`. */
+export function failureLines(r: RunReport): string[] {
+  return r.expectations
+    .filter((x) => !x.pass)
+    .map((x) => `${r.scenario.file}${x.line ? `:${x.line}` : ''}: expectation "${x.name}" failed${x.atMs !== undefined ? ` at ${(x.atMs / 1000).toFixed(1)}s` : ''}: ${x.detail}`);
+}

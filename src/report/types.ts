@@ -1,0 +1,109 @@
+// report.json: what `xdsim run` writes. Everything a CI job or a later merge needs is here;
+// report.html is rendered from this alone.
+import type { LatencySummary } from './histogram.js';
+
+export const REPORT_KIND = 'xdsim-run-report';
+export const REPORT_VERSION = 1;
+
+export interface ExpectationResult {
+  name: string;
+  kind: string;
+  pass: boolean;
+  /** One readable line: what was expected, what was seen. */
+  detail: string;
+  /** When it was checked (ms from t=0). */
+  atMs?: number;
+  /** Line of the expectation in the scenario file. */
+  line?: number;
+}
+
+export interface TimelineRecord {
+  atMs: number;
+  label: string;
+  /** When it actually ran (ms from t=0). */
+  ranAtMs: number;
+  /** What it did ("dropped 20 agents"), or why it failed. */
+  result: string;
+  ok: boolean;
+}
+
+export interface Series {
+  intervalMs: number;
+  /** Sample times, ms from t=0. */
+  t: number[];
+  /** Agents connected (fleet view). */
+  connected: number[];
+  /** xDS streams open on the server (agents, plus any watcher streams). */
+  streams: number[];
+  registered: number[];
+  pushesPerSec: number[];
+  /** Push convergence percentiles of pushes that converged in each interval (null: none did). */
+  convergenceP50Ms: (number | null)[];
+  convergenceP90Ms: (number | null)[];
+  convergenceP99Ms: (number | null)[];
+  /** Server CPU, percent of one core, over each interval. */
+  cpuPercent: number[];
+  rssBytes: number[];
+  heapUsedBytes: number[];
+}
+
+export interface RunReport {
+  kind: typeof REPORT_KIND;
+  version: typeof REPORT_VERSION;
+  scenario: { name: string; file: string; description: string };
+  startedAt: string;
+  /** Whole run, from control-plane start to shutdown. */
+  wallMs: number;
+  /** The fleet's configured duration. */
+  durationMs: number;
+  host: { node: string; platform: string; arch: string; cpus: number };
+  /** Number of runs merged into this report (1 for a plain run). */
+  shards: number;
+  pass: boolean;
+  agents: {
+    total: number;
+    /** Auto-registered WorkloadEntries present at the end of the fleet's duration. */
+    registered: number;
+    registeredPeak: number;
+    /** Peak of agents connected (fleet view). */
+    connectedPeak: number;
+    /** Agents that saw their own address in EDS at least once (fleet view). */
+    visibleInEds?: number;
+    /** Connect time (stream open -> first response), from the fleet. */
+    connect?: LatencySummary & { histogram?: string };
+    /** First connect -> own IP seen in EDS, from the fleet. */
+    edsVisible?: LatencySummary & { histogram?: string };
+  };
+  /** Per push: first config change -> the last affected stream ACKed or NACKed. */
+  convergence: LatencySummary & { histogram: string };
+  pushes: number;
+  pushesByType: Record<string, number>;
+  nacks: number;
+  errors: number;
+  errorsByKind: Record<string, number>;
+  /** Auto-registered entries left after the agents stopped and the grace period passed; null if not checked. */
+  leakedEntries: number | null;
+  server: {
+    cpu: {
+      seconds: number;
+      avgPercent: number;
+      peakPercent: number;
+      /** `main-thread`: the control plane's thread only (the fleet runs in worker threads). */
+      scope: 'main-thread' | 'process';
+    };
+    /** Peak resident set size of the process (the fleet's worker threads included). */
+    rssBytes: number;
+    rssBytesEnd: number;
+    /** Peak V8 heap of the control plane's thread. */
+    heapUsedBytes: number;
+  };
+  timeline: TimelineRecord[];
+  series: Series;
+  expectations: ExpectationResult[];
+  /** Non-fatal problems (warnings from the scenario, a timeline action that could not run). */
+  notes: string[];
+}
+
+export function isRunReport(v: unknown): v is RunReport {
+  return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === REPORT_KIND;
+}

@@ -1,0 +1,199 @@
+// The scenario's agents, driven through the fleet (src/fleet): one Fleet per agent set, started
+// together, steered by timeline actions (drop, restore, reconnect) through the fleet's churn
+// commands, and stopped by the runner so expectations can look at a still-running fleet.
+// The runner talks to the small FleetDriver interface only, so tests can put a fake behind it.
+import type { ReadinessProbe, Resource, WorkloadGroup } from '../config/resources.js';
+import type { ChurnSpec } from '../fleet/churn.js';
+import { fleetConfig, type FleetConfig, type FleetProbe } from '../fleet/config.js';
+import { Fleet, type FleetProgress } from '../fleet/fleet.js';
+import { formatIpv4, parseAgentLocality, parseIpv4 } from '../fleet/parse.js';
+import { mergeSummaries, type FleetSummary } from '../fleet/summary.js';
+import type { AgentSelector, AgentSetSpec, FleetSpec } from './model.js';
+import { totalAgents } from './model.js';
+
+export interface FleetDriverProgress {
+  target: number;
+  started: number;
+  connected: number;
+  /** Agents whose own IP is in EDS. */
+  visible: number;
+  failed: number;
+  errors: number;
+}
+
+export interface FleetDriver {
+  /** Starts every agent set; resolves with the fleet's t=0 (epoch ms) once all are running. */
+  start(): Promise<number>;
+  progress(): FleetDriverProgress;
+  /** A timeline action on the agents; returns what it did, in words. */
+  act(kind: 'drop' | 'restore' | 'reconnect', selector: AgentSelector): string;
+  /** Stops every agent; resolves with the merged summary (undefined if nothing ran). */
+  stop(): Promise<FleetSummary | undefined>;
+}
+
+/** Agent addresses start here: clear of the topology generator's 10.0.x.x entries. */
+const IP_BASE = '10.128.0.0';
+/** How long past the scenario's duration the fleets may run on their own (the runner stops them first). */
+const DEADLINE_MARGIN_MS = 30_000;
+
+interface SetFleet {
+  set: AgentSetSpec;
+  fleet: Fleet;
+  /** Share of the set's agents the runner wants running (scale level). */
+  level: number;
+  run?: Promise<FleetSummary>;
+  last?: FleetProgress;
+}
+
+/** The group's readiness probe as the fleet's probe timing (SPEC §7 agent defaults), or null for none. */
+export function fleetProbe(probe: ReadinessProbe | undefined): FleetProbe | null {
+  if (!probe) return null;
+  return {
+    initialDelayMs: (probe.initialDelaySeconds ?? 0) * 1000,
+    periodMs: (probe.periodSeconds || 10) * 1000,
+    timeoutMs: (probe.timeoutSeconds || 1) * 1000,
+    successThreshold: probe.successThreshold || 1,
+    // The agent's failure threshold defaults to 1, not Kubernetes' 3.
+    failureThreshold: probe.failureThreshold || 1,
+  };
+}
+
+/** Most IP generations a set can go through (IP changes, scale-ups), to keep sets' address ranges apart. */
+function generationsNeeded(f: FleetSpec, restores: number): number {
+  let g = 1 + restores;
+  for (const c of f.churn) {
+    if (c.kind === 'ip-change') g += c.times ?? Math.ceil(Math.max(0, f.durationMs - c.startMs) / c.everyMs) + 1;
+    if (c.kind === 'scale') g += 1;
+  }
+  return g + 1;
+}
+
+export interface FleetDriverOptions {
+  xds: string;
+  fleet: FleetSpec;
+  /** Resources that define the groups (the initial mesh and timeline applies). */
+  groups: readonly Resource[];
+  /** Timeline restores (each may bring agents back as new VMs). */
+  restores: number;
+  /** Worker threads in total (default: scenario's, else 1); each set gets at least one. */
+  workers?: number;
+}
+
+export class ScenarioFleet implements FleetDriver {
+  private readonly sets: SetFleet[] = [];
+
+  constructor(private readonly o: FleetDriverOptions) {
+    const f = o.fleet;
+    const total = totalAgents(f);
+    const workers = o.workers ?? f.workers ?? 1;
+    const groups = new Map<string, WorkloadGroup>();
+    for (const r of o.groups) if (r.kind === 'WorkloadGroup') groups.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
+    const gens = generationsNeeded(f, o.restores);
+    let ipNext = parseIpv4(IP_BASE);
+    f.agents.forEach((set, i) => {
+      const group = groups.get(`${set.namespace}/${set.group}`);
+      const churn: ChurnSpec[] = [...f.churn];
+      let unhealthyFraction = 0;
+      if (set.probe?.model.kind === 'unhealthy') unhealthyFraction = set.probe.fraction;
+      if (set.probe?.model.kind === 'flapping') churn.push({ kind: 'flap', fraction: set.probe.fraction, periodMs: set.probe.model.periodMs, atMs: 0 });
+      const config: FleetConfig = fleetConfig({
+        xds: o.xds,
+        count: set.count,
+        namespace: set.namespace,
+        group: set.group,
+        durationMs: f.durationMs + DEADLINE_MARGIN_MS,
+        rampPerSec: f.rampPerSecond ? (f.rampPerSecond * set.count) / total : 0,
+        unhealthyFraction,
+        churn,
+        localities: set.localities.map(([l, weight]) => ({ locality: parseAgentLocality(l), weight })),
+        ipBase: formatIpv4(ipNext),
+        workers: Math.max(1, Math.round((workers * set.count) / total)),
+        mode: f.mode,
+        // Agents that watch only some clusters may not see their own: one observer stream per worker does.
+        subscription: f.clusters ? { cds: false, eds: f.clusters } : { cds: true },
+        watch: f.clusters ? 'observer' : 'self',
+        probe: fleetProbe(group?.spec.probe),
+        labels: set.labels,
+        network: set.network,
+        // Distinct instance names per set even when two sets share a group.
+        namePrefix: `${set.group}-s${i}`,
+        seed: f.seed + i,
+        progressIntervalMs: 250,
+      });
+      ipNext += set.count * gens + 256;
+      this.sets.push({ set, fleet: new Fleet(config), level: 1 });
+    });
+  }
+
+  async start(): Promise<number> {
+    const starts = this.sets.map(
+      (s) =>
+        new Promise<number>((resolve, reject) => {
+          let resolved = false;
+          s.run = s.fleet.run({
+            onProgress: (p) => {
+              s.last = p;
+              if (!resolved) {
+                resolved = true;
+                // The fleet's clock starts once its threads are ready; this recovers it.
+                resolve(Date.now() - p.elapsedMs);
+              }
+            },
+          });
+          s.run.then(
+            () => !resolved && reject(new Error('fleet finished before it started')),
+            (err: unknown) => !resolved && reject(err instanceof Error ? err : new Error(String(err))),
+          );
+        }),
+    );
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('fleet did not start within 60s')), 60_000).unref());
+    const t0s = await Promise.race([Promise.all(starts), timeout]);
+    return Math.min(...t0s);
+  }
+
+  progress(): FleetDriverProgress {
+    const out: FleetDriverProgress = { target: 0, started: 0, connected: 0, visible: 0, failed: 0, errors: 0 };
+    for (const s of this.sets) {
+      const p = s.last;
+      out.target += p?.target ?? s.set.count;
+      if (!p) continue;
+      out.started += p.started;
+      out.connected += p.connected;
+      out.visible += p.visible;
+      out.failed += p.failed;
+      out.errors += p.errors;
+    }
+    return out;
+  }
+
+  act(kind: 'drop' | 'restore' | 'reconnect', sel: AgentSelector): string {
+    const chosen = this.sets.filter((s) => !sel.group || `${s.set.namespace}/${s.set.group}` === sel.group);
+    if (chosen.length === 0) return 'no agents selected';
+    const parts: string[] = [];
+    for (const s of chosen) {
+      const n = s.set.count;
+      const share = sel.count !== undefined ? Math.min(1, sel.count / n) : (sel.fraction ?? 1);
+      const name = `${s.set.namespace}/${s.set.group}`;
+      if (kind === 'drop') {
+        s.level = Math.max(0, s.level - share);
+        s.fleet.churn({ kind: 'scale', atMs: 0, to: s.level });
+        parts.push(`${name}: ${Math.round(n * s.level)} of ${n} agents left running`);
+      } else if (kind === 'restore') {
+        const back = Math.round(n * (1 - s.level));
+        s.level = 1;
+        s.fleet.churn({ kind: 'scale', atMs: 0, to: 1 });
+        parts.push(`${name}: ${back} agent(s) back`);
+      } else {
+        s.fleet.churn({ kind: 'storm', atMs: 0, fraction: share, downMs: 0 });
+        parts.push(`${name}: ~${Math.round(n * s.level * share)} agent(s) reconnecting`);
+      }
+    }
+    return parts.join('; ');
+  }
+
+  async stop(): Promise<FleetSummary | undefined> {
+    for (const s of this.sets) s.fleet.stop();
+    const summaries = (await Promise.all(this.sets.map((s) => s.run?.catch(() => undefined)))).filter((x): x is FleetSummary => !!x);
+    return summaries.length ? mergeSummaries(summaries) : undefined;
+  }
+}

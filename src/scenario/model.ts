@@ -1,0 +1,112 @@
+// A scenario after validation: every value read into its unit (ms, fractions, per second),
+// paths resolved, manifests parsed into resources. The runner and the expectations engine only
+// ever see this shape.
+import type { LoadedResource } from '../config/parse.js';
+import type { ChurnSpec } from '../fleet/churn.js';
+import type { MeshOptions } from '../topology/generate.js';
+
+export interface ControlPlaneSettings {
+  gracePeriodMs: number;
+  debounceAfterMs: number;
+  debounceMaxMs: number;
+  edsDebounce: boolean;
+  sendUnhealthyEndpoints: boolean;
+}
+
+export type ProbeModelSpec = { kind: 'healthy' } | { kind: 'unhealthy' } | { kind: 'flapping'; periodMs: number };
+
+export interface AgentSetSpec {
+  namespace: string;
+  group: string;
+  count: number;
+  /** Locality -> weight (an even spread when given as a list); empty: no locality. */
+  localities: [string, number][];
+  network: string;
+  labels: Record<string, string>;
+  probe?: { model: ProbeModelSpec; fraction: number };
+}
+
+
+export interface FleetSpec {
+  durationMs: number;
+  /** Connects per second during ramp-up; undefined: all at once. */
+  rampPerSecond?: number;
+  mode: 'sotw' | 'delta';
+  /** EDS clusters agents subscribe to; undefined: everything (CDS wildcard + EDS). */
+  clusters?: string[];
+  workers?: number;
+  seed: number;
+  agents: AgentSetSpec[];
+  churn: ChurnSpec[];
+}
+
+export interface AgentSelector {
+  /** Exactly one of count / fraction; neither = all matching agents. */
+  count?: number;
+  fraction?: number;
+  /** `namespace/name`. */
+  group?: string;
+  locality?: string;
+}
+
+export type TimelineAction =
+  | { kind: 'apply'; resources: LoadedResource[]; source: string }
+  | { kind: 'delete'; keys: string[] }
+  | { kind: 'drop' | 'unhealthy' | 'healthy' | 'restore' | 'reconnect'; selector: AgentSelector };
+
+export interface TimelineEvent {
+  atMs: number;
+  action: TimelineAction;
+  /** Human description ("drop 10% of agents in region-1"). */
+  label: string;
+  line: number;
+  /** Position in the file's timeline list. */
+  index: number;
+}
+
+export interface LbSharesSpec {
+  kind: 'lbShares';
+  cluster: string;
+  proxy: { locality: string; network: string; labels: Record<string, string> };
+  client: 'envoy' | 'grpc';
+  localities: [string, number][];
+  priorities: [number, number][];
+  tolerance: number;
+  failing: string[];
+}
+
+export type ExpectationSpec =
+  | LbSharesSpec
+  | { kind: 'convergence'; bounds: Partial<Record<'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs', number>>; fromMs?: number; untilMs?: number }
+  | { kind: 'registered' | 'connected'; min?: number; max?: number }
+  | { kind: 'endpoints'; cluster: string; min?: number; max?: number }
+  | { kind: 'nacks' | 'errors' | 'leakedEntries'; max: number };
+
+export interface Expectation {
+  name: string;
+  /** ms from t=0; undefined: at the end of the fleet's duration (leakedEntries: after the grace period). */
+  atMs?: number;
+  spec: ExpectationSpec;
+  line: number;
+  /** Position in the file's expectations list. */
+  index: number;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** The scenario file as given. */
+  file: string;
+  /** Every resource present at t=0: files, topology, inline manifests, workload groups. */
+  resources: LoadedResource[];
+  /** Generator options when the mesh uses a topology block. */
+  topology?: MeshOptions;
+  controlPlane: ControlPlaneSettings;
+  fleet: FleetSpec;
+  timeline: TimelineEvent[];
+  expectations: Expectation[];
+}
+
+export function totalAgents(f: FleetSpec): number {
+  return f.agents.reduce((s, a) => s + a.count, 0);
+}

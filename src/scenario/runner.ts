@@ -1,0 +1,434 @@
+// Runs a scenario end to end: the embedded control plane (loopback, any free port) with
+// auto-registration, the fleet, the timeline, sampling for the report's charts, and the
+// expectations at their times. Everything is bounded: the fleet by its duration, the grace-period
+// wait by a deadline, shutdown by the server's own close grace.
+import { pino, type Logger } from 'pino';
+import type { ControlPlane } from '../server/control-plane.js';
+import { startControlPlane } from '../server/control-plane.js';
+import type { FleetSummary } from '../fleet/summary.js';
+import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
+import { WorkloadEntryController } from '../registration/controller.js';
+import type { ConnectedProxy, HealthReport, ProxyLifecycle } from '../registration/connected-proxy.js';
+import { registrationHooks } from '../registration/xds-hooks.js';
+import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary } from '../report/histogram.js';
+import { REPORT_KIND, REPORT_VERSION, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
+import { cpuClock } from './cpu.js';
+import { evaluatePoint, evaluateTotals, isPointExpectation, lbSharesFromMesh, type PointObservation, type RunTotals } from './expectations.js';
+import { ScenarioFleet, type FleetDriver } from './fleet-driver.js';
+import { markHealth } from './health-marks.js';
+import type { Expectation, Scenario, TimelineEvent } from './model.js';
+import { totalAgents } from './model.js';
+import { cpus } from 'node:os';
+
+export interface LiveSample {
+  tMs: number;
+  durationMs: number;
+  phase: 'starting' | 'running' | 'stopping' | 'grace';
+  target: number;
+  connected: number;
+  registered: number;
+  pushes: number;
+  convergenceP99Ms: number | null;
+  cpuPercent: number;
+  rssBytes: number;
+  errors: number;
+}
+
+export interface RunOptions {
+  sampleIntervalMs?: number;
+  onSample?: (s: LiveSample) => void;
+  /** Timeline events and expectation results as they happen. */
+  onEvent?: (line: string) => void;
+  /** Called with the running control plane before any agent connects (tests break things here). */
+  onControlPlane?: (cp: ControlPlane) => void | Promise<void>;
+  /** Replaces the real fleet (tests). */
+  fleetFactory?: (xds: string, s: Scenario) => FleetDriver;
+  /** Total fleet worker threads (default: the scenario's, else 1). */
+  workers?: number;
+  logLevel?: string;
+  /** Aborting ends the run early (Ctrl-C); the report covers what ran. */
+  signal?: AbortSignal;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Lifecycle that forwards to a controller created once the store exists. */
+class LateLifecycle implements ProxyLifecycle {
+  target: ProxyLifecycle | undefined;
+  onConnect(p: ConnectedProxy): void {
+    this.target?.onConnect(p);
+  }
+  onDisconnect(p: ConnectedProxy): void {
+    this.target?.onDisconnect(p);
+  }
+  onHealth(p: ConnectedProxy, r: HealthReport): void {
+    this.target?.onHealth(p, r);
+  }
+}
+
+async function counterTotal(c: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
+  return (await c.get()).values.reduce((s, v) => s + v.value, 0);
+}
+
+export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<RunReport> {
+  const interval = opts.sampleIntervalMs ?? 1000;
+  const emit = opts.onEvent ?? (() => {});
+  const startedAt = new Date();
+  const wallStart = performance.now();
+  const notes: string[] = [];
+  // Logs go to stderr: stdout carries the table or the JSON report.
+  const log: Logger = pino({ name: 'xdsim', level: opts.logLevel ?? 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
+
+  const lifecycle = new LateLifecycle();
+  const cp = await startControlPlane({
+    resources: s.resources.map((l) => l.resource),
+    xdsAddress: '127.0.0.1:0',
+    adminAddress: null,
+    debounce: { debounceAfterMs: s.controlPlane.debounceAfterMs, debounceMaxMs: s.controlPlane.debounceMaxMs, enableEdsDebounce: s.controlPlane.edsDebounce },
+    sendUnhealthyEndpoints: s.controlPlane.sendUnhealthyEndpoints,
+    hooks: registrationHooks(lifecycle),
+    logger: log,
+    processMetrics: false,
+  });
+  const controller = new WorkloadEntryController(cp.store, {
+    gracePeriodMs: s.controlPlane.gracePeriodMs,
+    // Sweep often enough that a leak check right after the grace period sees the final state.
+    sweepIntervalMs: Math.max(1000, Math.min(s.controlPlane.gracePeriodMs, 5000)),
+    log: (level, msg, fields) => log[level](fields ?? {}, msg),
+  });
+  lifecycle.target = controller;
+
+  // Auto-registered entries, counted from store events rather than listing thousands each sample.
+  const registeredKeys = new Set<string>();
+  let registeredPeak = 0;
+  const unsubscribeStore = cp.store.subscribe((batch) => {
+    for (const ev of batch) {
+      if (ev.resource.kind !== 'WorkloadEntry') continue;
+      if (ev.type !== 'deleted' && ev.resource.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]) registeredKeys.add(ev.key);
+      else registeredKeys.delete(ev.key);
+    }
+    registeredPeak = Math.max(registeredPeak, registeredKeys.size);
+  });
+
+  // Per push: first change -> last affected stream ACKed. Pushes nobody needed are not latency.
+  const convergence = newHistogram();
+  let intervalHist = newHistogram();
+  let pushes = 0;
+  let pushNacks = 0;
+  let pushesInInterval = 0;
+  /** Per converged push: when its first change came (epoch ms) and how long it took. */
+  const pushLog: { startedAt: number; ms: number }[] = [];
+  const unsubscribePush = cp.xds.engine.onPushDone((p) => {
+    if (p.streamsSent === 0) return;
+    pushes++;
+    pushesInInterval++;
+    pushNacks += p.nacks;
+    if (p.convergedMs !== undefined) {
+      recordMs(convergence, p.convergedMs);
+      recordMs(intervalHist, p.convergedMs);
+      pushLog.push({ startedAt: Date.now() - p.convergedMs, ms: p.convergedMs });
+    }
+  });
+
+  await opts.onControlPlane?.(cp);
+  const xds = `127.0.0.1:${cp.xdsPort}`;
+  const groupsEver = [...s.resources.map((l) => l.resource), ...s.timeline.flatMap((t) => (t.action.kind === 'apply' ? t.action.resources.map((l) => l.resource) : []))];
+  const fleet =
+    opts.fleetFactory?.(xds, s) ??
+    new ScenarioFleet({
+      xds,
+      fleet: s.fleet,
+      groups: groupsEver,
+      restores: s.timeline.filter((t) => t.action.kind === 'restore').length,
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+    });
+
+  const cpu = cpuClock();
+  const series: Series = {
+    intervalMs: interval,
+    t: [],
+    connected: [],
+    streams: [],
+    registered: [],
+    pushesPerSec: [],
+    convergenceP50Ms: [],
+    convergenceP90Ms: [],
+    convergenceP99Ms: [],
+    cpuPercent: [],
+    rssBytes: [],
+    heapUsedBytes: [],
+  };
+  const timeline: TimelineRecord[] = [];
+  const results: ExpectationResult[] = [];
+  let t0 = Date.now();
+  let phase: LiveSample['phase'] = 'starting';
+  let cpuPrev = cpu.read();
+  let cpuPrevAt = performance.now();
+  let cpuSeconds0 = cpuPrev;
+  let cpuPeak = 0;
+  let rssPeak = 0;
+  let heapPeak = 0;
+  let extraErrors = 0;
+  let connectedPeak = 0;
+  let fleetStopped = false;
+  let lastSampleAt = performance.now();
+
+  const sample = (): void => {
+    const now = performance.now();
+    const dt = Math.max(1, now - lastSampleAt);
+    lastSampleAt = now;
+    const c = cpu.read();
+    // The t=0 sample has no interval behind it: no rate to report yet.
+    const cpuPct = now - cpuPrevAt < 50 ? 0 : ((c - cpuPrev) / ((now - cpuPrevAt) / 1000)) * 100;
+    cpuPrev = c;
+    cpuPrevAt = now;
+    const mem = process.memoryUsage();
+    const h = intervalHist.totalCount ? summarize(intervalHist) : undefined;
+    intervalHist = newHistogram();
+    const fp = fleet.progress();
+    // Once stopped, the fleet's progress is frozen at its last running state.
+    const connected = fleetStopped ? 0 : fp.connected;
+    connectedPeak = Math.max(connectedPeak, connected);
+    cpuPeak = Math.max(cpuPeak, cpuPct);
+    rssPeak = Math.max(rssPeak, mem.rss);
+    heapPeak = Math.max(heapPeak, mem.heapUsed);
+    series.t.push(Date.now() - t0);
+    series.connected.push(connected);
+    series.streams.push(cp.xds.connections.size);
+    series.registered.push(registeredKeys.size);
+    series.pushesPerSec.push(dt < 50 ? 0 : +((pushesInInterval * 1000) / dt).toFixed(2));
+    pushesInInterval = 0;
+    series.convergenceP50Ms.push(h ? h.p50Ms : null);
+    series.convergenceP90Ms.push(h ? h.p90Ms : null);
+    series.convergenceP99Ms.push(h ? h.p99Ms : null);
+    series.cpuPercent.push(+cpuPct.toFixed(1));
+    series.rssBytes.push(mem.rss);
+    series.heapUsedBytes.push(mem.heapUsed);
+    opts.onSample?.({
+      tMs: Date.now() - t0,
+      durationMs: s.fleet.durationMs,
+      phase,
+      target: fp.target,
+      connected,
+      registered: registeredKeys.size,
+      pushes,
+      convergenceP99Ms: h ? h.p99Ms : null,
+      cpuPercent: cpuPct,
+      rssBytes: mem.rss,
+      errors: fp.errors + extraErrors,
+    });
+  };
+
+  const observe = (): PointObservation => ({
+    atMs: Date.now() - t0,
+    connected: fleet.progress().connected,
+    registered: registeredKeys.size,
+    endpointCount: (cluster) => (cp.eds.has(cluster) ? cp.eds.endpointCount(cluster) : undefined),
+    lbShares: (spec) => lbSharesFromMesh(spec, cp.eds, cp.registry),
+  });
+  const check = (x: Expectation): void => {
+    // Pending auto-registration writes land first, so a check sees what the controller decided.
+    controller.flush();
+    const r = evaluatePoint(x, observe());
+    results.push(r);
+    emit(`${(r.atMs! / 1000).toFixed(1)}s ${r.pass ? 'PASS' : 'FAIL'} ${r.name}: ${r.detail}`);
+  };
+
+  const runEvent = async (e: TimelineEvent): Promise<void> => {
+    const ranAtMs = Date.now() - t0;
+    let result = '';
+    let ok = true;
+    try {
+      const a = e.action;
+      controller.flush();
+      switch (a.kind) {
+        case 'apply': {
+          const events = cp.store.commit(a.resources.map((l) => ({ op: 'apply' as const, resource: l.resource })));
+          result = `applied ${a.resources.length} resource(s), ${events.length} changed`;
+          break;
+        }
+        case 'delete': {
+          const missing = a.keys.filter((k) => !cp.store.get(k));
+          const events = cp.store.commit(a.keys.map((key) => ({ op: 'delete' as const, key })));
+          result = `deleted ${events.length}${missing.length ? `; not found: ${missing.join(', ')}` : ''}`;
+          if (missing.length) notes.push(`timeline ${e.label}: not found: ${missing.join(', ')}`);
+          break;
+        }
+        case 'unhealthy':
+        case 'healthy': {
+          const m = markHealth(cp.store, a.selector, a.kind === 'healthy');
+          result = `${m.changed} of ${m.selected} selected entr(ies) marked ${a.kind}`;
+          if (m.selected === 0) notes.push(`timeline ${e.label}: selected no WorkloadEntry`);
+          break;
+        }
+        case 'restore': {
+          const parts: string[] = [];
+          if (a.selector.locality === undefined) parts.push(fleet.act('restore', a.selector));
+          const m = markHealth(cp.store, a.selector, true);
+          parts.push(`${m.changed} entr(ies) healthy again`);
+          result = parts.join('; ');
+          break;
+        }
+        case 'drop':
+        case 'reconnect':
+          result = fleet.act(a.kind, a.selector);
+          break;
+      }
+    } catch (err) {
+      ok = false;
+      extraErrors++;
+      result = `failed: ${(err as Error).message}`;
+      notes.push(`timeline ${e.label} failed: ${(err as Error).message}`);
+    }
+    timeline.push({ atMs: e.atMs, label: e.label, ranAtMs, result, ok });
+    emit(`${(ranAtMs / 1000).toFixed(1)}s ${e.label}: ${result}`);
+  };
+
+  let summary: FleetSummary | undefined;
+  let leakedEntries: number | null = null;
+  let registeredAtEnd = 0;
+  let sampler: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    t0 = await fleet.start();
+    phase = 'running';
+    cpuSeconds0 = cpu.read();
+    cpuPrev = cpuSeconds0;
+    cpuPrevAt = performance.now();
+    lastSampleAt = performance.now();
+    // Rates start at t=0: what happened while the fleet's threads started is not part of the run.
+    pushesInInterval = 0;
+    intervalHist = newHistogram();
+    sample();
+    sampler = setInterval(sample, interval);
+
+    // Timeline and timed checks share one ordered schedule; at equal times actions run first.
+    type Step = { atMs: number; order: number; run: () => void | Promise<void> };
+    const steps: Step[] = [
+      ...s.timeline.map((e, i) => ({ atMs: e.atMs, order: i, run: () => runEvent(e) })),
+      ...s.expectations.filter((x) => x.atMs !== undefined && isPointExpectation(x.spec)).map((x, i) => ({ atMs: x.atMs!, order: 100_000 + i, run: () => check(x) })),
+    ].sort((a, b) => a.atMs - b.atMs || a.order - b.order);
+    for (const step of steps) {
+      await sleep(t0 + step.atMs - Date.now(), opts.signal);
+      if (opts.signal?.aborted) break;
+      await step.run();
+    }
+    await sleep(t0 + s.fleet.durationMs - Date.now(), opts.signal);
+    if (opts.signal?.aborted) notes.push('run interrupted before the end of its duration');
+
+    // End-of-run checks look at the still-running fleet.
+    controller.flush();
+    registeredAtEnd = registeredKeys.size;
+    for (const x of s.expectations) if (x.atMs === undefined && isPointExpectation(x.spec)) check(x);
+    phase = 'stopping';
+    summary = await fleet.stop();
+    fleetStopped = true;
+
+    if (s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
+      phase = 'grace';
+      const stoppedAt = Date.now();
+      const deadline = stoppedAt + s.controlPlane.gracePeriodMs + Math.max(1000, Math.min(s.controlPlane.gracePeriodMs, 5000)) + 2000;
+      emit(`${((stoppedAt - t0) / 1000).toFixed(1)}s agents stopped; waiting up to ${((deadline - stoppedAt) / 1000).toFixed(0)}s for the grace period to remove their entries`);
+      while (Date.now() < deadline && !opts.signal?.aborted) {
+        controller.flush();
+        if (registeredKeys.size === 0 && Date.now() - stoppedAt > 500) break;
+        await sleep(250, opts.signal);
+      }
+      controller.flush();
+      leakedEntries = registeredKeys.size;
+    }
+    sample();
+  } finally {
+    if (sampler) clearInterval(sampler);
+    for (const t of timers) clearTimeout(t);
+    if (!summary) summary = await fleet.stop().catch(() => undefined);
+    unsubscribePush();
+    unsubscribeStore();
+    controller.close();
+    await cp.close();
+  }
+
+  const rejects = await Promise.all(Object.values(cp.metrics.rejects).map((c) => counterTotal(c)));
+  const serverNacks = rejects.reduce((a, b) => a + b, 0);
+  const rejected = await counterTotal(cp.metrics.rejectedRequests);
+  const pushesByType: Record<string, number> = {};
+  for (const v of (await cp.metrics.pushes.get()).values) pushesByType[String(v.labels['type'])] = v.value;
+
+  const errorsByKind: Record<string, number> = {};
+  if (summary) for (const [k, n] of Object.entries(summary.counters.errors)) if (n > 0) errorsByKind[`agent ${k}`] = n;
+  if (rejected > 0) errorsByKind['server rejected requests'] = rejected;
+  if (extraErrors > 0) errorsByKind['timeline'] = extraErrors;
+  const errors = Object.values(errorsByKind).reduce((a, b) => a + b, 0);
+  const nacks = Math.max(serverNacks, pushNacks, summary?.counters.nacks ?? 0);
+
+  const conv = summarize(convergence);
+  const totals: RunTotals = {
+    convergence: conv,
+    convergenceBetween: (fromMs, untilMs) => {
+      const h = newHistogram();
+      for (const p of pushLog) if (p.startedAt - t0 >= fromMs && p.startedAt - t0 < untilMs) recordMs(h, p.ms);
+      return summarize(h);
+    },
+    nacks,
+    errors,
+    errorsByKind,
+    leakedEntries,
+  };
+  for (const x of s.expectations) if (!isPointExpectation(x.spec)) results.push(evaluateTotals(x, totals));
+  // Report order follows the file.
+  const order = new Map(s.expectations.map((x, i) => [x.name, i]));
+  results.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
+
+  const wallMs = performance.now() - wallStart;
+  const runSeconds = Math.max(0.001, (Date.now() - t0) / 1000);
+  const cpuSeconds = cpu.read() - cpuSeconds0;
+  const fleetLatency = (m: 'connect' | 'edsVisible'): (LatencySummary & { histogram: string }) | undefined => {
+    const l = summary?.latency[m];
+    return l && summary ? { count: l.count, p50Ms: l.p50Ms, p90Ms: l.p90Ms, p99Ms: l.p99Ms, maxMs: l.maxMs, meanMs: l.meanMs, histogram: summary.histograms[m] } : undefined;
+  };
+  const agents: RunReport['agents'] = { total: totalAgents(s.fleet), registered: registeredAtEnd, registeredPeak, connectedPeak };
+  if (summary) agents.visibleInEds = summary.agents.registered;
+  const connect = fleetLatency('connect');
+  if (connect) agents.connect = connect;
+  const eds = fleetLatency('edsVisible');
+  if (eds) agents.edsVisible = eds;
+  return {
+    kind: REPORT_KIND,
+    version: REPORT_VERSION,
+    scenario: { name: s.name, file: s.file, description: s.description },
+    startedAt: startedAt.toISOString(),
+    wallMs: Math.round(wallMs),
+    durationMs: s.fleet.durationMs,
+    host: { node: process.version, platform: process.platform, arch: process.arch, cpus: cpus().length },
+    shards: 1,
+    pass: results.every((r) => r.pass),
+    agents,
+    convergence: { ...conv, histogram: encodeHistogram(convergence) },
+    pushes,
+    pushesByType,
+    nacks,
+    errors,
+    errorsByKind,
+    leakedEntries,
+    server: {
+      cpu: { seconds: +cpuSeconds.toFixed(2), avgPercent: +((cpuSeconds / runSeconds) * 100).toFixed(1), peakPercent: +cpuPeak.toFixed(1), scope: cpu.scope },
+      rssBytes: rssPeak || process.memoryUsage().rss,
+      rssBytesEnd: process.memoryUsage().rss,
+      heapUsedBytes: heapPeak,
+    },
+    timeline,
+    series,
+    expectations: results,
+    notes,
+  };
+}

@@ -1,0 +1,199 @@
+// The resource side of the server (go-control-plane style: the server knows the protocol, the
+// cache knows the resources). Clusters, listeners and routes are built from the registry and
+// encoded once per version; endpoints come from the EdsCache's shared views. Every change is
+// reported as the names it touched per type, and bumps that type's version.
+import type { EdsCache } from '../eds/eds-cache.js';
+import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
+import { DOMAIN_SUFFIX, parseClusterName } from '../model/service.js';
+import { encode, TYPE_URL } from '../proto/index.js';
+import type { ProxyNode } from './node.js';
+import { buildCluster } from './resources/cluster.js';
+import { endpointResource } from './resources/endpoint.js';
+import { contentVersion } from './resources/hash.js';
+import { buildListener } from './resources/listener.js';
+import { buildRoute, routeDomains } from './resources/route.js';
+import type { XdsType } from './types.js';
+import { EncodedResource } from './wire.js';
+
+export interface ResourceChange {
+  /** Per type, the names whose resource changed, appeared or disappeared. */
+  readonly types: ReadonlyMap<XdsType, ReadonlySet<string>>;
+  /** performance.now() when the change happened (start of convergence measurements). */
+  readonly at: number;
+}
+
+export type ResourceChangeListener = (change: ResourceChange) => void;
+
+function encoded(typeUrl: string, msgType: string, name: string, msg: object): EncodedResource {
+  const bytes = encode(msgType, msg);
+  return new EncodedResource(typeUrl, name, contentVersion(bytes), bytes);
+}
+
+export class XdsCache {
+  private readonly clusters = new Map<string, EncodedResource>();
+  private readonly listeners = new Map<string, EncodedResource>();
+  private readonly routes = new Map<string, EncodedResource>();
+  /** Listeners under a short name (`svc.ns:port`), made on request; dropped on any LDS change. */
+  private readonly aliases = new Map<string, EncodedResource | null>();
+  private readonly sortedNames = new Map<XdsType, string[]>();
+  private readonly versions: Record<XdsType, number> = { cds: 1, eds: 1, lds: 1, rds: 1 };
+  private readonly subscribers = new Set<ResourceChangeListener>();
+  private readonly unsubscribe: (() => void)[];
+  private pending: Map<XdsType, Set<string>> | undefined;
+  private pendingAt = 0;
+
+  constructor(
+    private readonly registry: Registry,
+    readonly eds: EdsCache,
+  ) {
+    this.applyClusters(registry.clusterNames(), new Map());
+    this.unsubscribe = [registry.onChange((d) => this.onRegistry(d)), eds.onChange((c) => this.onEds(c))];
+  }
+
+  close(): void {
+    for (const u of this.unsubscribe) u();
+    this.subscribers.clear();
+  }
+
+  onChange(l: ResourceChangeListener): () => void {
+    this.subscribers.add(l);
+    return () => this.subscribers.delete(l);
+  }
+
+  /** The version of a type: bumped whenever any of its resources changes. */
+  version(t: XdsType): number {
+    return this.versions[t];
+  }
+
+  /** Every name of a full-state type (what a wildcard subscription gets), sorted. */
+  names(t: XdsType): readonly string[] {
+    let n = this.sortedNames.get(t);
+    if (!n) {
+      const src = t === 'cds' ? this.clusters : t === 'lds' ? this.listeners : t === 'rds' ? this.routes : undefined;
+      n = src ? [...src.keys()].sort() : this.eds.clusterNames();
+      this.sortedNames.set(t, n);
+    }
+    return n;
+  }
+
+  /** One resource as `proxy` sees it, or undefined when it does not exist. */
+  get(t: XdsType, name: string, proxy: ProxyNode | undefined): EncodedResource | undefined {
+    switch (t) {
+      case 'cds':
+        return this.clusters.get(name);
+      case 'eds': {
+        const v = proxy ? this.eds.view(name, proxy.view) : undefined;
+        return v ? endpointResource(v) : undefined;
+      }
+      case 'lds':
+        return this.listeners.get(name) ?? this.alias(name, proxy?.namespace ?? '');
+      case 'rds':
+        return this.routes.get(name);
+    }
+  }
+
+  /**
+   * A listener asked for by a shorter name of a Kubernetes service (`svc.ns.svc:port`,
+   * `svc.ns:port`, or `svc:port` in the proxy's namespace): same content under the asked name,
+   * as istiod resolves them, routing through the canonical route.
+   */
+  private alias(name: string, namespace: string): EncodedResource | undefined {
+    const colon = name.lastIndexOf(':');
+    if (colon <= 0) return undefined;
+    const host = name.slice(0, colon);
+    const port = name.slice(colon + 1);
+    const dots = host.split('.').length - 1;
+    let canonical: string;
+    if (dots === 0 && namespace) canonical = `${host}.${namespace}.svc.${DOMAIN_SUFFIX}:${port}`;
+    else if (dots === 1) canonical = `${host}.svc.${DOMAIN_SUFFIX}:${port}`;
+    else if (dots === 2 && host.endsWith('.svc')) canonical = `${host}.${DOMAIN_SUFFIX}:${port}`;
+    else return undefined;
+    const key = `${name}\u0000${canonical}`;
+    const hit = this.aliases.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    const made = this.listeners.has(canonical)
+      ? encoded(TYPE_URL.LISTENER, 'Listener', name, buildListener(name, canonical))
+      : null;
+    if (this.aliases.size > 10_000) this.aliases.clear();
+    this.aliases.set(key, made);
+    return made ?? undefined;
+  }
+
+  private onRegistry(d: RegistryDelta): void {
+    const names = [...d.rebuilt, ...d.removed];
+    if (names.length === 0) return;
+    this.applyClusters(names, this.pendingChanges());
+  }
+
+  private onEds(clusters: ReadonlySet<string>): void {
+    const pending = this.pendingChanges();
+    let s = pending.get('eds');
+    if (!s) pending.set('eds', (s = new Set()));
+    for (const c of clusters) s.add(c);
+  }
+
+  /**
+   * The EdsCache and the registry report one config batch separately; their changes are
+   * gathered and announced together (a microtask later, before any I/O), so a batch that touches
+   * clusters and endpoints is one change, not an endpoint-only one followed by a full one.
+   */
+  private pendingChanges(): Map<XdsType, Set<string>> {
+    if (!this.pending) {
+      this.pending = new Map();
+      this.pendingAt = performance.now();
+      queueMicrotask(() => this.emitPending());
+    }
+    return this.pending;
+  }
+
+  private emitPending(): void {
+    const changed = this.pending;
+    this.pending = undefined;
+    if (!changed) return;
+    for (const [t, set] of changed) {
+      if (set.size === 0) {
+        changed.delete(t);
+        continue;
+      }
+      this.versions[t]++;
+      this.sortedNames.delete(t);
+      if (t === 'lds') this.aliases.clear();
+    }
+    if (changed.size === 0) return;
+    const change: ResourceChange = { types: changed, at: this.pendingAt };
+    for (const s of this.subscribers) s(change);
+  }
+
+  private applyClusters(names: readonly string[], changed: Map<XdsType, Set<string>>): void {
+    const mark = (t: XdsType, n: string) => {
+      this.sortedNames.delete(t);
+      let s = changed.get(t);
+      if (!s) changed.set(t, (s = new Set()));
+      s.add(n);
+    };
+    for (const name of names) {
+      const model = this.registry.cluster(name);
+      if (put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model)))) mark('cds', name);
+      const parsed = parseClusterName(name);
+      if (!parsed || parsed.subset !== '') continue;
+      const lname = `${parsed.host}:${parsed.port}`;
+      const svc = model ?? undefined;
+      if (put(this.listeners, lname, svc && encoded(TYPE_URL.LISTENER, 'Listener', lname, buildListener(lname, lname)))) mark('lds', lname);
+      if (put(this.routes, lname, svc && routeFor(lname, svc))) mark('rds', lname);
+    }
+  }
+}
+
+function routeFor(name: string, model: ClusterModel): EncodedResource {
+  const domains = routeDomains(model.host, model.port.number, model.service.source === 'Service');
+  return encoded(TYPE_URL.ROUTE, 'RouteConfiguration', name, buildRoute(name, domains, model.name));
+}
+
+/** Stores or deletes; true when the stored version changed. */
+function put(m: Map<string, EncodedResource>, name: string, r: EncodedResource | undefined): boolean {
+  const old = m.get(name);
+  if (!r) return m.delete(name);
+  if (old && old.version === r.version) return false;
+  m.set(name, r);
+  return true;
+}

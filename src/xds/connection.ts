@@ -1,0 +1,397 @@
+// What SotW and delta streams share: request intake (limits, node, type URLs, health hook), the
+// write path (one pending response per type, computed when it can be written; 'drain' instead
+// of queues; a stall timeout for clients that never read), push bookkeeping, and shutdown.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { TYPE_URL } from '../proto/index.js';
+import type { RpcStatus } from '../proto/messages.js';
+import type { XdsCache } from './cache.js';
+import type { ConnectionHooks, ConnectionInfo } from './hooks.js';
+import type { LogLimiter } from './log-limiter.js';
+import { TokenBucket } from './log-limiter.js';
+import type { RejectReason, XdsMetrics } from './metrics.js';
+import { parseNode, type ProxyNode } from './node.js';
+import type { Push } from './push.js';
+import type { ResponseCache, SharedResponse } from './response-cache.js';
+import { BadRequest } from './service-definitions.js';
+import { PUSH_ORDER, xdsTypeOf, type XdsType } from './types.js';
+
+export type StreamKind = 'sotw' | 'delta';
+export type ServiceKind = 'ads' | 'eds';
+
+export interface StreamLimits {
+  /** Larger requests close the stream with RESOURCE_EXHAUSTED. */
+  maxRequestBytes: number;
+  /** Sustained requests per second per stream; beyond (after the burst) the stream is closed. */
+  requestsPerSecond: number;
+  requestBurst: number;
+  /** A stream whose writes stay blocked this long is closed. */
+  stallTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: StreamLimits = Object.freeze({
+  maxRequestBytes: 4 * 1024 * 1024,
+  requestsPerSecond: 100,
+  requestBurst: 1000,
+  stallTimeoutMs: 60_000,
+});
+
+export interface StreamContext {
+  readonly cache: XdsCache;
+  readonly metrics: XdsMetrics;
+  readonly log: Logger;
+  readonly limiter: LogLimiter;
+  readonly hooks: ConnectionHooks;
+  readonly limits: StreamLimits;
+  readonly responses: ResponseCache;
+  connected(conn: XdsConnection): void;
+  disconnected(conn: XdsConnection): void;
+  /** The stream is over (whether or not it ever sent a request). */
+  released(conn: XdsConnection): void;
+}
+
+export interface TypeStatus {
+  type: XdsType;
+  typeUrl: string;
+  wildcard: boolean;
+  names: string[];
+  sentVersion: string;
+  sentNonce: string;
+  ackedVersion: string;
+  ackedNonce: string;
+  resourcesSent: number;
+  nack?: { nonce: string; message: string; at: string; count: number };
+  /** SYNCED: last response ACKed; STALE: sent, not yet answered; NACKED; NOT_SENT. */
+  state: 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
+}
+
+/** Fields common to DiscoveryRequest and DeltaDiscoveryRequest that intake looks at. */
+export interface CommonRequest {
+  node?: unknown;
+  type_url?: string;
+  error_detail?: RpcStatus | null;
+}
+
+type Call = grpc.ServerDuplexStream<unknown, Buffer>;
+
+let connectionSeq = 0;
+
+const TYPE_INDEX: Readonly<Record<XdsType, number>> = { cds: 0, eds: 1, lds: 2, rds: 3 };
+
+/**
+ * Push bookkeeping of one type on one stream. The arrays are reused (swapped and truncated), so
+ * a push costs no allocation per stream in the steady state.
+ */
+class TypeSlot {
+  dirty = false;
+  /** Pushes that marked the type dirty, not yet answered by a response. */
+  waiting: Push[] = [];
+  /** Pushes carried by the last response (nonce), until the client answers it. */
+  awaiting: Push[] = [];
+  awaitingNonce = '';
+}
+
+/**
+ * Responses a stream may have in grpc-js's buffers at once. Past it, changes only mark the type
+ * dirty and the latest state is built when the stream catches up, so a client that does not read
+ * costs at most this many responses (grpc-js's own buffer would take 16 before saying no).
+ */
+const MAX_INFLIGHT_WRITES = 4;
+
+export abstract class XdsConnection implements ConnectionInfo {
+  id: string;
+  node: ProxyNode = parseNode(undefined);
+  readonly peer: string;
+  readonly connectedAt = new Date();
+  requests = 0;
+  responses = 0;
+  protected closed = false;
+  private announced = false;
+  private blocked = false;
+  /** Responses handed to grpc-js whose bytes have not left yet; see MAX_INFLIGHT_WRITES. */
+  private inflight = 0;
+  private awaitingDrain = false;
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** Per type, in PUSH_ORDER; created on first use. */
+  private readonly slots: (TypeSlot | undefined)[] = [undefined, undefined, undefined, undefined];
+  private dirtyCount = 0;
+  private readonly writtenCb = () => this.onWritten();
+  private readonly bucket: TokenBucket;
+  private readonly seq = ++connectionSeq;
+
+  constructor(
+    protected readonly ctx: StreamContext,
+    private readonly call: Call,
+    readonly kind: StreamKind,
+    readonly service: ServiceKind,
+  ) {
+    this.id = `pending-${this.seq}`;
+    this.peer = call.getPeer();
+    this.bucket = new TokenBucket(ctx.limits.requestsPerSecond, ctx.limits.requestBurst);
+    call.on('data', (req: unknown) => this.onData(req));
+    // Client half-close: finish with OK, as istiod does.
+    call.on('end', () => this.closeWithStatus(grpc.status.OK, 'client closed the stream'));
+    call.on('cancelled', () => this.cleanup('cancelled'));
+    call.on('error', () => this.cleanup('error'));
+    call.on('close', () => this.cleanup('closed'));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
+  /** Subscribed types with their state, for /debug/adsz and /debug/syncz. */
+  abstract typeStatuses(): TypeStatus[];
+
+  /** Handles one decoded request of a known type (`t`), or of `undefined` when handled already. */
+  protected abstract handle(req: unknown, t: XdsType): void;
+
+  /** Whether a change of `names` of type `t` can change what this stream should get. */
+  protected abstract affectedBy(t: XdsType, names: ReadonlySet<string>): boolean;
+
+  /** The response to send now for `t`, updating what the stream is known to have; undefined: nothing to send. */
+  protected abstract buildResponse(t: XdsType): SharedResponse | undefined;
+
+  protected abstract typeUrlOfRequest(req: unknown): string;
+
+  private onData(req: unknown): void {
+    if (this.closed) return;
+    this.requests++;
+    if (req instanceof BadRequest) {
+      this.reject(req.reason, { detail: req.detail }, `${req.reason} xDS request`);
+      this.closeWithStatus(req.reason === 'oversized' ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.INVALID_ARGUMENT, req.detail);
+      return;
+    }
+    if (!this.bucket.take()) {
+      this.reject('rate_limited', { requests: this.requests }, 'xDS stream over its request rate; closing it');
+      this.closeWithStatus(grpc.status.RESOURCE_EXHAUSTED, 'too many requests on this stream');
+      return;
+    }
+    const r = req as CommonRequest;
+    if (!this.announced) {
+      this.node = parseNode(r.node as Parameters<typeof parseNode>[0]);
+      this.id = `${this.node.id || 'anonymous'}-${this.seq}`;
+      this.announced = true;
+      this.ctx.connected(this);
+      try {
+        this.ctx.hooks.onConnect?.(this);
+      } catch (err) {
+        this.ctx.log.error({ err, conn: this.id }, 'onConnect hook failed');
+      }
+    }
+    let typeUrl = this.typeUrlOfRequest(req);
+    if (!typeUrl && this.service === 'eds') typeUrl = TYPE_URL.ENDPOINT;
+    if (typeUrl === TYPE_URL.HEALTH_INFO) {
+      this.healthReport(r.error_detail);
+      return;
+    }
+    const t = xdsTypeOf(typeUrl);
+    if (!t || (this.service === 'eds' && t !== 'eds')) {
+      const reason: RejectReason = typeUrl ? 'unknown_type' : 'missing_type_url';
+      this.reject(reason, { typeUrl }, typeUrl ? 'xDS request for an unknown type URL ignored' : 'xDS request without type URL ignored');
+      return;
+    }
+    try {
+      this.handle(req, t);
+    } catch (err) {
+      this.ctx.log.error({ err, conn: this.id }, 'xDS request handling failed');
+      this.closeWithStatus(grpc.status.INTERNAL, 'internal error');
+    }
+  }
+
+  private healthReport(detail: RpcStatus | null | undefined): void {
+    const hook = this.ctx.hooks.onHealthReport;
+    if (!hook) {
+      this.reject('health_without_hook', {}, 'health report received; no health handler installed');
+      return;
+    }
+    const healthy = !detail;
+    try {
+      hook.call(this.ctx.hooks, this, healthy ? { healthy } : { healthy, message: detail?.message ?? '' });
+    } catch (err) {
+      this.ctx.log.error({ err, conn: this.id }, 'onHealthReport hook failed');
+    }
+  }
+
+  protected reject(reason: RejectReason, fields: Record<string, unknown>, msg: string): void {
+    this.ctx.metrics.rejectedRequests.inc({ reason });
+    this.ctx.limiter.warn(reason, { conn: this.id, peer: this.peer, ...fields }, msg);
+  }
+
+  /** A change fanned out by the push engine. */
+  onPush(push: Push): void {
+    if (this.closed || !this.announced) return;
+    for (const [t, names] of push.types) {
+      if (!this.affectedBy(t, names)) continue;
+      push.expect(this);
+      const slot = this.slot(t);
+      slot.waiting.push(push);
+      this.setDirty(slot);
+    }
+    this.flush();
+  }
+
+  private slot(t: XdsType): TypeSlot {
+    const i = TYPE_INDEX[t];
+    return (this.slots[i] ??= new TypeSlot());
+  }
+
+  private setDirty(slot: TypeSlot): void {
+    if (slot.dirty) return;
+    slot.dirty = true;
+    this.dirtyCount++;
+  }
+
+  /** The request asked for a response of type `t` (new subscription, first request). */
+  protected markDirty(t: XdsType): void {
+    this.setDirty(this.slot(t));
+  }
+
+  /** Writes what is pending, in ADS order, until done or the stream pushes back. */
+  protected flush(): void {
+    if (this.closed || this.blocked || this.dirtyCount === 0) return;
+    for (let i = 0; i < PUSH_ORDER.length; i++) {
+      const slot = this.slots[i];
+      if (!slot?.dirty) continue;
+      const t = PUSH_ORDER[i]!;
+      slot.dirty = false;
+      this.dirtyCount--;
+      const t0 = performance.now();
+      const out = this.buildResponse(t);
+      const waiting = slot.waiting;
+      if (!out) {
+        // Nothing new for this stream; an unanswered earlier response still settles these pushes.
+        if (slot.awaitingNonce !== '') {
+          for (const p of waiting) slot.awaiting.push(p);
+          if (slot.awaiting.length > 32) slot.awaiting = slot.awaiting.filter((p) => p.open);
+        }
+        else for (const p of waiting) p.satisfy(this, 'none');
+        waiting.length = 0;
+        continue;
+      }
+      for (const p of waiting) p.sent(this);
+      if (slot.awaiting.length === 0) {
+        slot.waiting = slot.awaiting;
+        slot.awaiting = waiting;
+      } else {
+        for (const p of waiting) slot.awaiting.push(p);
+        waiting.length = 0;
+        // A client that reads but never answers would grow this forever: keep only open pushes
+        // (the engine expires old ones).
+        if (slot.awaiting.length > 32) slot.awaiting = slot.awaiting.filter((p) => p.open);
+      }
+      slot.awaitingNonce = out.nonce;
+      this.responses++;
+      this.inflight++;
+      const ok = this.call.write(out.bytes, this.writtenCb);
+      this.ctx.metrics.pushes.inc(t);
+      this.ctx.metrics.pushTime.observe((performance.now() - t0) / 1000, t);
+      if (!ok) {
+        this.awaitingDrain = true;
+        this.call.once('drain', () => {
+          this.awaitingDrain = false;
+          this.maybeResume();
+        });
+      }
+      if (!ok || this.inflight >= MAX_INFLIGHT_WRITES) {
+        this.blocked = true;
+        this.stallTimer = setTimeout(() => this.onStall(), this.ctx.limits.stallTimeoutMs);
+        this.stallTimer.unref();
+        return;
+      }
+    }
+  }
+
+  private onWritten(): void {
+    this.inflight--;
+    this.maybeResume();
+  }
+
+  private maybeResume(): void {
+    if (!this.blocked || this.awaitingDrain || this.inflight >= MAX_INFLIGHT_WRITES) return;
+    this.blocked = false;
+    clearTimeout(this.stallTimer);
+    this.flush();
+  }
+
+  private onStall(): void {
+    if (this.closed || !this.blocked) return;
+    this.reject('slow_client', { stallMs: this.ctx.limits.stallTimeoutMs }, 'xDS client is not reading; closing its stream');
+    this.closeWithStatus(grpc.status.RESOURCE_EXHAUSTED, 'client is not reading responses');
+    // The status cannot get past unread data: reset the HTTP/2 stream instead of waiting on it.
+    resetHttp2Stream(this.call);
+  }
+
+  /** The client answered the response with `nonce` of type `t`. */
+  protected settle(t: XdsType, nonce: string, how: 'ack' | 'nack'): void {
+    const slot = this.slots[TYPE_INDEX[t]];
+    if (!slot || slot.awaitingNonce !== nonce) return;
+    slot.awaitingNonce = '';
+    const pushes = slot.awaiting;
+    for (let i = 0; i < pushes.length; i++) pushes[i]!.satisfy(this, how);
+    pushes.length = 0;
+  }
+
+  protected countNack(t: XdsType, detail: RpcStatus): void {
+    this.ctx.metrics.rejects[t].inc();
+    this.ctx.limiter.warn(`nack-${t}`, { conn: this.id, message: detail.message }, `${t.toUpperCase()} NACK`);
+  }
+
+  protected countStaleNonce(t: XdsType): void {
+    this.ctx.metrics.expiredNonce.inc({ type: t });
+  }
+
+  /** Ends the stream with a status (sent after anything already written). */
+  closeWithStatus(code: grpc.status, details: string): void {
+    if (this.closed) return;
+    this.cleanup(`status ${grpc.status[code]}`);
+    if (code === grpc.status.OK) this.call.end();
+    else this.call.emit('error', { code, details });
+  }
+
+  private cleanup(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.stallTimer);
+    for (const slot of this.slots) {
+      if (!slot) continue;
+      for (const p of slot.awaiting) p.satisfy(this, 'closed');
+      for (const p of slot.waiting) p.satisfy(this, 'closed');
+      slot.awaiting.length = 0;
+      slot.waiting.length = 0;
+      slot.dirty = false;
+    }
+    this.dirtyCount = 0;
+    if (this.announced) {
+      this.ctx.disconnected(this);
+      try {
+        this.ctx.hooks.onDisconnect?.(this);
+      } catch (err) {
+        this.ctx.log.error({ err, conn: this.id }, 'onDisconnect hook failed');
+      }
+    }
+    this.ctx.released(this);
+    this.ctx.log.debug({ conn: this.id, why }, 'xDS stream closed');
+  }
+}
+
+/**
+ * Best effort: grpc-js does not expose a way to reset a server stream, so look for the
+ * Http2Stream inside the call (a documented-nowhere shape; if it moves, the stall timeout only
+ * sends a status that waits behind the unread data).
+ */
+function resetHttp2Stream(call: Call): void {
+  let node: unknown = (call as unknown as { call?: unknown }).call;
+  for (let depth = 0; depth < 4 && node && typeof node === 'object'; depth++) {
+    const s = (node as { stream?: { close?: (code: number) => void; destroyed?: boolean } }).stream;
+    if (s && typeof s.close === 'function') {
+      if (!s.destroyed) s.close(0x8 /* NGHTTP2_CANCEL */);
+      return;
+    }
+    node = (node as { nextCall?: unknown }).nextCall;
+  }
+}
