@@ -51,6 +51,9 @@ export function syncz(server: XdsServer): unknown {
   };
 }
 
+/** Without a proxy: the view of a proxy with no locality, network or labels. */
+const defaultView = proxyView();
+
 export function edsz(server: XdsServer, proxyId: string | null, cluster: string | null): { status: number; body: unknown } {
   const cache = server.cache;
   let conn: XdsConnection | undefined;
@@ -70,9 +73,6 @@ export function edsz(server: XdsServer, proxyId: string | null, cluster: string 
   }
   return { status: 200, body: cluster ? out[0] : out };
 }
-
-/** Without a proxy: the view of a proxy with no locality, network or labels. */
-const defaultView = proxyView();
 
 export function configz(store: ConfigStore, kind: string | null, namespace: string | null): { status: number; body: unknown } {
   let kinds: readonly ResourceKind[] = RESOURCE_KINDS;

@@ -1,4 +1,5 @@
 // Admin HTTP on node:http: readiness, Prometheus metrics, debug views, config apply/delete.
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -16,6 +17,8 @@ export interface AdminOptions {
   ready: () => boolean;
   /** Largest accepted request body (default 16 MiB). */
   maxBodyBytes?: number;
+  /** When set, every endpoint but /ready needs `authorization: Bearer <token>`. */
+  token?: string;
 }
 
 export interface AdminServer {
@@ -58,6 +61,14 @@ function readBody(req: http.IncomingMessage, max: number): Promise<string> {
   });
 }
 
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!.trim());
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export async function startAdmin(address: string, opts: AdminOptions): Promise<AdminServer> {
   const { store, xds, metrics, log } = opts;
   const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
@@ -66,6 +77,10 @@ export async function startAdmin(address: string, opts: AdminOptions): Promise<A
     const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method ?? 'GET';
     const get = method === 'GET' || method === 'HEAD';
+    if (opts.token && url.pathname !== '/ready' && !bearerMatches(req.headers.authorization, opts.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      throw new HttpError(401, req.headers.authorization ? 'wrong admin token\n' : 'admin token required: send "authorization: Bearer <token>"\n');
+    }
     switch (url.pathname) {
       case '/ready':
         if (!get) throw new HttpError(405, 'GET only\n');

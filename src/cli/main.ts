@@ -6,6 +6,7 @@ import { CliError, EXIT_BAD_INPUT } from './errors.js';
 import { registerLbCommand } from './lb.js';
 import { registerReportCommand } from './report.js';
 import { registerRunCommand } from './run.js';
+import { registerServeCommand } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('xdsim')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerEdsCommand(program);
   registerLbCommand(program);
+  registerServeCommand(program);
   registerAgentsCommand(program);
   registerRunCommand(program);
   registerReportCommand(program);

@@ -15,6 +15,12 @@ import type { ConnectionHooks } from '../xds/hooks.js';
 import { XdsMetrics } from '../xds/metrics.js';
 import { XdsServer } from '../xds/server.js';
 import { createLogger } from './logger.js';
+import { hostname } from 'node:os';
+import { StateJournal } from '../persist/journal.js';
+import { WorkloadEntryController } from '../registration/controller.js';
+import { registrationHooks } from '../registration/xds-hooks.js';
+import { TokenAuthenticator, type TokenAuthOptions } from '../security/token-authenticator.js';
+import { serverCredentials, type ServerTlsOptions } from '../security/tls.js';
 
 export interface ControlPlaneOptions {
   /** Files or directories of manifests loaded before serving; any error fails the start. */
@@ -36,6 +42,18 @@ export interface ControlPlaneOptions {
   /** Node's default process metrics on /metrics (default true). */
   processMetrics?: boolean;
   pushTrackTimeoutMs?: number;
+  /** Auto-registration and health over xDS (SPEC §6, §7); default on. */
+  registration?: boolean;
+  /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD (default 10 s). */
+  gracePeriodMs?: number;
+  /** Durable state: applied config and registered entries survive restarts. */
+  stateDir?: string;
+  /** xDS over TLS (mTLS with clientCaFile). */
+  tls?: ServerTlsOptions;
+  /** Bearer-token (JWT) authentication on xDS. */
+  tokenAuth?: TokenAuthOptions;
+  /** Bearer token required by the admin API's write endpoints. */
+  adminToken?: string;
 }
 
 export interface ControlPlane {
@@ -49,6 +67,8 @@ export interface ControlPlane {
   readonly xds: XdsServer;
   readonly metrics: XdsMetrics;
   readonly log: Logger;
+  /** The workload-entry controller, when registration is on. */
+  readonly workloadEntries: WorkloadEntryController | undefined;
   close(): Promise<void>;
 }
 
@@ -61,6 +81,12 @@ export class ConfigLoadError extends Error {
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = opts.logger ?? createLogger(opts.logLevel);
   const store = new ConfigStore();
+  let journal: StateJournal | undefined;
+  if (opts.stateDir) {
+    const r = StateJournal.attach(store, opts.stateDir);
+    journal = r.journal;
+    log.info({ stateDir: opts.stateDir, resources: r.restored.resources.length, replayed: r.restored.replayed, tornTail: r.restored.tornTail }, 'state restored');
+  }
   if (opts.configPaths?.length) {
     const loaded = await loadConfigPaths(opts.configPaths);
     for (const d of loaded.diagnostics) if (d.severity !== 'error') log.warn(formatDiagnostic(d));
@@ -76,11 +102,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const eds = new EdsCache(registry, { sendUnhealthy: opts.sendUnhealthyEndpoints === true });
   const cache = new XdsCache(registry, eds);
   const metrics = new XdsMetrics({ defaultMetrics: opts.processMetrics !== false });
+  const workloadEntries =
+    opts.registration === false
+      ? undefined
+      : new WorkloadEntryController(store, {
+          ...(opts.gracePeriodMs !== undefined ? { gracePeriodMs: opts.gracePeriodMs } : {}),
+          controllerId: `xdsim-${hostname()}-${process.pid}`,
+          log: (level, msg, fields) => log[level](fields ?? {}, msg),
+        });
+  const hooks = combineHooks(workloadEntries ? registrationHooks(workloadEntries) : undefined, opts.hooks);
+  const authenticator = opts.tokenAuth ? await TokenAuthenticator.fromOptions(opts.tokenAuth) : undefined;
   const xds = new XdsServer({
     cache,
     metrics,
     log,
-    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    hooks,
+    credentials: serverCredentials(opts.tls),
+    ...(authenticator ? { authenticator } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.debounce ? { debounce: opts.debounce } : {}),
     ...(opts.pushTrackTimeoutMs !== undefined ? { pushTrackTimeoutMs: opts.pushTrackTimeoutMs } : {}),
@@ -91,10 +129,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   try {
     xdsPort = await xds.listen(opts.xdsAddress ?? '127.0.0.1:15010');
     if (opts.adminAddress !== null) {
-      admin = await startAdmin(opts.adminAddress ?? '127.0.0.1:15014', { store, xds, metrics, log, ready: () => ready });
+      admin = await startAdmin(opts.adminAddress ?? '127.0.0.1:15014', { store, xds, metrics, log, ready: () => ready, ...(opts.adminToken ? { token: opts.adminToken } : {}) });
     }
   } catch (err) {
     await xds.close(0);
+    workloadEntries?.close();
+    journal?.close();
     throw err;
   }
   ready = true;
@@ -109,11 +149,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     xds,
     metrics,
     log,
+    workloadEntries,
     close() {
       closing ??= (async () => {
         ready = false;
         await xds.close();
         await admin?.close();
+        // Pending registration writes land (and are journaled) before the journal closes.
+        workloadEntries?.close();
+        journal?.close();
         cache.close();
         eds.close();
         registry.close();
@@ -122,4 +166,24 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       return closing;
     },
   };
+}
+
+/** Calls each set of hooks in turn (registration first, then the caller's). */
+function combineHooks(...all: (ConnectionHooks | undefined)[]): ConnectionHooks {
+  const hs = all.filter((h): h is ConnectionHooks => !!h);
+  const combined: ConnectionHooks = {
+    onConnect: (c) => {
+      for (const h of hs) h.onConnect?.(c);
+    },
+    onDisconnect: (c) => {
+      for (const h of hs) h.onDisconnect?.(c);
+    },
+  };
+  // Without any health handler the server counts reports as unexpected; keep that visible.
+  if (hs.some((h) => h.onHealthReport)) {
+    combined.onHealthReport = (c, r) => {
+      for (const h of hs) h.onHealthReport?.(c, r);
+    };
+  }
+  return combined;
 }

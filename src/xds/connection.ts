@@ -7,6 +7,7 @@ import { TYPE_URL } from '../proto/index.js';
 import type { RpcStatus } from '../proto/messages.js';
 import type { XdsCache } from './cache.js';
 import type { ConnectionHooks, ConnectionInfo } from './hooks.js';
+import { identityMismatch, type VerifiedIdentity } from '../security/token-authenticator.js';
 import type { LogLimiter } from './log-limiter.js';
 import { TokenBucket } from './log-limiter.js';
 import type { RejectReason, XdsMetrics } from './metrics.js';
@@ -101,6 +102,8 @@ const MAX_INFLIGHT_WRITES = 4;
 export abstract class XdsConnection implements ConnectionInfo {
   id: string;
   node: ProxyNode = parseNode(undefined);
+  /** Set by the server before the first request when token auth is on. */
+  identity: VerifiedIdentity | undefined;
   readonly peer: string;
   readonly connectedAt = new Date();
   requests = 0;
@@ -147,7 +150,7 @@ export abstract class XdsConnection implements ConnectionInfo {
   /** Subscribed types with their state, for /debug/adsz and /debug/syncz. */
   abstract typeStatuses(): TypeStatus[];
 
-  /** Handles one decoded request of a known type (`t`), or of `undefined` when handled already. */
+  /** Handles one decoded request of type `t` (node, limits and type URL already dealt with). */
   protected abstract handle(req: unknown, t: XdsType): void;
 
   /** Whether a change of `names` of type `t` can change what this stream should get. */
@@ -175,6 +178,15 @@ export abstract class XdsConnection implements ConnectionInfo {
     if (!this.announced) {
       this.node = parseNode(r.node as Parameters<typeof parseNode>[0]);
       this.id = `${this.node.id || 'anonymous'}-${this.seq}`;
+      if (this.identity) {
+        const sa = this.node.metadata['SERVICE_ACCOUNT'];
+        const why = identityMismatch(this.identity, { namespace: this.node.namespace, ...(typeof sa === 'string' && sa ? { serviceAccount: sa } : {}) });
+        if (why) {
+          this.reject('identity_mismatch', { node: this.node.id }, 'xDS stream refused: token identity does not match the node');
+          this.closeWithStatus(grpc.status.UNAUTHENTICATED, why);
+          return;
+        }
+      }
       this.announced = true;
       this.ctx.connected(this);
       try {
@@ -268,8 +280,9 @@ export abstract class XdsConnection implements ConnectionInfo {
         if (slot.awaitingNonce !== '') {
           for (const p of waiting) slot.awaiting.push(p);
           if (slot.awaiting.length > 32) slot.awaiting = slot.awaiting.filter((p) => p.open);
+        } else {
+          for (const p of waiting) p.satisfy(this, 'none');
         }
-        else for (const p of waiting) p.satisfy(this, 'none');
         waiting.length = 0;
         continue;
       }

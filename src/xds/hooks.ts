@@ -1,5 +1,6 @@
 // The seam for the next layer (health reporting and VM auto-registration, SPEC §6-7): the stream
 // calls these and knows nothing else about them.
+import type { VerifiedIdentity } from '../security/token-authenticator.js';
 import type { ProxyNode } from './node.js';
 
 export interface ConnectionInfo {
@@ -8,6 +9,8 @@ export interface ConnectionInfo {
   readonly node: ProxyNode;
   readonly peer: string;
   readonly connectedAt: Date;
+  /** The service account a verified bearer token named, when token auth is on. */
+  readonly identity?: VerifiedIdentity;
 }
 
 export interface HealthReport {

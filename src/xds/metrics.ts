@@ -15,7 +15,9 @@ export type RejectReason =
   | 'rate_limited'
   | 'slow_client'
   | 'duplicate_nack'
-  | 'health_without_hook';
+  | 'health_without_hook'
+  | 'unauthenticated'
+  | 'identity_mismatch';
 
 export class XdsMetrics {
   readonly registry = new Registry();

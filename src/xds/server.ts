@@ -13,6 +13,7 @@ import { PushEngine } from './push-engine.js';
 import { ResponseCache } from './response-cache.js';
 import { serverDefinitions } from './service-definitions.js';
 import { SotwStream } from './sotw-stream.js';
+import { AuthError, type TokenAuthenticator } from '../security/token-authenticator.js';
 
 export interface XdsServerOptions {
   cache: XdsCache;
@@ -22,6 +23,10 @@ export interface XdsServerOptions {
   limits?: Partial<StreamLimits>;
   debounce?: Partial<DebounceOptions>;
   pushTrackTimeoutMs?: number;
+  /** Transport security; default insecure (loopback). */
+  credentials?: grpc.ServerCredentials;
+  /** Bearer-token check run before a stream is served; throws AuthError with the reason. */
+  authenticator?: TokenAuthenticator;
 }
 
 type DuplexCall = grpc.ServerDuplexStream<unknown, Buffer>;
@@ -71,10 +76,34 @@ export class XdsServer {
       'grpc.max_send_message_length': -1,
     });
     const defs = serverDefinitions(this.limits.maxRequestBytes);
-    const sotw = (service: ServiceKind) => (call: DuplexCall) => this.track(new SotwStream(this.ctx, call, 'sotw', service));
-    const delta = (service: ServiceKind) => (call: DuplexCall) => this.track(new DeltaStream(this.ctx, call, 'delta', service));
+    const sotw = (service: ServiceKind) => (call: DuplexCall) => this.accept(call, () => new SotwStream(this.ctx, call, 'sotw', service));
+    const delta = (service: ServiceKind) => (call: DuplexCall) => this.accept(call, () => new DeltaStream(this.ctx, call, 'delta', service));
     this.grpcServer.addService(defs.ads, { StreamAggregatedResources: sotw('ads'), DeltaAggregatedResources: delta('ads') });
     this.grpcServer.addService(defs.eds, { StreamEndpoints: sotw('eds'), DeltaEndpoints: delta('eds') });
+  }
+
+  /**
+   * Serves a new stream, after its bearer token verifies when token auth is on. Requests that
+   * arrive meanwhile wait in the call's buffer; a refused stream ends with UNAUTHENTICATED and why.
+   */
+  private accept(call: DuplexCall, make: () => XdsConnection): void {
+    const auth = this.opts.authenticator;
+    if (!auth) return this.track(make());
+    const header = call.metadata.get('authorization')[0];
+    auth.authenticate(typeof header === 'string' ? header : header?.toString()).then(
+      (identity) => {
+        if (call.cancelled) return;
+        const c = make();
+        c.identity = identity;
+        this.track(c);
+      },
+      (err: unknown) => {
+        const why = err instanceof AuthError ? err.message : 'token check failed';
+        this.ctx.metrics.rejectedRequests.inc({ reason: 'unauthenticated' });
+        this.ctx.limiter.warn('unauthenticated', { peer: call.getPeer(), why }, 'xDS stream refused: bad bearer token');
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: why });
+      },
+    );
   }
 
   private track(c: XdsConnection): void {
@@ -92,7 +121,7 @@ export class XdsServer {
   /** Binds `host:port` (port 0: any free one); resolves to the bound port. */
   listen(address: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.grpcServer.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      this.grpcServer.bindAsync(address, this.opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => {
         if (err) return reject(err);
         this.port = port;
         this.opts.log.info({ address, port }, 'xDS server listening');
