@@ -1,21 +1,15 @@
 // `xdsim serve` as a process: loads -f, serves, and on SIGTERM closes streams with a status.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../src/proto/index.js';
 import { API } from './fixtures.js';
 import { node, SotwClient } from './helpers.js';
+import { killAll, serveProcess, servingPorts } from '../helpers/serve-process.js';
 
-const MAIN = fileURLToPath(new URL('./serve-main.ts', import.meta.url));
-const procs: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const p of procs.splice(0)) if (p.exitCode === null) p.kill('SIGKILL');
-});
+afterEach(killAll);
 
 const MESH = `apiVersion: v1
 kind: Service
@@ -30,36 +24,14 @@ metadata: { name: api-a, namespace: pay, labels: { app: api } }
 spec: { address: 10.0.0.1, locality: r1/z1/s1 }
 `;
 
-function serve(args: string[]): { proc: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, out: () => out, err: () => err, exited };
-}
-
-async function ports(out: () => string, timeoutMs = 15_000): Promise<{ xds: number; admin: number }> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    for (const line of out().split('\n')) {
-      if (!line.includes('xdsim serving')) continue;
-      const j = JSON.parse(line) as { xds: number; admin: number };
-      return { xds: j.xds, admin: j.admin };
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`server did not start: ${out()}`);
-}
+const serve = serveProcess;
 
 describe('xdsim serve', () => {
   it('serves files given with -f and shuts down cleanly on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xdsim-serve-'));
     writeFileSync(join(dir, 'mesh.yaml'), MESH);
     const s = serve(['-f', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--debounce-after', '10ms']);
-    const p = await ports(s.out);
+    const p = await servingPorts(s);
     const ready = await fetch(`http://127.0.0.1:${p.admin}/ready`);
     expect(ready.status).toBe(200);
     const c = new SotwClient(p.xds);
@@ -81,7 +53,7 @@ describe('xdsim serve', () => {
     const dir = mkdtempSync(join(tmpdir(), 'xdsim-serve-'));
     writeFileSync(join(dir, 'bad.yaml'), MESH.replace('address: 10.0.0.1', 'address: 10.0.0.1, weight: -1'));
     const s = serve(['-f', join(dir, 'bad.yaml'), '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
-    expect(await s.exited).toBe(1);
+    expect(await s.exited).toBe(2);
     expect(s.err()).toMatch(/bad\.yaml:\d+ \(document 2\) WorkloadEntry pay\/api-a spec\.weight/);
   });
 });
