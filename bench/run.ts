@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
+import { LATEST_JSON, mergeIntoLatest } from './results-file.js';
 import {
   fullBuildInFreshProcess,
   oneChangeCase,
@@ -105,10 +106,10 @@ async function main(): Promise<void> {
   }
   console.log(summary.toString());
 
-  const outFile = fileURLToPath(new URL('./results/latest.json', import.meta.url));
-  fs.mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
-  fs.writeFileSync(outFile, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`wrote ${outFile}`);
+  // Other benchmarks (fan-out, agents, HTTP load) keep their sections in the same file.
+  const { ratios: ownRatios, ...sections } = result;
+  mergeIntoLatest(sections, ownRatios);
+  console.log(`wrote ${LATEST_JSON}`);
 }
 
 await main();

@@ -5,6 +5,7 @@
 //   npx tsx bench/xds-fanout.ts [--streams 500] [--clients 2] [--rounds 10] [--warmup 2] [--out bench/results/xds-fanout.json]
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mergeIntoLatest } from './results-file.js';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(out, null, 2) + '\n');
+  mergeIntoLatest({ fanout: out }, ratios);
   process.stdout.write(JSON.stringify({ streams: opts.streams, ratios, results }, null, 2) + '\n');
 }
 
