@@ -1,8 +1,6 @@
 // `npm run bench [-- --quick] [-- --filter <regex>]`: the EDS benchmarks (bench/eds.bench.ts)
 // with tinybench, a readable table, and bench/results/latest.json for later comparison.
-import fs from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import { LATEST_JSON, mergeIntoLatest } from './results-file.js';
 import {
