@@ -57,24 +57,15 @@ function mesh(): Resource[] {
 
 async function serverRole(): Promise<void> {
   const { startControlPlane } = await import('../src/server/control-plane.js');
-  const { WorkloadEntryController } = await import('../src/registration/controller.js');
-  const { registrationHooks } = await import('../src/registration/xds-hooks.js');
-  type Hooks = import('../src/xds/hooks.js').ConnectionHooks;
-  let hooks: Hooks = {};
   const cp = await startControlPlane({
     xdsAddress: '127.0.0.1:0',
     adminAddress: null,
     logLevel: 'warn',
     processMetrics: false,
     resources: mesh(),
-    hooks: {
-      onConnect: (c) => hooks.onConnect?.(c),
-      onDisconnect: (c) => hooks.onDisconnect?.(c),
-      onHealthReport: (c, r) => hooks.onHealthReport?.(c, r),
-    },
+    registration: true,
+    gracePeriodMs: 10_000,
   });
-  const ctl = new WorkloadEntryController(cp.store, { gracePeriodMs: 10_000 });
-  hooks = registrationHooks(ctl);
   // Registration timeline: when each auto-registered entry was created.
   const added: number[] = [];
   cp.store.subscribe((batch) => {
@@ -89,7 +80,6 @@ async function serverRole(): Promise<void> {
   process.on('message', async (m: Msg) => {
     if (m.type === 'stats') process.send!({ type: 'stats', ...stats() });
     else if (m.type === 'stop') {
-      ctl.close();
       await cp.close();
       process.exit(0);
     }
@@ -158,7 +148,7 @@ async function orchestrate(): Promise<void> {
   const program = new Command('bench-agents')
     .option('--count <n>', 'agents (10000 for the full-size run)', (v) => Number(v), 2000)
     .option('--workers <n>', 'fleet worker threads', (v) => Number(v), Math.max(1, Math.min(2, os.availableParallelism())))
-    .option('--ramp <per-second>', 'agents connecting per second', (v) => Number(v), 500)
+    .option('--ramp <per-second>', 'agents connecting per second', (v) => Number(v), 250)
     .option('--hold <seconds>', 'idle phase after the ramp', (v) => Number(v), 20)
     .option('--probe-period <seconds>', 'probe period of every agent', (v) => Number(v), 10)
     .option('--unhealthy-fraction <f>', 'agents whose probe fails', (v) => Number(v), 0.05)
@@ -270,6 +260,8 @@ async function orchestrate(): Promise<void> {
       fleetRssBytes: fleetEndRss,
       serverBaseRssBytes: serverBase.rss,
       fleetBaseRssBytes: fleetBaseRss,
+      /** V8 heap of each fleet worker at the end (the rest of the fleet's RSS is native: sockets, HTTP/2 sessions). */
+      fleetWorkerHeapBytes: summary.memory.workers.map((w) => w.heapUsedBytes),
     },
     holdCpuPercent: { server: cpuPct(holdStart.server.cpu, holdEnd.server.cpu), fleet: cpuPct(holdStart.fleet?.['cpu'] as NodeJS.CpuUsage, holdEnd.fleet?.['cpu'] as NodeJS.CpuUsage) },
     latencyMs: { connect: summary.latency.connect, edsVisible: summary.latency.edsVisible, healthConverged: summary.latency.healthConverged },

@@ -261,10 +261,7 @@ export class Agent {
 
   private connect(): void {
     if (this.st === 'stopped') return;
-    if (this.opts.deadline !== undefined && this.now() >= this.opts.deadline) {
-      this.giveUp('run deadline reached');
-      return;
-    }
+    if (this.pastDeadline(0)) return;
     this.st = 'connecting';
     this.attemptStartedAt = this.now();
     this.gotFirstResponse = false;
@@ -384,11 +381,17 @@ export class Agent {
       this.giveUp(`gave up after ${this.backoff.attempts} attempts (last: ${kind}: ${detail})`);
       return;
     }
-    if (this.opts.deadline !== undefined && this.now() + delay >= this.opts.deadline) {
-      this.giveUp('run deadline reached');
-      return;
-    }
+    if (this.pastDeadline(delay)) return;
     this.scheduleConnect(delay, 'backoff');
+  }
+
+  /** The run ends before the next attempt could happen: stay down quietly (the end of a run is no failure). */
+  private pastDeadline(delayMs: number): boolean {
+    if (this.opts.deadline === undefined || this.now() + delayMs < this.opts.deadline) return false;
+    this.clearTimers();
+    this.teardown();
+    this.st = 'down';
+    return true;
   }
 
   private giveUp(detail: string): void {

@@ -12,7 +12,7 @@ export type AgentErrorKind =
   | 'stream-closed'
   /** A response that could not be parsed. */
   | 'bad-response'
-  /** Backoff attempts exhausted (or past the run deadline): the agent stopped retrying. */
+  /** Backoff attempts exhausted: the agent stopped retrying. */
   | 'gave-up';
 
 export interface AgentEvents {

@@ -1,6 +1,7 @@
 // `xdsim agents`: a fleet of simulated istio-agents against any xDS server (xdsim's or istiod's).
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
@@ -171,9 +172,11 @@ export function fleetConfigFromFlags(f: AgentsFlags, env: NodeJS.ProcessEnv = pr
 const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
 
 export function formatSummaryTable(s: FleetSummary): string {
-  const agents = new Table({ head: ['agents', 'target', 'started', 'connected', 'registered', 'failed', 'errors'] });
-  agents.push(['', s.agents.target, s.agents.started, s.agents.connected, s.config.watch === 'none' ? 'n/a' : s.agents.registered, s.agents.failed, s.agents.errors]);
-  const lat = new Table({ head: ['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'] });
+  // No colours: the table often ends up in CI logs and files.
+  const style = { head: [] as string[], border: [] as string[] };
+  const agents = new Table({ style, head: ['agents: target', 'started', 'connected', 'registered', 'failed', 'errors'] });
+  agents.push([s.agents.target, s.agents.started, s.agents.connected, s.config.watch === 'none' ? 'n/a' : s.agents.registered, s.agents.failed, s.agents.errors]);
+  const lat = new Table({ style, head: ['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'] });
   const rows: [string, keyof FleetSummary['latency']][] = [
     ['connect', 'connect'],
     ['eds visible', 'edsVisible'],
@@ -185,7 +188,7 @@ export function formatSummaryTable(s: FleetSummary): string {
     lat.push([label, l.count, l.p50Ms, l.p90Ms, l.p99Ms, l.maxMs]);
   }
   const c = s.counters;
-  const other = new Table({ head: ['traffic', 'value'] });
+  const other = new Table({ style, head: ['traffic', 'value'] });
   other.push(
     ['responses cds / eds', `${c.responses.cds} / ${c.responses.eds}`],
     ['acks / nacks', `${c.acks} / ${c.nacks}`],
@@ -258,6 +261,14 @@ export function registerAgentsCommand(program: Command): void {
         if (flags.expectRegistered) expectRegistered = parseFraction(flags.expectRegistered, '--expect-registered');
       } catch (err) {
         throw new CliError((err as Error).message);
+      }
+      if (flags.json && flags.json !== '-') {
+        // Fail now rather than lose a long run's summary at the end.
+        try {
+          accessSync(dirname(resolve(flags.json)), constants.W_OK);
+        } catch {
+          throw new CliError(`--json: cannot write to the directory of "${flags.json}"`);
+        }
       }
       const mode = flags.progress ?? (process.stderr.isTTY ? 'tty' : 'plain');
       if (mode !== 'tty' && mode !== 'plain' && mode !== 'none') throw new CliError(`--progress: expected tty, plain or none; got "${mode}"`);

@@ -129,14 +129,28 @@ function bump(s: ClusterState): void {
   s.views.clear();
 }
 
+/**
+ * Perf-gate test hook (docs/perf-gate.md): XDSIM_INJECT_VIEW_SLOWDOWN=0.15 makes every view build
+ * spin 15% longer than it took, so the gate can be shown to catch a slowdown. Read once; unset, it
+ * costs one always-false branch per build.
+ */
+const INJECTED_VIEW_SLOWDOWN = Math.max(0, Number(process.env['XDSIM_INJECT_VIEW_SLOWDOWN'] ?? '') || 0);
+
 function buildView(s: ClusterState, key: string, proxy: ProxyView): EncodedView {
+  const t0 = INJECTED_VIEW_SLOWDOWN > 0 ? performance.now() : 0;
   viewCounters.viewBuilds++;
   const groups = computeView<EncodedEndpoint, LocalityGroup>(s.endpoints.localities(), s.model.policy, proxy);
-  return {
+  const view: EncodedView = {
     cluster: s.model.name,
     key,
     bytes: assembleClusterLoadAssignment(s.nameField, groups),
     clusterVersion: s.version,
     groups,
   };
+  if (INJECTED_VIEW_SLOWDOWN > 0) {
+    const t1 = performance.now();
+    const until = t1 + (t1 - t0) * INJECTED_VIEW_SLOWDOWN;
+    while (performance.now() < until);
+  }
+  return view;
 }

@@ -14,7 +14,7 @@ export interface RunnerProgress {
   target: number;
   started: number;
   connected: number;
-  /** Agents whose IP is currently in EDS. */
+  /** Connected agents whose IP is currently in EDS. */
   visible: number;
   failed: number;
   errors: number;
@@ -114,7 +114,8 @@ export class AgentRunner {
       if (!a) continue;
       started++;
       if (a.connected) connected++;
-      if (a.visible) visible++;
+      // Only live agents: a stopped stream no longer tells whether its entry is still there.
+      if (a.visible && a.connected) visible++;
       if (a.state === 'failed') failed++;
     }
     return {

@@ -45,7 +45,7 @@ export interface FleetSummary {
     connected: number;
     /** IP visible in EDS when the run ended (0 when watch is none). */
     registered: number;
-    /** Agents that stopped retrying (backoff exhausted or past the deadline). */
+    /** Agents that stopped retrying (backoff attempts exhausted). */
     failed: number;
     /** Error events (every failed attempt counts). */
     errors: number;

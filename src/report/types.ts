@@ -88,10 +88,13 @@ export interface RunReport {
       seconds: number;
       avgPercent: number;
       peakPercent: number;
-      /** `main-thread`: the control plane's thread only (the fleet runs in worker threads). */
+      /**
+       * `process`: the control plane's process (the fleet runs in a child process);
+       * `main-thread`: its main thread only, when fleet threads share the process.
+       */
       scope: 'main-thread' | 'process';
     };
-    /** Peak resident set size of the process (the fleet's worker threads included). */
+    /** Peak resident set size of the control plane's process (of the fleet's too when they share it). */
     rssBytes: number;
     rssBytesEnd: number;
     /** Peak V8 heap of the control plane's thread. */

@@ -1,6 +1,7 @@
-// CPU time of the control plane. The fleet's agents run in worker threads of the same process,
-// so process-wide CPU would charge their work to the server: on Linux the main thread's own
-// counters are read from /proc; elsewhere process CPU is the fallback (and says so).
+// CPU time of the control plane. With the fleet in its own process, that is this process's CPU.
+// When the fleet's worker threads share the process (tests, --in-process), process CPU would
+// charge their work to the server: on Linux the main thread's own counters are read from /proc
+// instead; elsewhere process CPU is the fallback (and the report says which).
 import { readFileSync } from 'node:fs';
 
 /** Linux USER_HZ; 100 on every mainstream kernel. */
@@ -23,8 +24,8 @@ function mainThreadSeconds(): number | undefined {
   }
 }
 
-export function cpuClock(): CpuClock {
-  if (process.platform === 'linux' && mainThreadSeconds() !== undefined) {
+export function cpuClock(fleetInProcess: boolean): CpuClock {
+  if (fleetInProcess && process.platform === 'linux' && mainThreadSeconds() !== undefined) {
     return { scope: 'main-thread', read: () => mainThreadSeconds() ?? 0 };
   }
   return {

@@ -25,8 +25,8 @@ export interface FleetDriver {
   /** Starts every agent set; resolves with the fleet's t=0 (epoch ms) once all are running. */
   start(): Promise<number>;
   progress(): FleetDriverProgress;
-  /** A timeline action on the agents; returns what it did, in words. */
-  act(kind: 'drop' | 'restore' | 'reconnect', selector: AgentSelector): string;
+  /** A timeline action on the agents; resolves with what it did, in words. */
+  act(kind: 'drop' | 'restore' | 'reconnect', selector: AgentSelector): Promise<string>;
   /** Stops every agent; resolves with the merged summary (undefined if nothing ran). */
   stop(): Promise<FleetSummary | undefined>;
 }
@@ -166,7 +166,7 @@ export class ScenarioFleet implements FleetDriver {
     return out;
   }
 
-  act(kind: 'drop' | 'restore' | 'reconnect', sel: AgentSelector): string {
+  async act(kind: 'drop' | 'restore' | 'reconnect', sel: AgentSelector): Promise<string> {
     const chosen = this.sets.filter((s) => !sel.group || `${s.set.namespace}/${s.set.group}` === sel.group);
     if (chosen.length === 0) return 'no agents selected';
     const parts: string[] = [];
@@ -183,9 +183,13 @@ export class ScenarioFleet implements FleetDriver {
         s.level = 1;
         s.fleet.churn({ kind: 'scale', atMs: 0, to: 1 });
         parts.push(`${name}: ${back} agent(s) back`);
+      } else if (sel.spreadMs) {
+        // The fleet's disconnect model jitters each agent's time away by +-50%.
+        s.fleet.churn({ kind: 'disconnect', fraction: share, everyMs: 1, downMs: sel.spreadMs, startMs: 0, times: 1 });
+        parts.push(`${name}: ~${Math.round(n * s.level * share)} agent(s) reconnecting over ~${sel.spreadMs / 1000}s`);
       } else {
         s.fleet.churn({ kind: 'storm', atMs: 0, fraction: share, downMs: 0 });
-        parts.push(`${name}: ~${Math.round(n * s.level * share)} agent(s) reconnecting`);
+        parts.push(`${name}: ~${Math.round(n * s.level * share)} agent(s) reconnecting at once`);
       }
     }
     return parts.join('; ');

@@ -333,8 +333,6 @@ class ScenarioBuilder {
         this.report(
           path,
           actions.length === 0 ? `no action: give one of ${TIMELINE_ACTIONS.join(', ')}` : `one action per entry, got ${actions.join(' and ')}`,
-          'error',
-          'parent',
         );
         continue;
       }
@@ -388,6 +386,10 @@ class ScenarioBuilder {
           const [ns, name] = splitRef(sel.group);
           selector.group = `${ns}/${name}`;
         }
+        if (sel.spread !== undefined) {
+          if (kind === 'reconnect') selector.spreadMs = parseDuration(sel.spread);
+          else this.report([...path, kind, 'spread'], `only used by reconnect, ignored for ${kind}`, 'warning', 'key');
+        }
         if (sel.locality !== undefined) {
           this.locality([...path, kind, 'locality'], sel.locality);
           selector.locality = sel.locality;
@@ -411,8 +413,6 @@ class ScenarioBuilder {
         this.report(
           path,
           kinds.length === 0 ? `nothing to check: give one of ${EXPECTATION_KINDS.join(', ')}` : `one check per entry, got ${kinds.join(' and ')}`,
-          'error',
-          'parent',
         );
         continue;
       }
@@ -573,7 +573,7 @@ export function describeAction(a: TimelineAction): string {
     case 'restore':
       return `restore ${selectorText(a.selector)}`;
     case 'reconnect':
-      return `reconnect ${selectorText(a.selector)}`;
+      return `reconnect ${selectorText(a.selector)}${a.selector.spreadMs ? ` over ~${formatDuration(a.selector.spreadMs)}` : ' at once'}`;
   }
 }
 

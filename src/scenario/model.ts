@@ -47,6 +47,8 @@ export interface AgentSelector {
   /** `namespace/name`. */
   group?: string;
   locality?: string;
+  /** reconnect only: each agent stays away 0.5x..1.5x this long (0: back at once). */
+  spreadMs?: number;
 }
 
 export type TimelineAction =

@@ -7,14 +7,12 @@ import type { ControlPlane } from '../server/control-plane.js';
 import { startControlPlane } from '../server/control-plane.js';
 import type { FleetSummary } from '../fleet/summary.js';
 import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
-import { WorkloadEntryController } from '../registration/controller.js';
-import type { ConnectedProxy, HealthReport, ProxyLifecycle } from '../registration/connected-proxy.js';
-import { registrationHooks } from '../registration/xds-hooks.js';
 import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary } from '../report/histogram.js';
 import { REPORT_KIND, REPORT_VERSION, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
 import { cpuClock } from './cpu.js';
 import { evaluatePoint, evaluateTotals, isPointExpectation, lbSharesFromMesh, type PointObservation, type RunTotals } from './expectations.js';
 import { ScenarioFleet, type FleetDriver } from './fleet-driver.js';
+import { ChildProcessFleet } from './fleet-process.js';
 import { markHealth } from './health-marks.js';
 import type { Expectation, Scenario, TimelineEvent } from './model.js';
 import { totalAgents } from './model.js';
@@ -43,6 +41,8 @@ export interface RunOptions {
   onControlPlane?: (cp: ControlPlane) => void | Promise<void>;
   /** Replaces the real fleet (tests). */
   fleetFactory?: (xds: string, s: Scenario) => FleetDriver;
+  /** Runs the fleet's worker threads in this process instead of a child process. */
+  inProcessFleet?: boolean;
   /** Total fleet worker threads (default: the scenario's, else 1). */
   workers?: number;
   logLevel?: string;
@@ -62,20 +62,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** Lifecycle that forwards to a controller created once the store exists. */
-class LateLifecycle implements ProxyLifecycle {
-  target: ProxyLifecycle | undefined;
-  onConnect(p: ConnectedProxy): void {
-    this.target?.onConnect(p);
-  }
-  onDisconnect(p: ConnectedProxy): void {
-    this.target?.onDisconnect(p);
-  }
-  onHealth(p: ConnectedProxy, r: HealthReport): void {
-    this.target?.onHealth(p, r);
-  }
-}
-
 async function counterTotal(c: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
   return (await c.get()).values.reduce((s, v) => s + v.value, 0);
 }
@@ -89,24 +75,20 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   // Logs go to stderr: stdout carries the table or the JSON report.
   const log: Logger = pino({ name: 'xdsim', level: opts.logLevel ?? 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
 
-  const lifecycle = new LateLifecycle();
   const cp = await startControlPlane({
     resources: s.resources.map((l) => l.resource),
     xdsAddress: '127.0.0.1:0',
     adminAddress: null,
     debounce: { debounceAfterMs: s.controlPlane.debounceAfterMs, debounceMaxMs: s.controlPlane.debounceMaxMs, enableEdsDebounce: s.controlPlane.edsDebounce },
     sendUnhealthyEndpoints: s.controlPlane.sendUnhealthyEndpoints,
-    hooks: registrationHooks(lifecycle),
+    // Auto-registration and health over xDS are the control plane's own (SPEC §6, §7).
+    registration: true,
+    gracePeriodMs: s.controlPlane.gracePeriodMs,
     logger: log,
     processMetrics: false,
   });
-  const controller = new WorkloadEntryController(cp.store, {
-    gracePeriodMs: s.controlPlane.gracePeriodMs,
-    // Sweep often enough that a leak check right after the grace period sees the final state.
-    sweepIntervalMs: Math.max(1000, Math.min(s.controlPlane.gracePeriodMs, 5000)),
-    log: (level, msg, fields) => log[level](fields ?? {}, msg),
-  });
-  lifecycle.target = controller;
+  // Pending controller writes are flushed before anything looks at the store.
+  const controller = { flush: () => cp.workloadEntries?.flush() };
 
   // Auto-registered entries, counted from store events rather than listing thousands each sample.
   const registeredKeys = new Set<string>();
@@ -143,17 +125,16 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   await opts.onControlPlane?.(cp);
   const xds = `127.0.0.1:${cp.xdsPort}`;
   const groupsEver = [...s.resources.map((l) => l.resource), ...s.timeline.flatMap((t) => (t.action.kind === 'apply' ? t.action.resources.map((l) => l.resource) : []))];
-  const fleet =
-    opts.fleetFactory?.(xds, s) ??
-    new ScenarioFleet({
-      xds,
-      fleet: s.fleet,
-      groups: groupsEver,
-      restores: s.timeline.filter((t) => t.action.kind === 'restore').length,
-      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
-    });
+  const fleetOptions = {
+    xds,
+    fleet: s.fleet,
+    groups: groupsEver,
+    restores: s.timeline.filter((t) => t.action.kind === 'restore').length,
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+  };
+  const fleet = opts.fleetFactory?.(xds, s) ?? (opts.inProcessFleet ? new ScenarioFleet(fleetOptions) : new ChildProcessFleet(fleetOptions));
 
-  const cpu = cpuClock();
+  const cpu = cpuClock(!(fleet instanceof ChildProcessFleet));
   const series: Series = {
     intervalMs: interval,
     t: [],
@@ -184,6 +165,14 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let lastSampleAt = performance.now();
 
   const sample = (): void => {
+    try {
+      takeSample();
+    } catch (err) {
+      // A failed sample (e.g. out of file descriptors) must not take the run down.
+      notes.push(`sampling failed at ${((Date.now() - t0) / 1000).toFixed(1)}s: ${(err as Error).message}`);
+    }
+  };
+  const takeSample = (): void => {
     const now = performance.now();
     const dt = Math.max(1, now - lastSampleAt);
     lastSampleAt = now;
@@ -273,7 +262,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
         }
         case 'restore': {
           const parts: string[] = [];
-          if (a.selector.locality === undefined) parts.push(fleet.act('restore', a.selector));
+          if (a.selector.locality === undefined) parts.push(await fleet.act('restore', a.selector));
           const m = markHealth(cp.store, a.selector, true);
           parts.push(`${m.changed} entr(ies) healthy again`);
           result = parts.join('; ');
@@ -281,7 +270,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
         }
         case 'drop':
         case 'reconnect':
-          result = fleet.act(a.kind, a.selector);
+          result = await fleet.act(a.kind, a.selector);
           break;
       }
     } catch (err) {
@@ -337,7 +326,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
       phase = 'grace';
       const stoppedAt = Date.now();
-      const deadline = stoppedAt + s.controlPlane.gracePeriodMs + Math.max(1000, Math.min(s.controlPlane.gracePeriodMs, 5000)) + 2000;
+      // Deletion is timed per entry at the grace period; the sweep (every grace period) is the backstop.
+      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + 2000;
       emit(`${((stoppedAt - t0) / 1000).toFixed(1)}s agents stopped; waiting up to ${((deadline - stoppedAt) / 1000).toFixed(0)}s for the grace period to remove their entries`);
       while (Date.now() < deadline && !opts.signal?.aborted) {
         controller.flush();
@@ -354,7 +344,6 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (!summary) summary = await fleet.stop().catch(() => undefined);
     unsubscribePush();
     unsubscribeStore();
-    controller.close();
     await cp.close();
   }
 

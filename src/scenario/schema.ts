@@ -165,6 +165,8 @@ const AgentSelectorSchema = Type.Object(
     agents: Type.Optional(Type.Union([Count(0), Type.String({ pattern: PERCENT_PATTERN })], { expected: 'a count or a percentage like "10%"' })),
     group: Type.Optional(NonEmpty),
     locality: Type.Optional(LocalityPattern),
+    /** reconnect: agents come back spread over about this long (0.5x..1.5x of it), not at once. */
+    spread: Type.Optional(Duration),
   },
   closed,
 );

@@ -115,6 +115,41 @@ describe('piscina fleet', () => {
     }
   });
 
+  it('scale down and up, probe flapping (in-process runner)', async () => {
+    server = await startTestServer({ groups: [{ name: 'checkout', namespace: NS, labels: LABELS }], gracePeriodMs: 300 });
+    const config = fleetConfig({
+      xds: server.target,
+      count: 40,
+      namespace: NS,
+      group: 'checkout',
+      labels: LABELS,
+      durationMs: 4000,
+      workers: 0,
+      probe: { initialDelayMs: 0, periodMs: 100, timeoutMs: 50, successThreshold: 1, failureThreshold: 1 },
+      churn: [
+        { kind: 'scale', atMs: 1000, to: 0.5 },
+        { kind: 'scale', atMs: 2000, to: 1 },
+        { kind: 'flap', fraction: 0.25, periodMs: 600, atMs: 500 },
+      ],
+    });
+    let minConnected = Infinity;
+    const s = await new Fleet({ ...config, progressIntervalMs: 100 }).run({
+      onProgress: (p) => {
+        if (p.elapsedMs > 1300 && p.elapsedMs < 1900) minConnected = Math.min(minConnected, p.connected);
+      },
+    });
+    expect(s.counters.churn).toMatchObject({ scaleDown: 20, scaleUp: 20, flap: 10 });
+    expect(minConnected).toBe(20);
+    expect(s.agents.connected).toBe(40);
+    // Flapping agents report both states several times.
+    expect(s.counters.healthReports.unhealthy).toBeGreaterThanOrEqual(20);
+    if (REGISTRATION_AVAILABLE) {
+      // Scaled-up agents came back as new VMs: 20 more identities registered.
+      expect(await waitFor(() => new Set(server!.entries(NS).map((e) => e.spec.address)).size >= 40)).toBe(true);
+      expect(s.counters.registrations).toBeGreaterThanOrEqual(40);
+    }
+  });
+
   it('stops early on abort and still returns a summary', async () => {
     server = await startTestServer({ groups: [{ name: 'checkout', namespace: NS, labels: LABELS }] });
     const ac = new AbortController();

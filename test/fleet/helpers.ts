@@ -1,11 +1,9 @@
-// A real xdsim control plane on a loopback port with a VM mesh (WorkloadGroup + Service), plus
-// the auto-registration/health controller when src/registration exists (it is wired through the
-// server's connection hooks, the seam the server exposes for it).
+// A real xdsim control plane on a loopback port with a VM mesh (WorkloadGroup + Service), with
+// auto-registration and health over xDS on (when src/registration exists).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resource, WorkloadEntry } from '../../src/config/resources.js';
 import { startControlPlane, type ControlPlane } from '../../src/server/control-plane.js';
-import type { ConnectionHooks } from '../../src/xds/hooks.js';
 
 export const REGISTRATION_AVAILABLE = existsSync(join(import.meta.dirname, '../../src/registration/controller.ts'));
 
@@ -46,14 +44,13 @@ export interface TestServer {
   cp: ControlPlane;
   target: string;
   port: number;
-  /** The registration controller (undefined until src/registration lands). */
-  registration: { flush(): void; close(): void } | undefined;
+  /** The registration controller (undefined when registration is off). */
+  registration: ControlPlane['workloadEntries'];
   entries(namespace?: string): WorkloadEntry[];
   close(): Promise<void>;
 }
 
 export async function startTestServer(opts: { groups: readonly VmGroup[]; gracePeriodMs?: number; port?: number }): Promise<TestServer> {
-  let hooks: ConnectionHooks = {};
   const cp = await startControlPlane({
     xdsAddress: `127.0.0.1:${opts.port ?? 0}`,
     adminAddress: null,
@@ -61,30 +58,16 @@ export async function startTestServer(opts: { groups: readonly VmGroup[]; graceP
     processMetrics: false,
     resources: vmMesh(opts.groups),
     debounce: { debounceAfterMs: 50 },
-    hooks: {
-      onConnect: (c) => hooks.onConnect?.(c),
-      onDisconnect: (c) => hooks.onDisconnect?.(c),
-      onHealthReport: (c, r) => hooks.onHealthReport?.(c, r),
-    },
+    registration: REGISTRATION_AVAILABLE,
+    gracePeriodMs: opts.gracePeriodMs ?? 1000,
   });
-  let registration: TestServer['registration'];
-  if (REGISTRATION_AVAILABLE) {
-    const { WorkloadEntryController } = await import('../../src/registration/controller.js');
-    const { registrationHooks } = await import('../../src/registration/xds-hooks.js');
-    const ctl = new WorkloadEntryController(cp.store, { gracePeriodMs: opts.gracePeriodMs ?? 1000, sweepIntervalMs: 500 });
-    hooks = registrationHooks(ctl);
-    registration = ctl;
-  }
   return {
     cp,
     port: cp.xdsPort,
     target: `127.0.0.1:${cp.xdsPort}`,
-    registration,
+    registration: cp.workloadEntries,
     entries: (ns) => cp.store.list('WorkloadEntry', ns),
-    async close() {
-      registration?.close();
-      await cp.close();
-    },
+    close: () => cp.close(),
   };
 }
 
