@@ -17,6 +17,7 @@
 // VM fleet costs, not N x N endpoint pushes (that is the fan-out bench's subject).
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mergeIntoLatest } from './results-file.js';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -283,6 +284,7 @@ async function orchestrate(): Promise<void> {
     runs,
   };
   writeFileSync(out, `${JSON.stringify(doc, null, 2)}\n`);
+  mergeIntoLatest({ agents: doc }, { agents_per_box: doc.agents_per_box });
   process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
 }
 

@@ -1,5 +1,5 @@
 // `xdsim agents`: a fleet of simulated istio-agents against any xDS server (xdsim's or istiod's).
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -23,6 +23,11 @@ import { CliError, EXIT_FAILED } from './errors.js';
 
 export interface AgentsFlags {
   xds: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  sni?: string;
+  tokenFile?: string;
   namespace: string;
   group?: string;
   count: string;
@@ -162,6 +167,7 @@ export function fleetConfigFromFlags(f: AgentsFlags, env: NodeJS.ProcessEnv = pr
       nack: f.nack ? parseNack(f.nack) : null,
       watch,
       progressIntervalMs: 1000,
+      ...transportFlags(f),
     });
   } catch (err) {
     if (err instanceof FleetConfigError) throw new CliError(err.message);
@@ -251,6 +257,11 @@ export function registerAgentsCommand(program: Command): void {
     .option('--seed <n>', 'seed for every random choice (unhealthy set, churn picks, jitter)')
     .option('--expect-connected <fraction>', 'exit 1 unless at least this fraction is connected at the end')
     .option('--expect-registered <fraction>', 'exit 1 unless at least this fraction is visible in EDS at the end')
+    .option('--tls-ca <file>', 'connect over TLS, verifying the server with this CA (istiod root-cert.pem)')
+    .option('--tls-cert <file>', 'client certificate for mTLS (PEM)')
+    .option('--tls-key <file>', 'client key for mTLS (PEM)')
+    .option('--sni <name>', 'server name to verify and send, e.g. istiod.istio-system.svc')
+    .option('--token-file <file>', 'bearer token (JWT) sent as authorization on every stream, like istio-agent')
     .option('--progress <tty|plain|none>', 'progress output on stderr (default: a bar on a TTY, lines otherwise)')
     .action(async (flags: AgentsFlags) => {
       const config = fleetConfigFromFlags(flags);
@@ -329,4 +340,22 @@ export function registerAgentsCommand(program: Command): void {
       }
       if (failures.length) throw new CliError(`expectation failed: ${failures.join('; ')}`, EXIT_FAILED);
     });
+}
+
+/** TLS and token flags -> fleet config (paths only: the config crosses into worker threads). */
+function transportFlags(f: { tlsCa?: string; tlsCert?: string; tlsKey?: string; sni?: string; tokenFile?: string }): Pick<FleetConfig, 'tls' | 'tokenFile'> {
+  if (!!f.tlsCert !== !!f.tlsKey) throw new CliError('--tls-cert and --tls-key go together');
+  for (const [flag, file] of [['--tls-ca', f.tlsCa], ['--tls-cert', f.tlsCert], ['--tls-key', f.tlsKey], ['--token-file', f.tokenFile]] as const) {
+    if (file && !existsSync(file)) throw new CliError(`${flag}: no such file: ${file}`);
+  }
+  const out: Pick<FleetConfig, 'tls' | 'tokenFile'> = {};
+  if (f.tlsCa || f.tlsCert) {
+    out.tls = {
+      ...(f.tlsCa ? { caFile: f.tlsCa } : {}),
+      ...(f.tlsCert ? { certFile: f.tlsCert, keyFile: f.tlsKey! } : {}),
+      ...(f.sni ? { sni: f.sni } : {}),
+    };
+  }
+  if (f.tokenFile) out.tokenFile = f.tokenFile;
+  return out;
 }

@@ -1,3 +1,4 @@
+import type { ClientTlsOptions } from '../security/tls.js';
 // A fleet run, declared: where to connect, how many agents and what they look like, how fast
 // they arrive, how they churn, and how long it all lasts. Plain data (structured-clone safe) so
 // it can be posted to worker threads and written into the summary as is.
@@ -59,6 +60,10 @@ export interface FleetConfig {
    */
   watch: 'self' | 'observer' | 'none';
   progressIntervalMs: number;
+  /** Transport security, as file paths (the config crosses into worker threads). */
+  tls?: ClientTlsOptions;
+  /** File holding a bearer token (JWT) sent as `authorization` on every stream, as istio-agent does. */
+  tokenFile?: string;
 }
 
 export const DEFAULT_FLEET: Readonly<Omit<FleetConfig, 'xds' | 'count'>> = Object.freeze({

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { channelCredentials, tlsChannelOptions } from '../security/tls.js';
 // Runs one slice of a fleet on the current thread: creates and starts agents on the ramp
 // schedule, applies the churn schedule, optionally watches EDS through one observer stream, and
 // stops everything at the deadline or on request. A piscina worker runs one of these; tests and
 // `--workers 0` run it in-process.
-import { Agent } from '../agent/agent.js';
+import { Agent, type AgentOptions } from '../agent/agent.js';
 import { mulberry32, type Rng } from '../agent/rng.js';
 import { claEndpoints } from '../agent/wire.js';
 import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
@@ -66,6 +68,8 @@ export class AgentRunner {
   private stopResolve: ((r: RunnerResult) => void) | undefined;
   private readonly done: Promise<RunnerResult>;
   private startedAt = 0;
+  /** Built once per worker: every agent of the worker shares the credentials object. */
+  private readonly transport: Pick<AgentOptions, 'credentials' | 'channelOptions' | 'callMetadata'>;
 
   constructor(
     private readonly config: FleetConfig,
@@ -77,6 +81,7 @@ export class AgentRunner {
     this.activeLimit = this.slots.length;
     this.rng = mulberry32((config.seed * 7919) ^ (worker + 1));
     this.done = new Promise((resolve) => (this.stopResolve = resolve));
+    this.transport = transportFor(config);
   }
 
   /** Starts the run; `fleetStartedAt` (epoch ms) lines ramps and churn up across workers. */
@@ -188,6 +193,7 @@ export class AgentRunner {
     const probe = probeSettingsFor(c, slot.index);
     const agent = new Agent({
       target: c.xds,
+      ...this.transport,
       identity: agentIdentity(c, slot.index, slot.generation),
       index: slot.index,
       mode: c.mode,
@@ -301,6 +307,7 @@ export class AgentRunner {
     const c = this.config;
     this.observer = new Agent({
       target: c.xds,
+      ...this.transport,
       // No group: the observer does not register; its IP is outside any agent generation.
       identity: { name: `xdsim-observer-${c.shardIndex}-${this.worker}`, namespace: c.namespace, ip: '127.0.0.1', clusterId: c.clusterId },
       index: -1 - this.worker,
@@ -336,4 +343,15 @@ export class AgentRunner {
     if (!this.observer) return;
     for (const [cluster, ips] of this.observed) if (ips.has(agent.identity.ip)) agent.setPresence(cluster, true);
   }
+}
+
+/** Credentials, SNI and the bearer token for a fleet's agents, from the paths in its config. */
+function transportFor(c: FleetConfig): Pick<AgentOptions, 'credentials' | 'channelOptions' | 'callMetadata'> {
+  const out: Pick<AgentOptions, 'credentials' | 'channelOptions' | 'callMetadata'> = {};
+  if (c.tls) {
+    out.credentials = channelCredentials(c.tls);
+    out.channelOptions = tlsChannelOptions(c.tls);
+  }
+  if (c.tokenFile) out.callMetadata = { authorization: `Bearer ${readFileSync(c.tokenFile, 'utf8').trim()}` };
+  return out;
 }

@@ -12,6 +12,9 @@ import { TYPE_URL, toStruct } from '../../src/proto/index.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { startPlane } from '../xds/helpers.js';
 import { svc, we } from '../helpers/mesh.js';
+import { fleetConfig } from '../../src/fleet/config.js';
+import { Fleet } from '../../src/fleet/fleet.js';
+import type { WorkloadGroup } from '../../src/config/resources.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xdsim-tls-'));
 const f = (n: string) => join(dir, n);
@@ -34,7 +37,13 @@ beforeAll(async () => {
   writeFileSync(f('jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k', alg: 'ES256' }] }));
   token = (sub, o = {}) =>
     new SignJWT({ sub }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setAudience('istio-ca').setIssuedAt().setExpirationTime(o.exp ?? '1h').sign(keys.privateKey);
-  plane = await startPlane([we('vm', { address: '10.0.0.1', labels: { app: 'a' } }), svc('a', { app: 'a' }, [{ port: 80 }])], {
+  const group: WorkloadGroup = {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'WorkloadGroup',
+    metadata: { name: 'vms', namespace: 'pay' },
+    spec: { metadata: { labels: { app: 'vms' } }, template: { serviceAccount: 'vm-sa', ports: { http: 8080 } } },
+  };
+  plane = await startPlane([we('vm', { address: '10.0.0.1', labels: { app: 'a' } }), svc('a', { app: 'a' }, [{ port: 80 }]), group], {
     tls: { certFile: f('server.pem'), keyFile: f('server.key'), clientCaFile: f('ca.pem') },
     tokenAuth: { jwksFile: f('jwks.json') },
   });
@@ -110,5 +119,29 @@ describe('xDS over mTLS with bearer tokens', () => {
     expect(text).toMatch(/xdsim_xds_rejected_requests_total\{reason="unauthenticated"\} [1-9]/);
     expect(text).toMatch(/xdsim_xds_rejected_requests_total\{reason="identity_mismatch"\} 1/);
     expect(await attempt({ authorization: `Bearer ${await token('system:serviceaccount:pay:vm-sa')}` })).toEqual({ clusters: 1 });
+  });
+});
+
+describe('agents over mTLS with a token file', () => {
+  it('register through the secured server', async () => {
+    writeFileSync(f('token'), await token('system:serviceaccount:pay:vm-sa'));
+    const fleet = new Fleet(
+      fleetConfig({
+        xds: `localhost:${plane.xdsPort}`,
+        count: 5,
+        namespace: 'pay',
+        group: 'vms',
+        durationMs: 4_000,
+        workers: 0,
+        probe: null,
+        tls: { caFile: f('ca.pem'), certFile: f('client.pem'), keyFile: f('client.key'), sni: 'localhost' },
+        tokenFile: f('token'),
+      }),
+    );
+    const summary = await fleet.run();
+    expect(summary.agents.errors).toBe(0);
+    expect(summary.agents.connected).toBe(5);
+    const names = plane.store.list('WorkloadEntry', 'pay').map((w) => w.metadata.name).filter((n) => n.startsWith('vms-'));
+    expect(names).toHaveLength(5);
   });
 });
