@@ -27,6 +27,7 @@ const BUDGET_MS = 150_000;
 
 interface Options {
   update: boolean;
+  /** Measuring processes (more for --update: every later run is judged against the baseline's spread). */
   processes: number;
   /** Extra processes allowed when too few had quiet rounds. */
   extraProcesses: number;
@@ -38,7 +39,7 @@ interface Options {
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
     update: false,
-    processes: 10,
+    processes: 0,
     extraProcesses: 6,
     baseline: BASELINE,
     json: undefined,
@@ -59,6 +60,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument: ${a}`);
   }
+  if (o.processes === 0) o.processes = o.update ? 24 : 12;
   return o;
 }
 
@@ -152,7 +154,7 @@ async function main(): Promise<number> {
   console.log(countTable(countRows));
   console.log(samplingLine(run, settings));
   if (b.env.node !== process.version) console.log(`note: baseline recorded on Node ${b.env.node}, this is ${process.version}; ratios can move with V8`);
-  if (o.json) writeFileSync(o.json, `${JSON.stringify({ pass: !fail, timed, counts: countRows, sampling: run.rounds, contended: run.contended, seconds: +elapsed() }, null, 2)}\n`);
+  if (o.json) writeFileSync(o.json, `${JSON.stringify({ pass: !fail, seconds: +elapsed(), timed, counts: countRows, run }, null, 2)}\n`);
   if (fail) {
     const why = [
       ...timed.filter((t) => t.verdict === 'regression').map((t) => `${t.name} ${(t.shift * 100).toFixed(1)}% slower`),

@@ -70,6 +70,13 @@ export interface AgentOptions {
    * observer track the presence of many agents' IPs from one stream.
    */
   onEndpoints?: (cluster: string, cla: Uint8Array | undefined, at: number) => void;
+  /**
+   * HTTP/2 keepalive ping interval (ms); 0 or undefined: no pings. Without pings a server that
+   * hangs (SIGSTOP, a dead VM behind a NAT) looks connected forever: TCP alone never notices.
+   */
+  keepaliveMs?: number;
+  /** How long a keepalive ping may go unanswered before the connection is dropped (default 10 s). */
+  keepaliveTimeoutMs?: number;
   /** Extra grpc-js channel options (merged over the agent's). */
   channelOptions?: grpc.ChannelOptions;
   /** Metadata sent with the stream (e.g. an authorization token later). */
@@ -268,13 +275,19 @@ export class Agent {
     this.firstRequestSent = false;
     this.types.clear();
     this.edsNames = [];
-    this.client ??= new grpc.Client(this.opts.target, this.opts.credentials ?? grpc.credentials.createInsecure(), {
+    this.client ??= new grpc.Client(channelTarget(this.opts.target), this.opts.credentials ?? grpc.credentials.createInsecure(), {
       // One HTTP/2 connection per agent, as each VM has its own: no sharing through the global pool.
       'grpc.use_local_subchannel_pool': 1,
       // Channelz keeps per-channel traces; thousands of channels would carry that for nothing.
       'grpc.enable_channelz': 0,
       'grpc.enable_retries': 0,
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      ...(this.opts.keepaliveMs && this.opts.keepaliveMs > 0
+        ? {
+            'grpc.keepalive_time_ms': this.opts.keepaliveMs,
+            'grpc.keepalive_timeout_ms': this.opts.keepaliveTimeoutMs ?? 10_000,
+          }
+        : {}),
       ...this.opts.channelOptions,
     });
     const md = new grpc.Metadata();
@@ -653,6 +666,17 @@ export class Agent {
     this.sendDelta({ typeUrl: r.typeUrl, responseNonce: r.nonce });
     this.events.ack?.(this.index, r.typeUrl);
   }
+}
+
+/**
+ * An IP literal goes through grpc-js's `ipv4:`/`ipv6:` resolver: the default `dns:` one builds a
+ * c-ares resolver per channel, a measurable share of an agent's connect cost in a storm of
+ * thousands. The default authority (and so TLS name checks) is the same `host:port` either way.
+ */
+export function channelTarget(target: string): string {
+  if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(target)) return `ipv4:${target}`;
+  if (/^\[[0-9a-fA-F:.]+\]:\d+$/.test(target)) return `ipv6:${target}`;
+  return target;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

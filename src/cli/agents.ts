@@ -59,6 +59,8 @@ export interface AgentsFlags {
   nack?: string;
   watch?: string;
   connectTimeout?: string;
+  keepalive?: string;
+  keepaliveTimeout?: string;
   maxAttempts?: string;
   seed?: string;
   expectConnected?: string;
@@ -163,6 +165,8 @@ export function fleetConfigFromFlags(f: AgentsFlags, env: NodeJS.ProcessEnv = pr
       namePrefix: f.namePrefix ?? '',
       seed: f.seed !== undefined ? parsePositiveInt(f.seed, '--seed', 0) : 1,
       connectTimeoutMs: f.connectTimeout ? parseDuration(f.connectTimeout, '--connect-timeout') : DEFAULT_FLEET.connectTimeoutMs,
+      keepaliveMs: f.keepalive ? parseDuration(f.keepalive, '--keepalive') : DEFAULT_FLEET.keepaliveMs,
+      keepaliveTimeoutMs: f.keepaliveTimeout ? parseDuration(f.keepaliveTimeout, '--keepalive-timeout') : DEFAULT_FLEET.keepaliveTimeoutMs,
       backoff: { ...DEFAULT_FLEET.backoff, ...(f.maxAttempts ? { maxAttempts: parsePositiveInt(f.maxAttempts, '--max-attempts') } : {}) },
       nack: f.nack ? parseNack(f.nack) : null,
       watch,
@@ -180,8 +184,8 @@ const mb = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
 export function formatSummaryTable(s: FleetSummary): string {
   // No colours: the table often ends up in CI logs and files.
   const style = { head: [] as string[], border: [] as string[] };
-  const agents = new Table({ style, head: ['agents: target', 'started', 'connected', 'registered', 'failed', 'errors'] });
-  agents.push([s.agents.target, s.agents.started, s.agents.connected, s.config.watch === 'none' ? 'n/a' : s.agents.registered, s.agents.failed, s.agents.errors]);
+  const agents = new Table({ style, head: ['agents: target', 'started', 'connected', 'registered', 'failed', 'errors', 'lost'] });
+  agents.push([s.agents.target, s.agents.started, s.agents.connected, s.config.watch === 'none' ? 'n/a' : s.agents.registered, s.agents.failed, s.agents.errors, s.agents.lost ?? 0]);
   const lat = new Table({ style, head: ['latency (ms)', 'count', 'p50', 'p90', 'p99', 'max'] });
   const rows: [string, keyof FleetSummary['latency']][] = [
     ['connect', 'connect'],
@@ -253,6 +257,8 @@ export function registerAgentsCommand(program: Command): void {
     .option('--nack <fraction[:cds|eds|all]>', 'reject this fraction of responses (fault tests)')
     .option('--watch <self|observer|none>', 'how EDS visibility is measured', 'self')
     .option('--connect-timeout <d>', 'bound on waiting for a stream\'s first response', '10s')
+    .option('--keepalive <d>', 'HTTP/2 keepalive ping interval per connection, e.g. 30s (default: no pings)')
+    .option('--keepalive-timeout <d>', 'drop the connection when a ping is unanswered this long', '10s')
     .option('--max-attempts <n>', 'reconnect attempts in a row before an agent gives up', '20')
     .option('--seed <n>', 'seed for every random choice (unhealthy set, churn picks, jitter)')
     .option('--expect-connected <fraction>', 'exit 1 unless at least this fraction is connected at the end')

@@ -47,7 +47,8 @@ function progressReporter(enabled: boolean) {
     const multi = new cliProgress.MultiBar(
       {
         stream,
-        format: ' {bar} {elapsed}/{duration} | connected {connected}/{target} | registered {registered} | pushes {pushes} | p99 {p99} | cpu {cpu} | {phase}',
+        // Not {duration}/{total}: those are cli-progress's own tokens.
+        format: ' {bar} {t}/{runFor} | connected {connected}/{target} | registered {registered} | pushes {pushes} | p99 {p99} | cpu {cpu} | {phase}',
         barsize: 24,
         hideCursor: true,
         clearOnComplete: true,
@@ -59,8 +60,8 @@ function progressReporter(enabled: boolean) {
     return {
       sample(s: LiveSample) {
         const payload = {
-          elapsed: formatDuration(s.tMs),
-          duration: formatDuration(s.durationMs),
+          t: formatDuration(s.tMs),
+          runFor: formatDuration(s.durationMs),
           connected: s.connected,
           target: s.target,
           registered: s.registered,
@@ -137,6 +138,9 @@ export function registerRunCommand(program: Command): Command {
           logLevel: flags.logLevel,
           ...(workers !== undefined ? { workers } : {}),
         });
+      } catch (err) {
+        // The run could not happen (fleet or server failed to start): nothing was checked.
+        throw new CliError(`run failed: ${(err as Error).message ?? String(err)}`, EXIT_FAILED);
       } finally {
         progress.stop();
         process.off('SIGINT', onSigint);

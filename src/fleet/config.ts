@@ -51,6 +51,10 @@ export interface FleetConfig {
   namePrefix: string;
   seed: number;
   connectTimeoutMs: number;
+  /** HTTP/2 keepalive ping interval of every agent's connection (ms); 0: no pings. */
+  keepaliveMs: number;
+  /** Unanswered ping -> connection dropped after this long (ms). */
+  keepaliveTimeoutMs: number;
   backoff: BackoffOptions;
   nack: NackPolicy | null;
   /**
@@ -93,6 +97,9 @@ export const DEFAULT_FLEET: Readonly<Omit<FleetConfig, 'xds' | 'count'>> = Objec
   namePrefix: '',
   seed: 1,
   connectTimeoutMs: 10_000,
+  // Off by default: pings change what a loaded server sees; fault runs and real istiods opt in.
+  keepaliveMs: 0,
+  keepaliveTimeoutMs: 10_000,
   backoff: { ...DEFAULT_BACKOFF },
   nack: null,
   watch: 'self',
@@ -120,6 +127,8 @@ export function fleetConfig(partial: Partial<FleetConfig> & Pick<FleetConfig, 'x
     // Nothing to watch: agents only report health. Not an error, but nothing can be seen in EDS.
     c.watch = 'none';
   }
+  if (!(c.keepaliveMs >= 0)) throw new FleetConfigError('keepalive: must be >= 0');
+  if (!(c.keepaliveTimeoutMs > 0)) throw new FleetConfigError('keepalive-timeout: must be > 0');
   if (c.probe) {
     for (const k of ['periodMs', 'timeoutMs'] as const) if (!(c.probe[k] > 0)) throw new FleetConfigError(`probe ${k}: must be > 0`);
   }

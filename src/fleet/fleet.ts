@@ -42,6 +42,10 @@ interface Slice {
   send(cmd: MainMessage): void;
   progress: RunnerProgress;
   result: Promise<RunnerResult | undefined>;
+  /** The worker thread running it (from its `ready` message). */
+  threadId?: number;
+  /** Why the worker died, if it did (crash, exit, killed). */
+  lostReason?: string;
 }
 
 export class Fleet {
@@ -55,6 +59,19 @@ export class Fleet {
   /** Applies a churn model now, on every worker (scenario timelines use this). */
   churn(spec: ChurnSpec): void {
     for (const s of this.slices) s.send({ type: 'churn', spec });
+  }
+
+  /**
+   * Fault injection: terminates the thread running worker `w` (0-based) at once, as `kill -9`
+   * would a process - no stop message, no final statistics. Its agents' connections close with
+   * the thread; the summary counts them as `lost`. Returns false if there is no such live thread.
+   */
+  async killWorker(w: number): Promise<boolean> {
+    const slice = this.slices.find((s) => s.worker === w);
+    const thread = slice?.threadId === undefined ? undefined : this.pool?.threads.find((t) => t.threadId === slice.threadId);
+    if (!thread) return false;
+    await thread.terminate();
+    return true;
   }
 
   /** Ends the run early; `run()` then resolves with the summary. */
@@ -190,7 +207,10 @@ export class Fleet {
       readiness.push(new Promise<void>((r) => (onReady = r)));
       port1.on('message', (m: WorkerMessage) => {
         if (m.type === 'progress') slice.progress = m.progress;
-        else if (m.type === 'ready') onReady();
+        else if (m.type === 'ready') {
+          slice.threadId = m.threadId;
+          onReady();
+        }
       });
       port1.unref();
       const task: WorkerTask = { config: this.config, indexes, worker: w, port: port2 };
@@ -201,7 +221,10 @@ export class Fleet {
           return r;
         })
         .catch((err: unknown) => {
-          process.emitWarning(`xdsim fleet worker ${w} failed: ${(err as Error).message ?? String(err)}`);
+          slice.lostReason = (err as Error).message ?? String(err);
+          // Its agents died with the thread: live progress must stop counting them as connected.
+          slice.progress = { ...slice.progress, connected: 0, visible: 0 };
+          process.emitWarning(`xdsim fleet worker ${w} failed: ${slice.lostReason}`);
           return undefined;
         })
         .finally(() => {
@@ -213,15 +236,20 @@ export class Fleet {
     return { slices, ready: Promise.all(readiness) };
   }
 
-  /** A worker that crashed or never answered: its last progress stands in for its result. */
+  /**
+   * A worker that crashed, was killed or never answered: its agents are gone (or are torn down
+   * with the pool right after), so none counts as connected; they are reported as lost.
+   */
   private lostWorker(s: Slice, startedAt: number): RunnerResult {
-    const p = s.progress;
+    const p = { ...s.progress, connected: 0, visible: 0 };
+    const why = s.lostReason ? `worker ${s.worker} died (${s.lostReason})` : `worker ${s.worker} did not report`;
     return {
       worker: s.worker,
+      lost: true,
       progress: p,
       counters: { ...emptyCounters(), bytesReceived: p.bytesReceived },
       histograms: { connect: '', edsVisible: '', push: '', healthConverged: '' },
-      errorSamples: [{ agent: -1, kind: 'gave-up', detail: `worker ${s.worker} did not report; its counts are from its last progress` }],
+      errorSamples: [{ agent: -1, kind: 'gave-up', detail: `${why}: its ${p.target} agents are lost; counts are from its last progress` }],
       bytesSent: 0,
       memory: { rssBytes: 0, heapUsedBytes: 0, externalBytes: 0 },
       elapsedMs: Date.now() - startedAt,

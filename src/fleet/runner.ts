@@ -33,6 +33,8 @@ export interface RunnerResult {
   memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number };
   /** Wall time from the fleet start until this runner stopped. */
   elapsedMs: number;
+  /** Stand-in for a worker that died or never reported: its agents are lost. */
+  lost?: boolean;
 }
 
 export type RunnerCommand =
@@ -202,6 +204,8 @@ export class AgentRunner {
       ...(probe ? { probe, probeOffsetMs: Math.floor(this.rng() * probe.periodMs) } : {}),
       backoff: c.backoff,
       connectTimeoutMs: c.connectTimeoutMs,
+      keepaliveMs: c.keepaliveMs,
+      keepaliveTimeoutMs: c.keepaliveTimeoutMs,
       deadline: this.startedAt + c.durationMs,
       watchSelf: c.watch === 'self',
       seed: c.seed,
@@ -315,6 +319,8 @@ export class AgentRunner {
       subscription: { cds: true },
       backoff: c.backoff,
       connectTimeoutMs: c.connectTimeoutMs,
+      keepaliveMs: c.keepaliveMs,
+      keepaliveTimeoutMs: c.keepaliveTimeoutMs,
       deadline,
       watchSelf: false,
       seed: c.seed,

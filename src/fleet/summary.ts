@@ -49,6 +49,8 @@ export interface FleetSummary {
     failed: number;
     /** Error events (every failed attempt counts). */
     errors: number;
+    /** Agents of worker threads that died (crashed, killed) or never reported: out of the run. */
+    lost: number;
   };
   latency: Record<LatencyMetric, LatencySummary>;
   /** HdrHistogram compressed base64, microseconds. */
@@ -98,6 +100,7 @@ export function buildSummary(
       registered: sum((r) => r.progress.visible),
       failed: sum((r) => r.progress.failed),
       errors: totalErrors(counters),
+      lost: sum((r) => (r.lost ? r.progress.target : 0)),
     },
     latency: {} as Record<LatencyMetric, LatencySummary>,
     histograms,
@@ -161,6 +164,8 @@ export function mergeSummaries(summaries: readonly FleetSummary[]): FleetSummary
       registered: sum((s) => s.agents.registered),
       failed: sum((s) => s.agents.failed),
       errors: totalErrors(counters),
+      // Summaries written before `lost` existed count as none lost.
+      lost: sum((s) => s.agents.lost ?? 0),
     },
     latency: {} as Record<LatencyMetric, LatencySummary>,
     histograms,

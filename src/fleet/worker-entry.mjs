@@ -5,5 +5,9 @@ import { register } from 'tsx/esm/api';
 
 register();
 const mod = await import('./worker.ts');
+// grpc-js reads `error.stack` at the end of every call; source-mapped stacks (which tsx turns on)
+// cost a fraction of a millisecond each, which thousands of cancelled or timed-out calls in a
+// connect storm turn into seconds of a worker's CPU. This thread only counts agent errors.
+process.setSourceMapsEnabled(false);
 
 export default mod.default;

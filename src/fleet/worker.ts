@@ -3,7 +3,7 @@
 // compile, proto loading) does not eat into the ramp. Progress goes out and commands (stop, churn)
 // come in over the MessagePort sent with the task; the task resolves with the slice's statistics
 // once its agents are stopped.
-import type { MessagePort } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
 import type { FleetConfig } from './config.js';
 import { AgentRunner, type RunnerCommand, type RunnerProgress, type RunnerResult } from './runner.js';
 
@@ -14,7 +14,7 @@ export interface WorkerTask {
   port: MessagePort;
 }
 
-export type WorkerMessage = { type: 'ready' } | { type: 'progress'; progress: RunnerProgress };
+export type WorkerMessage = { type: 'ready'; threadId: number } | { type: 'progress'; progress: RunnerProgress };
 export type MainMessage = { type: 'go'; startedAt: number } | RunnerCommand;
 
 export default async function runWorker(task: WorkerTask): Promise<RunnerResult> {
@@ -39,7 +39,7 @@ export default async function runWorker(task: WorkerTask): Promise<RunnerResult>
       }
     });
   });
-  port.postMessage({ type: 'ready' } satisfies WorkerMessage);
+  port.postMessage({ type: 'ready', threadId } satisfies WorkerMessage);
   try {
     return await result;
   } finally {

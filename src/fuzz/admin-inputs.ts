@@ -133,7 +133,7 @@ export function adminCase(seed: number, seq: number, opts: AdminGenOptions): Adm
       c = post(
         target(),
         rng.pick([mutatedManifest(rng), VALID(rng.int(0, 50)), JSON.stringify({ kind: 'Service', a: [1, 2] }), '--boundary\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n--boundary--']),
-        { 'content-type': rng.pick(['application/json', 'multipart/form-data; boundary=boundary', 'application/x-www-form-urlencoded', 'image/png', 'text/html; charset=utf-16', 'application/grpc', '', ';;;', randomText(rng, 40)]) },
+        { 'content-type': rng.pick(['application/json', 'multipart/form-data; boundary=boundary', 'application/x-www-form-urlencoded', 'image/png', 'text/html; charset=utf-16', 'application/grpc', '', ';;;', randomText(rng, 40).replace(/[^\x20-\x7e]/g, '?')]) },
       );
       break;
     case 'bad-encoding':

@@ -67,11 +67,18 @@ function send(host: string, port: number, c: AdminCase, timeoutMs: number): Prom
     const body = c.body;
     if (body && !Buffer.isBuffer(body) && body.declare) headers['content-length'] = body.bytes;
     else if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
-    const req = http.request({ host, port, method: c.method, path: c.path, headers, agent: false }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => finish(String(res.statusCode)));
-      res.on('error', () => finish(String(res.statusCode)));
-    });
+    let req: http.ClientRequest;
+    try {
+      req = http.request({ host, port, method: c.method, path: c.path, headers, agent: false }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => finish(String(res.statusCode)));
+        res.on('error', () => finish(String(res.statusCode)));
+      });
+    } catch {
+      // Something node:http will not even send (an invalid header or path): not an input.
+      resolve({ outcome: 'client-refused', sent: 0 });
+      return;
+    }
     const timer = setTimeout(() => finish('timeout'), timeoutMs);
     req.on('error', () => finish('reset'));
     if (!body) {

@@ -33,7 +33,8 @@ export function summarize(h: Histogram): LatencySummary {
     p50Ms: ms(h.getValueAtPercentile(50)),
     p90Ms: ms(h.getValueAtPercentile(90)),
     p99Ms: ms(h.getValueAtPercentile(99)),
-    maxMs: ms(h.maxValue),
+    // Percentile 100, not maxValue: the same bucket bound whether or not the histogram went through base64.
+    maxMs: ms(h.getValueAtPercentile(100)),
     meanMs: Math.round(h.mean) / 1000,
   };
 }
@@ -43,11 +44,9 @@ export function encodeHistogram(h: Histogram): string {
 }
 
 export function decodeHistogram(s: string): Histogram {
-  const decoded = hdr.decodeFromCompressedBase64(s, 32, true);
-  // Copy into our standard shape so merges never hit a narrower bucket size.
   const h = newHistogram();
-  h.add(decoded);
-  decoded.destroy();
+  // Copied into our standard shape, so merges never meet a narrower bucket size.
+  if (s) h.add(hdr.decodeFromCompressedBase64(s));
   return h;
 }
 

@@ -67,7 +67,7 @@ export interface RunReport {
     registeredPeak: number;
     /** Peak of agents connected (fleet view). */
     connectedPeak: number;
-    /** Agents that saw their own address in EDS at least once (fleet view). */
+    /** Agents whose own address was in EDS when the fleet stopped (fleet view). */
     visibleInEds?: number;
     /** Connect time (stream open -> first response), from the fleet. */
     connect?: LatencySummary & { histogram?: string };

@@ -1,5 +1,5 @@
 // CPU time of the control plane. With the fleet in its own process, that is this process's CPU.
-// When the fleet's worker threads share the process (tests, --in-process), process CPU would
+// When fleet work shares the process (a fake fleet in tests), process CPU would
 // charge their work to the server: on Linux the main thread's own counters are read from /proc
 // instead; elsewhere process CPU is the fallback (and the report says which).
 import { readFileSync } from 'node:fs';

@@ -118,6 +118,9 @@ export class ScenarioFleet implements FleetDriver {
         // Distinct instance names per set even when two sets share a group.
         namePrefix: `${set.group}-s${i}`,
         seed: f.seed + i,
+        // Generous: on a busy box a slow first response should show in the connect latency,
+        // not turn into timeouts whose retries pile more connects on the box.
+        connectTimeoutMs: 30_000,
         progressIntervalMs: 250,
       });
       ipNext += set.count * gens + 256;

@@ -3,7 +3,6 @@
 // and pushes follow through the normal path. Entries without health checks get the annotation:
 // marking them is the point of the action.
 import type { Condition, WorkloadEntry } from '../config/resources.js';
-
 import type { ConfigOp, ConfigStore } from '../config/store.js';
 import { ANNOTATION_HEALTH_CHECKS } from '../model/labels.js';
 import { localityMatches } from '../model/locality.js';

@@ -348,11 +348,10 @@ class ScenarioBuilder {
   private async action(e: TimelineEntryDocument, kind: (typeof TIMELINE_ACTIONS)[number], path: Path): Promise<TimelineAction | undefined> {
     switch (kind) {
       case 'apply': {
-        const items = Array.isArray(e.apply) ? e.apply : [e.apply];
-        const base: Path = Array.isArray(e.apply) ? [...path, 'apply'] : [...path, 'apply'];
-        const r = Array.isArray(e.apply) ? parseObjectsAt(this.ctx, e.apply, base) : parseObjectsAt(this.ctx, e.apply, base);
+        const count = Array.isArray(e.apply) ? e.apply.length : 1;
+        const r = parseObjectsAt(this.ctx, e.apply, [...path, 'apply']);
         this.diagnostics.push(...r.diagnostics);
-        if (r.resources.length === 0 && !r.diagnostics.some((d) => d.severity === 'error')) this.report([...path, 'apply'], `nothing xdsim reads in ${items.length} object(s)`, 'warning');
+        if (r.resources.length === 0 && !r.diagnostics.some((d) => d.severity === 'error')) this.report([...path, 'apply'], `nothing xdsim reads in ${count} object(s)`, 'warning');
         return { kind: 'apply', resources: r.resources, source: `${r.resources.length} inline object(s)` };
       }
       case 'applyFile': {

@@ -11,7 +11,7 @@ import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary
 import { REPORT_KIND, REPORT_VERSION, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
 import { cpuClock } from './cpu.js';
 import { evaluatePoint, evaluateTotals, isPointExpectation, lbSharesFromMesh, type PointObservation, type RunTotals } from './expectations.js';
-import { ScenarioFleet, type FleetDriver } from './fleet-driver.js';
+import type { FleetDriver } from './fleet-driver.js';
 import { ChildProcessFleet } from './fleet-process.js';
 import { markHealth } from './health-marks.js';
 import type { Expectation, Scenario, TimelineEvent } from './model.js';
@@ -39,10 +39,8 @@ export interface RunOptions {
   onEvent?: (line: string) => void;
   /** Called with the running control plane before any agent connects (tests break things here). */
   onControlPlane?: (cp: ControlPlane) => void | Promise<void>;
-  /** Replaces the real fleet (tests). */
+  /** Replaces the real fleet, which runs in a child process (tests). */
   fleetFactory?: (xds: string, s: Scenario) => FleetDriver;
-  /** Runs the fleet's worker threads in this process instead of a child process. */
-  inProcessFleet?: boolean;
   /** Total fleet worker threads (default: the scenario's, else 1). */
   workers?: number;
   logLevel?: string;
@@ -132,7 +130,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     restores: s.timeline.filter((t) => t.action.kind === 'restore').length,
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
   };
-  const fleet = opts.fleetFactory?.(xds, s) ?? (opts.inProcessFleet ? new ScenarioFleet(fleetOptions) : new ChildProcessFleet(fleetOptions));
+  const fleet = opts.fleetFactory?.(xds, s) ?? new ChildProcessFleet(fleetOptions);
 
   const cpu = cpuClock(!(fleet instanceof ChildProcessFleet));
   const series: Series = {
@@ -287,7 +285,6 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let leakedEntries: number | null = null;
   let registeredAtEnd = 0;
   let sampler: NodeJS.Timeout | undefined;
-  const timers: NodeJS.Timeout[] = [];
   try {
     t0 = await fleet.start();
     phase = 'running';
@@ -340,7 +337,6 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     sample();
   } finally {
     if (sampler) clearInterval(sampler);
-    for (const t of timers) clearTimeout(t);
     if (!summary) summary = await fleet.stop().catch(() => undefined);
     unsubscribePush();
     unsubscribeStore();

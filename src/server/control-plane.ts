@@ -161,6 +161,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         cache.close();
         eds.close();
         registry.close();
+        metrics.close();
         log.info('control plane stopped');
       })();
       return closing;

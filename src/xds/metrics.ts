@@ -1,5 +1,6 @@
 // Metrics named as istiod names them (SPEC §9), on a registry per control plane so several can
 // live in one process (tests). Rejected input has its own counters, labelled by reason.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 
@@ -35,6 +36,8 @@ export class XdsMetrics {
   readonly sharedResponses: Counter<'outcome'>;
   readonly adminRejected: Counter<'reason'>;
   readonly configRejected: Counter<'endpoint'>;
+  /** perf_hooks event-loop delay samples since the last scrape (storms show up here first). */
+  readonly eventLoopDelay: IntervalHistogram;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const r = [this.registry];
@@ -90,5 +93,30 @@ export class XdsMetrics {
       labelNames: ['endpoint'],
       registers: r,
     });
+    const loop = (this.eventLoopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS }));
+    loop.enable();
+    new Gauge({
+      name: 'xdsim_event_loop_delay_seconds',
+      help:
+        `Event-loop delay (perf_hooks monitorEventLoopDelay, beyond its ${EVENT_LOOP_RESOLUTION_MS} ms sampling interval) ` +
+        'since the previous scrape; quantile 1 is the max. Every scrape starts a new window.',
+      labelNames: ['quantile'],
+      registers: r,
+      collect() {
+        // The monitor records whole intervals; subtract the interval so an idle loop reads ~0.
+        const at = (ns: number) => (loop.count > 0 ? Math.max(0, ns / 1e9 - EVENT_LOOP_RESOLUTION_MS / 1000) : 0);
+        this.set({ quantile: '0.5' }, at(loop.percentile(50)));
+        this.set({ quantile: '0.99' }, at(loop.percentile(99)));
+        this.set({ quantile: '1' }, at(loop.max));
+        loop.reset();
+      },
+    });
+  }
+
+  /** Stops the event-loop monitor (the registry stays readable). */
+  close(): void {
+    this.eventLoopDelay.disable();
   }
 }
+
+const EVENT_LOOP_RESOLUTION_MS = 10;

@@ -31,7 +31,7 @@ describe('fleet summary', () => {
   it('one shard: counts add over workers, histograms merge', () => {
     const s = shard(0, [result(0, 30, [1, 2, 3]), result(1, 20, [100])]);
     expect(isFleetSummary(s)).toBe(true);
-    expect(s.agents).toEqual({ target: 50, started: 50, connected: 48, registered: 46, failed: 0, errors: 1 });
+    expect(s.agents).toEqual({ target: 50, started: 50, connected: 48, registered: 46, failed: 0, errors: 1, lost: 0 });
     expect(s.latency.connect.count).toBe(4);
     expect(s.latency.connect.maxMs).toBeCloseTo(100, 0);
     expect(s.bytes).toEqual({ received: 50_000, sent: 500 });
