@@ -12,7 +12,7 @@ import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import type { AgentEvents } from './events.js';
 import { encodeNode, type AgentIdentity } from './identity.js';
 import { ProbeRunner, type ProbeModel, type ProbeSettings } from './probe.js';
-import { mulberry32, type Rng } from './rng.js';
+import { mulberry32, type Rng } from '../util/random.js';
 import {
   addressNeedle,
   claClusterName,

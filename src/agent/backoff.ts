@@ -1,7 +1,7 @@
 // Reconnect delays: exponential with full jitter (as gRPC and istio-agent do, so a server
 // restart does not bring every agent back in the same millisecond), capped per attempt and
 // bounded in attempts so no agent retries forever.
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/random.js';
 
 export interface BackoffOptions {
   /** First delay before jitter (ms). */

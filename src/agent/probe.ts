@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/random.js';
 
 export type ProbeModel =
   | { kind: 'healthy' }

@@ -8,7 +8,7 @@
 //   storm:at=15s[,fraction=100%][,down=0s]                             many disconnect and reconnect at once
 // or the same as JSON (an array of objects with `kind` and the same keys, durations in ms).
 import { FleetConfigError, parseDuration, parseFraction, parsePositiveInt } from './parse.js';
-import type { Rng } from '../agent/rng.js';
+import type { Rng } from '../util/random.js';
 
 export type ChurnSpec =
   | { kind: 'disconnect'; fraction: number; everyMs: number; downMs: number; startMs: number; times?: number }

@@ -6,7 +6,7 @@ import type { AgentIdentity, AgentLocality } from '../agent/identity.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from '../agent/backoff.js';
 import type { NackPolicy, Subscription } from '../agent/agent.js';
 import { DEFAULT_PROBE, type ProbeCheck, type ProbeModel, type ProbeSettings } from '../agent/probe.js';
-import { hashUnit } from '../agent/rng.js';
+import { hashUnit } from '../util/random.js';
 import type { ChurnSpec } from './churn.js';
 import { agentIp, FleetConfigError, localityFor, parseIpv4, type WeightedLocality } from './parse.js';
 

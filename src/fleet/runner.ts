@@ -5,7 +5,7 @@ import { channelCredentials, tlsChannelOptions } from '../security/tls.js';
 // stops everything at the deadline or on request. A piscina worker runs one of these; tests and
 // `--workers 0` run it in-process.
 import { Agent, type AgentOptions } from '../agent/agent.js';
-import { mulberry32, type Rng } from '../agent/rng.js';
+import { mulberry32, type Rng } from '../util/random.js';
 import { claEndpoints } from '../agent/wire.js';
 import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
 import { agentIdentity, probeSettingsFor, startOffsetMs, type FleetConfig } from './config.js';

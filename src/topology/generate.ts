@@ -13,6 +13,7 @@ import type {
   TrafficPolicy,
   WorkloadEntry,
 } from '../config/resources.js';
+import { mulberry32 } from '../util/random.js';
 import { ANNOTATION_HEALTH_CHECKS, LABEL_NETWORK, LABEL_REGION, LABEL_SUBZONE, LABEL_ZONE } from '../model/labels.js';
 
 export type DestinationRulePolicy = 'none' | 'failover' | 'distribute' | 'failoverPriority' | 'mixed';
@@ -57,17 +58,7 @@ export interface MeshOptions {
 export const SERVICE_PORT = 80;
 export const TARGET_PORT = 8080;
 
-/** mulberry32: tiny, fast, good enough for test data, and identical on every platform. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Small helpers over a uniform [0, 1) source. */
 export class Rng {

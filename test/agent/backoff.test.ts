@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../src/agent/backoff.js';
-import { mulberry32 } from '../../src/agent/rng.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 describe('reconnect backoff', () => {
   it('grows exponentially, stays within [(1-jitter) x base, base], capped at maxMs', () => {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpProbe, modelOutcome, ProbeRunner, tcpProbe, type ProbeSettings } from '../../src/agent/probe.js';
-import { mulberry32 } from '../../src/agent/rng.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 const model = (m: ProbeSettings['check']): ProbeSettings => ({ check: m, initialDelayMs: 0, periodMs: 10, timeoutMs: 100, successThreshold: 1, failureThreshold: 1 });
 

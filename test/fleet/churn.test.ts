@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../src/agent/rng.js';
+import { mulberry32 } from '../../src/util/random.js';
 import { MAX_OCCURRENCES, parseChurn, pickFraction, scheduleChurn } from '../../src/fleet/churn.js';
 import { FleetConfigError } from '../../src/fleet/parse.js';
 

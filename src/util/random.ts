@@ -1,5 +1,5 @@
-// Seeded randomness, so a fleet run (which agents flap, churn and jitter) can be replayed from
-// its seed, and every shard of a distributed fleet makes the same choices for the same agent.
+// Seeded randomness, so generated meshes and fleet runs (which agents flap, churn and jitter) can
+// be replayed from their seed, and every shard of a distributed fleet makes the same choices.
 
 export type Rng = () => number;
 
