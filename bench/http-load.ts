@@ -24,6 +24,7 @@ import { fleetConfig } from '../src/fleet/config.js';
 import { newHistogram, recordMs, summarize, type Histogram, type LatencySummary } from '../src/fleet/histogram.js';
 import { startControlPlane, type ControlPlane } from '../src/server/control-plane.js';
 import { generateMesh, meshLocalities, type MeshOptions } from '../src/topology/generate.js';
+import { DEFAULT_DEBOUNCE } from '../src/xds/debounce.js';
 import type { PushSummary } from '../src/xds/push.js';
 import { mergeIntoLatest } from './results-file.js';
 
@@ -317,6 +318,7 @@ async function mainRole(): Promise<void> {
     connections: o.connections,
     phaseSeconds: o.durationSec,
     mesh: { services: MESH.services, entries: MESH.totalEntries, flippedEntries: flipped.length },
+    debounce: DEFAULT_DEBOUNCE,
     fleet: { connected: summary.agents.connected, errors: summary.agents.errors, failed: summary.agents.failed, nacks: summary.counters.nacks },
     phases: results,
     env: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', loadAverage: os.loadavg().map((x) => +x.toFixed(2)), date: new Date().toISOString() },
@@ -353,6 +355,10 @@ function printTables(results: { name: string; streams: StreamResult[]; appliedCh
     conv.push([p.name, p.appliedChanges, c.pushes, ms(c.p50Ms), ms(c.p90Ms), ms(c.p99Ms), ms(c.maxMs), c.nacks, c.timedOut]);
   }
   console.log(conv.toString());
+  console.log(
+    `convergence: first change of a push -> last agent ACK, including the ${DEFAULT_DEBOUNCE.debounceAfterMs} ms debounce; ` +
+      `under continuous applies the debounce holds a push for up to ${DEFAULT_DEBOUNCE.debounceMaxMs / 1000} s (istiod's PILOT_DEBOUNCE_MAX)`,
+  );
 }
 
 if (process.argv.includes('--role') && process.argv[process.argv.indexOf('--role') + 1] === 'client') await clientRole();

@@ -1,7 +1,10 @@
-// The gate's fixed pure-JS reference workload. It must never change with the project (it is the
-// yardstick, not the thing measured): the same mix of work as a view build - small objects, array
-// walks, string compares, varints written into a fresh buffer - with constant, seeded input.
-// Changing this file invalidates bench/baseline.json (the gate refuses a reference mismatch).
+// The gate's yardsticks: work that must never change with the project, so a ratio to it moves
+// only when the project's code does.
+//   referenceView(n)     a frozen stand-in for a view build of n endpoints: the gated ratios' reference;
+//   referenceWorkload()  plain JS work (small objects, sorting, string compares, varints), the
+//                        most slowed by a busy CPU: the gate's contention probe.
+// Changing this file means bumping REFERENCE_WORKLOAD_VERSION (test/bench/gate.test.ts pins the
+// output) and re-recording bench/baseline.json; the gate refuses a baseline of another version.
 
 export const REFERENCE_WORKLOAD_VERSION = 1;
 
@@ -38,7 +41,7 @@ function writeVarint(out: Uint8Array, pos: number, v: number): number {
   return pos;
 }
 
-/** One unit of reference work (~10 microseconds); returns a checksum so nothing is elided. */
+/** One unit of probe work (~17 µs here); returns a checksum so nothing is elided. */
 export function referenceWorkload(): number {
   // Group by a key prefix into small objects, as locality grouping does.
   const groups = new Map<string, { items: Item[]; weight: number }>();

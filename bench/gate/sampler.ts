@@ -1,7 +1,8 @@
 // Interleaved sampling for the perf gate. Every round times each workload in several short
 // batches, rotating the order, so the workload under test and its references share the same
 // moments of machine noise; the round keeps each workload's fastest batch (min-of-K: a batch hit
-// by preemption or a GC pause is only ever slower).
+// by preemption or a GC pause is only ever slower). Process CPU time, not wall time: time spent
+// descheduled on a busy machine is not the code's.
 //
 // Warm-up and batch sizes are call counts, not durations: with V8 on one thread (the gate runs its
 // measuring processes with --single-threaded) every process then makes the same JIT decisions at
@@ -26,17 +27,16 @@ export interface SamplerOptions {
 export interface WorkloadSamples {
   /** Per round: the fastest batch's CPU time per call (ns). */
   cpuNs: number[];
-  /** Per round: the fastest batch's wall time per call (ns). */
-  wallNs: number[];
 }
 
 // Results land here so the JIT cannot drop calls whose value is unused.
 let sink: unknown;
+/** Reads the sink, so it stays observable from outside the module. */
 export function blackhole(): unknown {
   return sink;
 }
 
-/** Process CPU time (µs). Blind to time spent descheduled, which wall time is not. */
+/** Process CPU time (µs); with --single-threaded V8 that is this thread's. */
 function cpuMicros(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -46,14 +46,12 @@ export function sample(workloads: readonly Workload[], opts: SamplerOptions): Re
   const out: Record<string, WorkloadSamples> = {};
   for (const w of workloads) {
     for (let i = 0; i < opts.warmupCalls; i++) sink = w.fn();
-    out[w.name] = { cpuNs: [], wallNs: [] };
+    out[w.name] = { cpuNs: [] };
   }
   const n = workloads.length;
-  const bestCpu = new Float64Array(n);
-  const bestWall = new Float64Array(n);
+  const best = new Float64Array(n);
   for (let r = 0; r < opts.rounds; r++) {
-    bestCpu.fill(Infinity);
-    bestWall.fill(Infinity);
+    best.fill(Infinity);
     for (let k = 0; k < opts.batches; k++) {
       for (let j = 0; j < n; j++) {
         // Rotate the order so no workload always runs right after the same neighbour.
@@ -62,21 +60,12 @@ export function sample(workloads: readonly Workload[], opts: SamplerOptions): Re
         const iters = w.batch;
         const fn = w.fn;
         const c0 = cpuMicros();
-        const t0 = performance.now();
         for (let c = 0; c < iters; c++) sink = fn();
-        const t1 = performance.now();
-        const c1 = cpuMicros();
-        const cpu = ((c1 - c0) * 1e3) / iters;
-        const wall = ((t1 - t0) * 1e6) / iters;
-        if (cpu < bestCpu[i]!) bestCpu[i] = cpu;
-        if (wall < bestWall[i]!) bestWall[i] = wall;
+        const ns = ((cpuMicros() - c0) * 1e3) / iters;
+        if (ns < best[i]!) best[i] = ns;
       }
     }
-    for (let i = 0; i < n; i++) {
-      const s = out[workloads[i]!.name]!;
-      s.cpuNs.push(bestCpu[i]!);
-      s.wallNs.push(bestWall[i]!);
-    }
+    for (let i = 0; i < n; i++) out[workloads[i]!.name]!.cpuNs.push(best[i]!);
   }
   return out;
 }

@@ -132,7 +132,7 @@ function bump(s: ClusterState): void {
 /**
  * Perf-gate test hook (docs/perf-gate.md): XDSIM_INJECT_VIEW_SLOWDOWN=0.15 makes every view build
  * spin 15% longer than it took, so the gate can be shown to catch a slowdown. Read once; unset, it
- * costs one always-false branch per build.
+ * costs two always-false branches per build.
  */
 const INJECTED_VIEW_SLOWDOWN = Math.max(0, Number(process.env['XDSIM_INJECT_VIEW_SLOWDOWN'] ?? '') || 0);
 

@@ -52,6 +52,13 @@ interface Slot {
 
 /** Tick of the ramp loop: starts every agent that is due, so one timer serves thousands. */
 const RAMP_TICK_MS = 20;
+/**
+ * Most agents started in one go. A thread that fell behind (a storm, a starved CPU) would
+ * otherwise start everything overdue in one synchronous burst - seconds during which none of its
+ * connections' handshakes are serviced, so they time out and retry, and the fleet collapses
+ * under its own load. In chunks, in-flight I/O runs between them and the ramp just falls behind.
+ */
+const RAMP_CHUNK = 50;
 
 export class AgentRunner {
   readonly stats = new FleetStats();
@@ -178,14 +185,20 @@ export class AgentRunner {
   private rampTick(): void {
     if (this.stopped) return;
     const elapsed = Date.now() - this.startedAt;
-    while (this.nextToStart < this.slots.length && this.slots[this.nextToStart]!.offsetMs <= elapsed) {
+    let started = 0;
+    while (this.nextToStart < this.slots.length && this.slots[this.nextToStart]!.offsetMs <= elapsed && started < RAMP_CHUNK) {
       const pos = this.nextToStart++;
       const slot = this.slots[pos]!;
       if (pos >= this.activeLimit) slot.parked = true;
-      else this.startSlot(slot);
+      else {
+        this.startSlot(slot);
+        started++;
+      }
     }
     if (this.nextToStart < this.slots.length) {
-      const wait = Math.max(RAMP_TICK_MS, this.slots[this.nextToStart]!.offsetMs - elapsed);
+      // More already due: continue after pending I/O (a 0 ms timer), not in this turn.
+      const due = this.slots[this.nextToStart]!.offsetMs <= elapsed;
+      const wait = due ? 0 : Math.max(RAMP_TICK_MS, this.slots[this.nextToStart]!.offsetMs - elapsed);
       this.at(elapsed + wait, () => this.rampTick());
     }
   }

@@ -2,7 +2,9 @@
 // auto-registration, the fleet, the timeline, sampling for the report's charts, and the
 // expectations at their times. Everything is bounded: the fleet by its duration, the grace-period
 // wait by a deadline, shutdown by the server's own close grace.
+import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
+import { keyOf } from '../config/resources.js';
 import type { ControlPlane } from '../server/control-plane.js';
 import { startControlPlane } from '../server/control-plane.js';
 import type { FleetSummary } from '../fleet/summary.js';
@@ -16,7 +18,6 @@ import { ChildProcessFleet } from './fleet-process.js';
 import { markHealth } from './health-marks.js';
 import type { Expectation, Scenario, TimelineEvent } from './model.js';
 import { totalAgents } from './model.js';
-import { cpus } from 'node:os';
 
 export interface LiveSample {
   tMs: number;
@@ -90,7 +91,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
 
   // Auto-registered entries, counted from store events rather than listing thousands each sample.
   const registeredKeys = new Set<string>();
-  let registeredPeak = 0;
+  // Manifests may already hold auto-registered entries (a restored state, a copied manifest).
+  for (const we of cp.store.list('WorkloadEntry')) if (we.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]) registeredKeys.add(keyOf(we));
+  let registeredPeak = registeredKeys.size;
   const unsubscribeStore = cp.store.subscribe((batch) => {
     for (const ev of batch) {
       if (ev.resource.kind !== 'WorkloadEntry') continue;

@@ -77,9 +77,21 @@ describe('runner with a fake fleet', async () => {
   const loaded = await parseScenario(TEXT, 'test/fake.yaml');
   const fleet = fakeFleet();
   const events: string[] = [];
-  const report = await runScenario(loaded.scenario!, { fleetFactory: () => fleet, sampleIntervalMs: 200, onEvent: (l) => events.push(l), logLevel: 'silent' });
+  let xdsPort = 0;
+  const report = await runScenario(loaded.scenario!, {
+    fleetFactory: () => fleet,
+    sampleIntervalMs: 200,
+    onEvent: (l) => events.push(l),
+    onControlPlane: (cp) => {
+      xdsPort = cp.xdsPort;
+    },
+    logLevel: 'silent',
+  });
 
-  it('loads', () => expect(loaded.diagnostics).toEqual([]));
+  it('loads, and shows the running control plane to the hook', () => {
+    expect(loaded.diagnostics).toEqual([]);
+    expect(xdsPort).toBeGreaterThan(0);
+  });
 
   it('checks each expectation at its time, after the actions due by then', () => {
     expect(report.expectations.map((e) => [e.name, e.pass])).toEqual([
