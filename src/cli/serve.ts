@@ -3,9 +3,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError } from './errors.js';
+import { DEFAULT_ADMIN_LIMITS, type AdminLimits } from '../admin/server.js';
 import { ConfigLoadError, startControlPlane } from '../server/control-plane.js';
 import { createLogger } from '../server/logger.js';
+import { DEFAULT_LIMITS, type StreamLimits } from '../xds/connection.js';
 import { debounceFromEnv, parseDuration } from '../xds/debounce.js';
+import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../xds/server.js';
 
 interface ServeFlags {
   filename: string[];
@@ -27,6 +30,87 @@ interface ServeFlags {
   jwtAudience?: string[];
   jwtIssuer?: string;
   adminTokenFile?: string;
+  maxMessageSize?: string;
+  maxResourceNames?: string;
+  streamRequestsPerSecond?: string;
+  streamRequestBurst?: string;
+  stallTimeout?: string;
+  maxConnections?: string;
+  maxStreamsPerConnection?: string;
+  maxSessionMemory?: string;
+  keepaliveTime?: string;
+  keepaliveTimeout?: string;
+  keepalivePermitWithoutCalls?: boolean;
+  minPingInterval?: string;
+  maxPingStrikes?: string;
+  maxConnectionIdle?: string;
+  maxConnectionAge?: string;
+  maxConnectionAgeGrace?: string;
+  registrationsPerSecond?: string;
+  registrationBurst?: string;
+  registrationMaxWait?: string;
+  adminMaxBody?: string;
+}
+
+/** `4MiB`, `512k`, `1048576`: bytes (k/m/g are powers of 1024, as gRPC's sizes are). */
+export function parseSize(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(s);
+  if (!m) throw new Error(`invalid size "${s}" (examples: 4MiB, 512k, 1048576)`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0];
+  return Math.round(Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1));
+}
+
+const human = (ms: number) => (ms === 0 ? 'off' : ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+/** The limit flags -> option objects; only flags given are set (the rest keep the defaults). */
+function limitOptions(f: ServeFlags): { limits: Partial<StreamLimits>; serverLimits: Partial<ServerLimits>; adminLimits: Partial<AdminLimits> } {
+  const parse = <T>(flag: string, v: string | undefined, fn: (x: string) => T, ok: (x: T) => boolean = () => true): T | undefined => {
+    if (v === undefined) return undefined;
+    let x: T;
+    try {
+      x = fn(v);
+    } catch (err) {
+      throw new CliError(`--${flag}: ${(err as Error).message}`);
+    }
+    if (!ok(x)) throw new CliError(`--${flag}: "${v}" is out of range`);
+    return x;
+  };
+  const int = (flag: string, v: string | undefined, min = 0) =>
+    parse(flag, v, (x) => {
+      if (!/^\s*\d+\s*$/.test(x)) throw new Error(`"${x}" is not a whole number`);
+      return Number(x);
+    }, (x) => x >= min);
+  const dur = (flag: string, v: string | undefined) => parse(flag, v, parseDuration);
+  const size = (flag: string, v: string | undefined) => parse(flag, v, parseSize, (x) => x > 0);
+  const pick = <T extends object>(o: { [K in keyof T]?: T[K] | undefined }): Partial<T> =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return {
+    limits: pick<StreamLimits>({
+      maxRequestBytes: size('max-message-size', f.maxMessageSize),
+      maxResourceNames: int('max-resource-names', f.maxResourceNames, 1),
+      requestsPerSecond: int('stream-requests-per-second', f.streamRequestsPerSecond, 1),
+      requestBurst: int('stream-request-burst', f.streamRequestBurst, 1),
+      stallTimeoutMs: dur('stall-timeout', f.stallTimeout),
+    }),
+    serverLimits: pick<ServerLimits>({
+      maxConnections: int('max-connections', f.maxConnections),
+      maxStreamsPerConnection: int('max-streams-per-connection', f.maxStreamsPerConnection),
+      maxSessionMemoryMb: int('max-session-memory', f.maxSessionMemory),
+      keepaliveTimeMs: dur('keepalive-time', f.keepaliveTime),
+      keepaliveTimeoutMs: dur('keepalive-timeout', f.keepaliveTimeout),
+      // commander sets true for a --no- flag's default: only an explicit --no-... turns it off.
+      keepalivePermitWithoutCalls: f.keepalivePermitWithoutCalls === false ? false : undefined,
+      minPingIntervalMs: dur('min-ping-interval', f.minPingInterval),
+      maxPingStrikes: int('max-ping-strikes', f.maxPingStrikes),
+      maxConnectionIdleMs: dur('max-connection-idle', f.maxConnectionIdle),
+      maxConnectionAgeMs: dur('max-connection-age', f.maxConnectionAge),
+      maxConnectionAgeGraceMs: dur('max-connection-age-grace', f.maxConnectionAgeGrace),
+      registrationsPerSecond: int('registrations-per-second', f.registrationsPerSecond),
+      registrationBurst: int('registration-burst', f.registrationBurst, 1),
+      registrationMaxWaitMs: dur('registration-max-wait', f.registrationMaxWait),
+    }),
+    adminLimits: pick<AdminLimits>({ maxBodyBytes: size('admin-max-body', f.adminMaxBody) }),
+  };
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -54,6 +138,27 @@ export function registerServeCommand(program: Command): Command {
     .option('--jwt-audience <aud>', 'accepted token audience (repeatable; default istio-ca)', collect, [])
     .option('--jwt-issuer <iss>', 'required token issuer')
     .option('--admin-token-file <file>', 'require this bearer token on the admin API (except /ready)')
+    // Limits (docs/hardening.md). 0 turns a server-wide limit off.
+    .option('--max-message-size <size>', `largest xDS request; larger ones close the stream with RESOURCE_EXHAUSTED (default ${DEFAULT_LIMITS.maxRequestBytes / 1024 / 1024}MiB)`)
+    .option('--max-resource-names <n>', `resource names a stream may watch per type (default ${DEFAULT_LIMITS.maxResourceNames})`)
+    .option('--stream-requests-per-second <n>', `sustained requests per stream (default ${DEFAULT_LIMITS.requestsPerSecond})`)
+    .option('--stream-request-burst <n>', `request burst per stream (default ${DEFAULT_LIMITS.requestBurst})`)
+    .option('--stall-timeout <duration>', `close a stream whose client stops reading for this long (default ${human(DEFAULT_LIMITS.stallTimeoutMs)})`)
+    .option('--max-connections <n>', `HTTP/2 connections served at once; more get RESOURCE_EXHAUSTED (default ${DEFAULT_SERVER_LIMITS.maxConnections})`)
+    .option('--max-streams-per-connection <n>', `grpc.max_concurrent_streams (default ${DEFAULT_SERVER_LIMITS.maxStreamsPerConnection})`)
+    .option('--max-session-memory <MiB>', `grpc-node.max_session_memory per connection (default ${DEFAULT_SERVER_LIMITS.maxSessionMemoryMb})`)
+    .option('--keepalive-time <duration>', `grpc.keepalive_time_ms: server pings every connection this often (default ${human(DEFAULT_SERVER_LIMITS.keepaliveTimeMs)})`)
+    .option('--keepalive-timeout <duration>', `grpc.keepalive_timeout_ms: drop a connection that does not answer a ping (default ${human(DEFAULT_SERVER_LIMITS.keepaliveTimeoutMs)})`)
+    .option('--no-keepalive-permit-without-calls', 'grpc.keepalive_permit_without_calls=0: client pings on a connection with no stream are strikes')
+    .option('--min-ping-interval <duration>', `grpc.http2.min_ping_interval_without_data_ms: closer client pings are strikes (default ${human(DEFAULT_SERVER_LIMITS.minPingIntervalMs)})`)
+    .option('--max-ping-strikes <n>', `grpc.http2.max_ping_strikes: then GOAWAY too_many_pings (default ${DEFAULT_SERVER_LIMITS.maxPingStrikes})`)
+    .option('--max-connection-idle <duration>', 'grpc.max_connection_idle_ms: GOAWAY a connection with no stream for this long (default off)')
+    .option('--max-connection-age <duration>', 'grpc.max_connection_age_ms: GOAWAY connections this old (default off)')
+    .option('--max-connection-age-grace <duration>', 'grpc.max_connection_age_grace_ms: then cut them after this (default off)')
+    .option('--registrations-per-second <n>', `auto-registrations per second per source IP; over it streams wait, then get UNAVAILABLE (default ${DEFAULT_SERVER_LIMITS.registrationsPerSecond}, 0 = off)`)
+    .option('--registration-burst <n>', `auto-registration burst per source IP (default ${DEFAULT_SERVER_LIMITS.registrationBurst})`)
+    .option('--registration-max-wait <duration>', `longest a registering stream waits for its turn (default ${human(DEFAULT_SERVER_LIMITS.registrationMaxWaitMs)})`)
+    .option('--admin-max-body <size>', `largest admin request body (default ${DEFAULT_ADMIN_LIMITS.maxBodyBytes / 1024 / 1024}MiB)`)
     .action(async (flags: ServeFlags) => {
       const log = createLogger(flags.logLevel);
       const debounce = debounceFromEnv(process.env);
@@ -74,6 +179,7 @@ export function registerServeCommand(program: Command): Command {
             }
           : undefined;
       const adminToken = flags.adminTokenFile ? readFileSync(flags.adminTokenFile, 'utf8').trim() : undefined;
+      const { limits, serverLimits, adminLimits } = limitOptions(flags);
       let plane;
       try {
         plane = await startControlPlane({
@@ -83,6 +189,9 @@ export function registerServeCommand(program: Command): Command {
           ...(flags.tlsCert ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey!, ...(flags.clientCa ? { clientCaFile: flags.clientCa } : {}) } } : {}),
           ...(tokenAuth ? { tokenAuth } : {}),
           ...(adminToken ? { adminToken } : {}),
+          limits,
+          serverLimits,
+          adminLimits,
           configPaths: flags.filename,
           xdsAddress: flags.xdsAddress,
           adminAddress: flags.adminAddress,

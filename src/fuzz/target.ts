@@ -59,6 +59,11 @@ export async function startServeTarget(opts: TargetOptions = {}): Promise<FuzzTa
   writeFileSync(mesh, FUZZ_MESH_YAML);
   const args = [...(opts.nodeArgs ?? []), BIN, 'serve', '-f', mesh, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'info', ...(opts.args ?? [])];
   const proc: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A driver that dies (or is interrupted) must not leave a server behind.
+  const reap = () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  process.once('exit', reap);
   const kinds = new Map<string, LogKind>();
   let lines = 0;
   let partial = '';
@@ -136,6 +141,7 @@ export async function startServeTarget(opts: TargetOptions = {}): Promise<FuzzTa
     },
     async stop() {
       clearInterval(sampler);
+      process.off('exit', reap);
       if (!exit) {
         proc.kill('SIGTERM');
         const t = setTimeout(() => proc.kill('SIGKILL'), 5000);

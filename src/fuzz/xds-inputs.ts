@@ -46,7 +46,7 @@ export interface XdsCase {
   method: XdsMethod;
   /** Each one sent as one gRPC message (raw bytes, no serializer in between). */
   messages: Buffer[];
-  /** After writing: half-close, cancel, or leave the stream open until the runner's timeout. */
+  /** After writing: half-close, cancel at once, or hold the stream open a while, then cancel. */
   finish: 'end' | 'cancel' | 'hold';
 }
 
@@ -224,7 +224,7 @@ function badWire(rng: Rng, method: XdsMethod): Buffer {
 
 /** google.protobuf.Struct nested `depth` times ({a: {a: ...}}): two message levels per step. */
 function deepStruct(depth: number): Buffer {
-  let s = Buffer.alloc(0);
+  let s: Buffer = Buffer.alloc(0);
   for (let i = 0; i < depth; i++) s = bytesField(1, Buffer.concat([bytesField(1, 'a'), bytesField(2, bytesField(5, s))]));
   return s;
 }

@@ -21,6 +21,8 @@ export interface XdsFuzzOptions {
   channels?: number;
   /** A stream still open after this long is cancelled (counted as `timeout`). */
   streamTimeoutMs?: number;
+  /** Cases over 256 KiB in flight at once (default 4). */
+  bigInFlight?: number;
   /** Share of inputs that are raw HTTP/2 / TCP cases. */
   rawShare?: number;
   gen: XdsGenOptions;
@@ -51,7 +53,7 @@ function bump(m: Record<string, number>, k: string, n = 1): void {
 export async function fuzzXds(opts: XdsFuzzOptions): Promise<XdsFuzzResult> {
   const host = opts.host ?? '127.0.0.1';
   const target = `${host}:${opts.port}`;
-  const channelCount = opts.channels ?? 4;
+  const channelCount = opts.channels ?? 8;
   const timeoutMs = opts.streamTimeoutMs ?? 3000;
   const rawShare = opts.rawShare ?? 0.05;
   const clients = Array.from(
@@ -72,6 +74,9 @@ export async function fuzzXds(opts: XdsFuzzOptions): Promise<XdsFuzzResult> {
     bump((result.outcomesByKind[kind] ??= {}), outcome);
   };
 
+  // Multi-MiB cases go a few at a time: dozens at once only measure HTTP/2 flow control
+  // (64 KiB windows) on a busy loop, and time out on the client.
+  const bigSlots = new Semaphore(opts.bigInFlight ?? 4);
   let next = 0;
   const worker = async () => {
     for (;;) {
@@ -86,9 +91,17 @@ export async function fuzzXds(opts: XdsFuzzOptions): Promise<XdsFuzzResult> {
       } else {
         const c = xdsCase(opts.seed, seq, opts.gen);
         bump(result.kinds, c.kind);
+        let bytes = 0;
+        for (const m of c.messages) bytes += m.length;
         result.messages += c.messages.length;
-        for (const m of c.messages) result.bytes += m.length;
-        record(c.kind, await runStream(clients[seq % clients.length]!, c, timeoutMs));
+        result.bytes += bytes;
+        const big = bytes > 256 * 1024;
+        if (big) await bigSlots.acquire();
+        try {
+          record(c.kind, await runStream(clients[seq % clients.length]!, c, timeoutMs));
+        } finally {
+          if (big) bigSlots.release();
+        }
       }
       result.inputs++;
       if (opts.onProgress && result.inputs % (opts.progressEvery ?? 1000) === 0) opts.onProgress(result.inputs);
@@ -100,15 +113,37 @@ export async function fuzzXds(opts: XdsFuzzOptions): Promise<XdsFuzzResult> {
   return result;
 }
 
+class Semaphore {
+  private waiters: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const w = this.waiters.shift();
+    if (w) w();
+    else this.free++;
+  }
+}
+
 /** One gRPC case: write its messages, finish as it says, resolve with the status the client got. */
 function runStream(client: grpc.Client, c: XdsCase, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
     let timedOut = false;
     const call = client.makeBidiStreamRequest<Buffer, Buffer>(XDS_METHOD_PATH[c.method], identity, identity, new grpc.Metadata());
+    // Megabytes take a while through HTTP/2 flow control on a busy loop: allow 2 s per MiB.
+    let bytes = 0;
+    for (const m of c.messages) bytes += m.length;
     const timer = setTimeout(() => {
       timedOut = true;
       call.cancel();
-    }, timeoutMs);
+    }, timeoutMs + (bytes / 1048576) * 2000);
     call.on('data', () => {});
     call.on('error', () => {});
     call.on('status', (s: grpc.StatusObject) => {
@@ -117,7 +152,7 @@ function runStream(client: grpc.Client, c: XdsCase, timeoutMs: number): Promise<
     });
     for (const m of c.messages) call.write(m);
     if (c.finish === 'end') call.end();
-    else if (c.finish === 'cancel') setTimeout(() => call.cancel(), 10);
+    else setTimeout(() => call.cancel(), c.finish === 'cancel' ? 10 : 300);
   });
 }
 
@@ -162,7 +197,7 @@ function runRaw(host: string, port: number, c: RawCase, timeoutMs: number): Prom
       const read = (h: http2.IncomingHttpHeaders) => {
         const v = h['grpc-status'];
         if (v !== undefined) done(grpc.status[Number(v)] ?? String(v));
-        else if (h[':status'] && h[':status'] !== 200) status = `http-${h[':status']}`;
+        else if (h[':status'] !== undefined && Number(h[':status']) !== 200) status = `http-${String(h[':status'])}`;
       };
       s.on('response', read);
       s.on('trailers', read);

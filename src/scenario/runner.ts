@@ -357,6 +357,11 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   if (rejected > 0) errorsByKind['server rejected requests'] = rejected;
   if (extraErrors > 0) errorsByKind['timeline'] = extraErrors;
   const errors = Object.values(errorsByKind).reduce((a, b) => a + b, 0);
+  if (summary?.errorSamples.length) {
+    // A few distinct examples say more than the counts alone.
+    const samples = [...new Set(summary.errorSamples.map((e) => `${e.kind}: ${e.detail}`))].slice(0, 5);
+    notes.push(`agent errors, for example: ${samples.join('; ')}`);
+  }
   const nacks = Math.max(serverNacks, pushNacks, summary?.counters.nacks ?? 0);
 
   const conv = summarize(convergence);

@@ -7,13 +7,14 @@ import type { LocalityLbSetting, Resource } from '../config/resources.js';
 import { ConfigStore } from '../config/store.js';
 import { EdsCache } from '../eds/eds-cache.js';
 import { Registry } from '../model/registry.js';
-import { startAdmin, type AdminServer } from '../admin/server.js';
+import { startAdmin, type AdminLimits, type AdminServer } from '../admin/server.js';
 import { XdsCache } from '../xds/cache.js';
 import type { StreamLimits } from '../xds/connection.js';
 import type { DebounceOptions } from '../xds/debounce.js';
 import type { ConnectionHooks } from '../xds/hooks.js';
 import { XdsMetrics } from '../xds/metrics.js';
-import { XdsServer } from '../xds/server.js';
+import { LogLimiter } from '../xds/log-limiter.js';
+import { XdsServer, type ServerLimits } from '../xds/server.js';
 import { createLogger } from './logger.js';
 import { hostname } from 'node:os';
 import { StateJournal } from '../persist/journal.js';
@@ -32,7 +33,12 @@ export interface ControlPlaneOptions {
   /** Default 127.0.0.1:15014; null: no admin server. */
   adminAddress?: string | null;
   debounce?: Partial<DebounceOptions>;
+  /** Per-stream limits (request size and rate, names, stall timeout). */
   limits?: Partial<StreamLimits>;
+  /** Server-wide limits (connections, streams per connection, keepalive, registrations per source). */
+  serverLimits?: Partial<ServerLimits>;
+  /** Admin HTTP limits (body size, YAML shape). */
+  adminLimits?: Partial<AdminLimits>;
   /** PILOT_SEND_UNHEALTHY_ENDPOINTS. */
   sendUnhealthyEndpoints?: boolean;
   meshLocalityLb?: LocalityLbSetting;
@@ -102,13 +108,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const eds = new EdsCache(registry, { sendUnhealthy: opts.sendUnhealthyEndpoints === true });
   const cache = new XdsCache(registry, eds);
   const metrics = new XdsMetrics({ defaultMetrics: opts.processMetrics !== false });
+  // Registration warnings are per connecting proxy (a node without INSTANCE_IPS, a missing
+  // group): a fleet of misconfigured agents must not flood the log, so once per kind per minute.
+  const registrationLog = new LogLimiter(log);
   const workloadEntries =
     opts.registration === false
       ? undefined
       : new WorkloadEntryController(store, {
           ...(opts.gracePeriodMs !== undefined ? { gracePeriodMs: opts.gracePeriodMs } : {}),
           controllerId: `xdsim-${hostname()}-${process.pid}`,
-          log: (level, msg, fields) => log[level](fields ?? {}, msg),
+          log: (level, msg, fields) => (level === 'warn' ? registrationLog.warn(`registration: ${msg}`, { ...(fields ?? {}) }, msg) : log[level](fields ?? {}, msg)),
         });
   const hooks = combineHooks(workloadEntries ? registrationHooks(workloadEntries) : undefined, opts.hooks);
   const authenticator = opts.tokenAuth ? await TokenAuthenticator.fromOptions(opts.tokenAuth) : undefined;
@@ -120,6 +129,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     credentials: serverCredentials(opts.tls),
     ...(authenticator ? { authenticator } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.serverLimits ? { serverLimits: opts.serverLimits } : {}),
     ...(opts.debounce ? { debounce: opts.debounce } : {}),
     ...(opts.pushTrackTimeoutMs !== undefined ? { pushTrackTimeoutMs: opts.pushTrackTimeoutMs } : {}),
   });
@@ -129,7 +139,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   try {
     xdsPort = await xds.listen(opts.xdsAddress ?? '127.0.0.1:15010');
     if (opts.adminAddress !== null) {
-      admin = await startAdmin(opts.adminAddress ?? '127.0.0.1:15014', { store, xds, metrics, log, ready: () => ready, ...(opts.adminToken ? { token: opts.adminToken } : {}) });
+      admin = await startAdmin(opts.adminAddress ?? '127.0.0.1:15014', {
+        store,
+        xds,
+        metrics,
+        log,
+        ready: () => ready,
+        ...(opts.adminToken ? { token: opts.adminToken } : {}),
+        ...(opts.adminLimits ? { limits: opts.adminLimits } : {}),
+      });
     }
   } catch (err) {
     await xds.close(0);

@@ -28,6 +28,12 @@ export interface StreamLimits {
   requestBurst: number;
   /** A stream whose writes stay blocked this long is closed. */
   stallTimeoutMs: number;
+  /**
+   * Resource names one stream may watch per type (and names one request may carry); beyond, the
+   * stream is closed with RESOURCE_EXHAUSTED. Delta subscriptions accumulate, so without it a
+   * client could grow the server by 4 MiB of names per request.
+   */
+  maxResourceNames: number;
 }
 
 export const DEFAULT_LIMITS: StreamLimits = Object.freeze({
@@ -35,7 +41,11 @@ export const DEFAULT_LIMITS: StreamLimits = Object.freeze({
   requestsPerSecond: 100,
   requestBurst: 1000,
   stallTimeoutMs: 60_000,
+  maxResourceNames: 100_000,
 });
+
+/** What the server answers when a stream's first request would auto-register a workload. */
+export type RegistrationAdmission = { waitMs: number } | { refused: string; retryAfterMs: number };
 
 export interface StreamContext {
   readonly cache: XdsCache;
@@ -45,6 +55,11 @@ export interface StreamContext {
   readonly hooks: ConnectionHooks;
   readonly limits: StreamLimits;
   readonly responses: ResponseCache;
+  /**
+   * Per-source registration throttle (istiod rate-limits auto-registration): called once per
+   * stream whose node carries AUTO_REGISTER_GROUP. Absent: no throttle.
+   */
+  admitRegistration?(conn: XdsConnection): RegistrationAdmission;
   connected(conn: XdsConnection): void;
   disconnected(conn: XdsConnection): void;
   /** The stream is over (whether or not it ever sent a request). */
@@ -71,6 +86,10 @@ export interface CommonRequest {
   node?: unknown;
   type_url?: string;
   error_detail?: RpcStatus | null;
+  resource_names?: string[];
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
 }
 
 type Call = grpc.ServerDuplexStream<unknown, Buffer>;
@@ -121,6 +140,12 @@ export abstract class XdsConnection implements ConnectionInfo {
   private readonly writtenCb = () => this.onWritten();
   private readonly bucket: TokenBucket;
   private readonly seq = ++connectionSeq;
+  /** Registration throttle: the first request waits here, with the call paused. */
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** We sent the final status ourselves (a later 'cancelled' is not grpc-js refusing the call). */
+  private statusSent = false;
+  /** Names a delta stream subscribed since its subscription sizes were last counted, per type. */
+  private readonly addedSinceCount: number[] = [0, 0, 0, 0];
 
   constructor(
     protected readonly ctx: StreamContext,
@@ -175,6 +200,11 @@ export abstract class XdsConnection implements ConnectionInfo {
       return;
     }
     const r = req as CommonRequest;
+    const names = requestNameCount(r);
+    if (names > this.ctx.limits.maxResourceNames) {
+      this.tooManyNames(names, 'in one request');
+      return;
+    }
     if (!this.announced) {
       this.node = parseNode(r.node as Parameters<typeof parseNode>[0]);
       this.id = `${this.node.id || 'anonymous'}-${this.seq}`;
@@ -187,14 +217,54 @@ export abstract class XdsConnection implements ConnectionInfo {
           return;
         }
       }
-      this.announced = true;
-      this.ctx.connected(this);
-      try {
-        this.ctx.hooks.onConnect?.(this);
-      } catch (err) {
-        this.ctx.log.error({ err, conn: this.id }, 'onConnect hook failed');
-      }
+      if (this.throttleRegistration(req)) return;
+      this.announce();
     }
+    this.process(req);
+  }
+
+  /**
+   * Applies the registration throttle to a first request that would auto-register. True when the
+   * request was taken over: refused (stream closed with UNAVAILABLE and when to retry), or held
+   * with the call paused (HTTP/2 flow control holds whatever the client sends meanwhile).
+   */
+  private throttleRegistration(req: unknown): boolean {
+    const group = this.node.metadata['AUTO_REGISTER_GROUP'];
+    if (typeof group !== 'string' || group === '' || !this.ctx.admitRegistration) return false;
+    const a = this.ctx.admitRegistration(this);
+    if ('refused' in a) {
+      this.reject('registration_rate_limited', { node: this.node.id.slice(0, 300) }, 'auto-registration over its per-source rate; refusing the stream');
+      // gRPC's standard pushback trailer, for clients that honour it; the message says it too.
+      const md = new grpc.Metadata();
+      md.set('grpc-retry-pushback-ms', String(Math.ceil(a.retryAfterMs)));
+      this.closeWithStatus(grpc.status.UNAVAILABLE, a.refused, md);
+      return true;
+    }
+    if (a.waitMs <= 0) return false;
+    this.call.pause();
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      if (this.closed) return;
+      this.announce();
+      this.process(req);
+      this.call.resume();
+    }, a.waitMs);
+    return true;
+  }
+
+  private announce(): void {
+    this.announced = true;
+    this.ctx.connected(this);
+    try {
+      this.ctx.hooks.onConnect?.(this);
+    } catch (err) {
+      this.internalError(err, 'onConnect hook failed');
+    }
+  }
+
+  /** A request of an announced stream: health report, or a discovery request for a known type. */
+  private process(req: unknown): void {
+    const r = req as CommonRequest;
     let typeUrl = this.typeUrlOfRequest(req);
     if (!typeUrl && this.service === 'eds') typeUrl = TYPE_URL.ENDPOINT;
     if (typeUrl === TYPE_URL.HEALTH_INFO) {
@@ -204,15 +274,44 @@ export abstract class XdsConnection implements ConnectionInfo {
     const t = xdsTypeOf(typeUrl);
     if (!t || (this.service === 'eds' && t !== 'eds')) {
       const reason: RejectReason = typeUrl ? 'unknown_type' : 'missing_type_url';
-      this.reject(reason, { typeUrl }, typeUrl ? 'xDS request for an unknown type URL ignored' : 'xDS request without type URL ignored');
+      this.reject(reason, { typeUrl: typeUrl.slice(0, 200) }, typeUrl ? 'xDS request for an unknown type URL ignored' : 'xDS request without type URL ignored');
       return;
     }
     try {
       this.handle(req, t);
     } catch (err) {
-      this.ctx.log.error({ err, conn: this.id }, 'xDS request handling failed');
+      this.internalError(err, 'xDS request handling failed');
       this.closeWithStatus(grpc.status.INTERNAL, 'internal error');
+      return;
     }
+    if (this.kind === 'delta') this.checkDeltaNames(t, r);
+  }
+
+  /**
+   * Delta subscriptions add up across requests. Counting a stream's watch (typeStatuses) costs a
+   * sort, so it is done only once the names added since the last count could pass the limit:
+   * amortised, each added name pays O(log n).
+   */
+  private checkDeltaNames(t: XdsType, r: CommonRequest): void {
+    const i = TYPE_INDEX[t];
+    this.addedSinceCount[i]! += (r.resource_names_subscribe?.length ?? 0) + Object.keys(r.initial_resource_versions ?? {}).length;
+    if (this.addedSinceCount[i]! <= this.ctx.limits.maxResourceNames) return;
+    const st = this.typeStatuses().find((s) => s.type === t);
+    const watched = st ? Math.max(st.names.length, st.resourcesSent) : 0;
+    this.addedSinceCount[i] = watched;
+    if (watched > this.ctx.limits.maxResourceNames) this.tooManyNames(watched, `watched (${t})`);
+  }
+
+  private tooManyNames(n: number, where: string): void {
+    const max = this.ctx.limits.maxResourceNames;
+    this.reject('too_many_names', { names: n, max }, 'xDS stream over its resource-name limit; closing it');
+    this.closeWithStatus(grpc.status.RESOURCE_EXHAUSTED, `${n} resource names ${where} exceed the limit of ${max}`);
+  }
+
+  /** Bugs must not flood the log either: logged once per kind per interval, counted. */
+  private internalError(err: unknown, msg: string): void {
+    this.ctx.metrics.rejectedRequests.inc({ reason: 'internal_error' });
+    this.ctx.limiter.warn(`internal: ${msg}`, { conn: this.id, err: err instanceof Error ? err.stack : String(err) }, msg);
   }
 
   private healthReport(detail: RpcStatus | null | undefined): void {
@@ -225,13 +324,15 @@ export abstract class XdsConnection implements ConnectionInfo {
     try {
       hook.call(this.ctx.hooks, this, healthy ? { healthy } : { healthy, message: detail?.message ?? '' });
     } catch (err) {
-      this.ctx.log.error({ err, conn: this.id }, 'onHealthReport hook failed');
+      this.internalError(err, 'onHealthReport hook failed');
     }
   }
 
   protected reject(reason: RejectReason, fields: Record<string, unknown>, msg: string): void {
     this.ctx.metrics.rejectedRequests.inc({ reason });
-    this.ctx.limiter.warn(reason, { conn: this.id, peer: this.peer, ...fields }, msg);
+    // Node ids are client input: a 4 MiB one must not become a 4 MiB log line.
+    const conn = this.id.length > 300 ? `${this.id.slice(0, 300)}...` : this.id;
+    this.ctx.limiter.warn(reason, { conn, peer: this.peer, ...fields }, msg);
   }
 
   /** A change fanned out by the push engine. */
@@ -319,6 +420,19 @@ export abstract class XdsConnection implements ConnectionInfo {
     }
   }
 
+  /**
+   * grpc-js ends some calls itself before or instead of handing us a message (length prefix past
+   * its receive limit, a compressed message that does not inflate or inflates past the limit, an
+   * unsupported grpc-encoding) and tells the handler only 'cancelled'. Tell those from a client's
+   * cancel by the grpc-status it put on the HTTP/2 stream, so they are counted like ours.
+   */
+  private countTransportRefusal(): void {
+    const code = sentGrpcStatus(this.call);
+    if (code === undefined || code === grpc.status.OK || code === grpc.status.CANCELLED) return;
+    const reason: RejectReason = code === grpc.status.RESOURCE_EXHAUSTED ? 'oversized' : code === grpc.status.UNIMPLEMENTED ? 'bad_encoding' : 'malformed';
+    this.reject(reason, { code: grpc.status[code] ?? code, by: 'grpc-js' }, `${reason} xDS request (refused by grpc-js)`);
+  }
+
   private onWritten(): void {
     this.inflight--;
     this.maybeResume();
@@ -351,7 +465,7 @@ export abstract class XdsConnection implements ConnectionInfo {
 
   protected countNack(t: XdsType, detail: RpcStatus): void {
     this.ctx.metrics.rejects[t].inc();
-    this.ctx.limiter.warn(`nack-${t}`, { conn: this.id, message: detail.message }, `${t.toUpperCase()} NACK`);
+    this.ctx.limiter.warn(`nack-${t}`, { conn: this.id, message: detail.message?.slice(0, 1000) }, `${t.toUpperCase()} NACK`);
   }
 
   protected countStaleNonce(t: XdsType): void {
@@ -359,17 +473,20 @@ export abstract class XdsConnection implements ConnectionInfo {
   }
 
   /** Ends the stream with a status (sent after anything already written). */
-  closeWithStatus(code: grpc.status, details: string): void {
+  closeWithStatus(code: grpc.status, details: string, metadata?: grpc.Metadata): void {
     if (this.closed) return;
+    this.statusSent = true;
     this.cleanup(`status ${grpc.status[code]}`);
     if (code === grpc.status.OK) this.call.end();
-    else this.call.emit('error', { code, details });
+    else this.call.emit('error', { code, details, ...(metadata ? { metadata } : {}) });
   }
 
   private cleanup(why: string): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.stallTimer);
+    clearTimeout(this.holdTimer);
+    if (!this.statusSent && why === 'cancelled') this.countTransportRefusal();
     for (const slot of this.slots) {
       if (!slot) continue;
       for (const p of slot.awaiting) p.satisfy(this, 'closed');
@@ -384,12 +501,38 @@ export abstract class XdsConnection implements ConnectionInfo {
       try {
         this.ctx.hooks.onDisconnect?.(this);
       } catch (err) {
-        this.ctx.log.error({ err, conn: this.id }, 'onDisconnect hook failed');
+        this.internalError(err, 'onDisconnect hook failed');
       }
     }
     this.ctx.released(this);
     this.ctx.log.debug({ conn: this.id, why }, 'xDS stream closed');
   }
+}
+
+/** Names a request carries (what a watch could grow by). */
+function requestNameCount(r: CommonRequest): number {
+  let n = (r.resource_names?.length ?? 0) + (r.resource_names_subscribe?.length ?? 0) + (r.resource_names_unsubscribe?.length ?? 0);
+  const iv = r.initial_resource_versions;
+  if (iv) for (const _ in iv) n++;
+  return n;
+}
+
+/** The Http2Stream inside a grpc-js server call (see resetHttp2Stream). */
+function http2StreamOf(call: Call): { close?: (code: number) => void; destroyed?: boolean; sentHeaders?: Record<string, unknown>; sentTrailers?: Record<string, unknown> } | undefined {
+  let node: unknown = (call as unknown as { call?: unknown }).call;
+  for (let depth = 0; depth < 4 && node && typeof node === 'object'; depth++) {
+    const s = (node as { stream?: { close?: unknown } }).stream;
+    if (s && typeof s.close === 'function') return s as ReturnType<typeof http2StreamOf>;
+    node = (node as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
+/** The grpc-status grpc-js sent on the call (trailers, or trailers-only headers), if any. */
+function sentGrpcStatus(call: Call): number | undefined {
+  const s = http2StreamOf(call);
+  const v = s?.sentTrailers?.['grpc-status'] ?? s?.sentHeaders?.['grpc-status'];
+  return v === undefined ? undefined : Number(v);
 }
 
 /**
@@ -398,13 +541,6 @@ export abstract class XdsConnection implements ConnectionInfo {
  * sends a status that waits behind the unread data).
  */
 function resetHttp2Stream(call: Call): void {
-  let node: unknown = (call as unknown as { call?: unknown }).call;
-  for (let depth = 0; depth < 4 && node && typeof node === 'object'; depth++) {
-    const s = (node as { stream?: { close?: (code: number) => void; destroyed?: boolean } }).stream;
-    if (s && typeof s.close === 'function') {
-      if (!s.destroyed) s.close(0x8 /* NGHTTP2_CANCEL */);
-      return;
-    }
-    node = (node as { nextCall?: unknown }).nextCall;
-  }
+  const s = http2StreamOf(call);
+  if (s?.close && !s.destroyed) s.close(0x8 /* NGHTTP2_CANCEL */);
 }

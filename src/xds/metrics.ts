@@ -18,7 +18,13 @@ export type RejectReason =
   | 'duplicate_nack'
   | 'health_without_hook'
   | 'unauthenticated'
-  | 'identity_mismatch';
+  | 'identity_mismatch'
+  | 'too_many_names'
+  | 'bad_encoding'
+  | 'registration_rate_limited'
+  | 'connection_limit'
+  | 'too_many_pings'
+  | 'internal_error';
 
 export class XdsMetrics {
   readonly registry = new Registry();
@@ -36,6 +42,8 @@ export class XdsMetrics {
   readonly sharedResponses: Counter<'outcome'>;
   readonly adminRejected: Counter<'reason'>;
   readonly configRejected: Counter<'endpoint'>;
+  readonly http2Connections: Gauge;
+  readonly registrationThrottle: Counter<'outcome'>;
   /** perf_hooks event-loop delay samples since the last scrape (storms show up here first). */
   readonly eventLoopDelay: IntervalHistogram;
 
@@ -69,7 +77,7 @@ export class XdsMetrics {
     this.expiredNonce = new Counter({ name: 'pilot_xds_expired_nonce', help: 'Total number of XDS requests with an expired nonce.', labelNames: ['type'], registers: r });
     this.rejectedRequests = new Counter({
       name: 'xdsim_xds_rejected_requests_total',
-      help: 'xDS requests or streams refused: malformed, oversized, unknown type URL, rate limited, slow client.',
+      help: 'xDS requests, streams or connections refused, by reason (malformed, oversized, unknown_type, rate_limited, slow_client, too_many_names, connection_limit, registration_rate_limited, too_many_pings, ...).',
       labelNames: ['reason'],
       registers: r,
     });
@@ -91,6 +99,13 @@ export class XdsMetrics {
       name: 'xdsim_config_rejected_total',
       help: 'Config apply/delete requests rejected by validation.',
       labelNames: ['endpoint'],
+      registers: r,
+    });
+    this.http2Connections = new Gauge({ name: 'xdsim_xds_http2_connections', help: 'HTTP/2 connections open on the xDS port (each may carry several streams).', registers: r });
+    this.registrationThrottle = new Counter({
+      name: 'xdsim_xds_registration_throttled_total',
+      help: 'Auto-registering streams held by the per-source registration rate limit (delayed) or refused with UNAVAILABLE (refused).',
+      labelNames: ['outcome'],
       registers: r,
     });
     const loop = (this.eventLoopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS }));
