@@ -32,6 +32,8 @@ export const DEFAULT_GRACE_PERIOD_MS = 10_000;
 export class AutoRegistrationController {
   /** identity -> live connection ids. */
   private readonly connections = new Map<string, Set<string>>();
+  /** Entry keys with at least one live connection (the sweep's view of "connected"). */
+  private readonly connectedEntries = new Set<string>();
   /** identity -> a proxy whose group does not exist yet. */
   private readonly waitingForGroup = new Map<string, ConnectedProxy>();
   private readonly deletions = new Map<string, NodeJS.Timeout>();
@@ -79,6 +81,7 @@ export class AutoRegistrationController {
     let conns = this.connections.get(id);
     if (!conns) this.connections.set(id, (conns = new Set()));
     conns.add(p.connectionId);
+    this.connectedEntries.add(key);
     this.cancelDeletion(key);
     this.register(p, key);
   }
@@ -91,6 +94,7 @@ export class AutoRegistrationController {
     conns?.delete(p.connectionId);
     if (conns && conns.size > 0) return;
     this.connections.delete(id);
+    this.connectedEntries.delete(key);
     this.waitingForGroup.delete(id);
     const entry = this.writer.get<WorkloadEntry>(key);
     if (!entry) return;
@@ -98,7 +102,7 @@ export class AutoRegistrationController {
     delete annotations[ANNOTATION_CONNECTED_AT];
     annotations[ANNOTATION_DISCONNECTED_AT] = new Date(this.now()).toISOString();
     this.writer.apply({ ...entry, metadata: { ...entry.metadata, annotations } }, key);
-    this.scheduleDeletion(key, id);
+    this.scheduleDeletion(key);
   }
 
   /** Deletes auto-registered entries disconnected for longer than the grace period, and marks
@@ -109,14 +113,15 @@ export class AutoRegistrationController {
       const a = we.metadata.annotations ?? {};
       if (!a[ANNOTATION_AUTO_REGISTRATION_GROUP]) continue;
       const key = resourceKey('WorkloadEntry', we.metadata.namespace, we.metadata.name);
-      const id = identityKey({ network: we.spec.network ?? '', ip: we.spec.address, group: a[ANNOTATION_AUTO_REGISTRATION_GROUP], namespace: we.metadata.namespace });
-      if (this.connections.has(id)) continue;
+      // By entry key, not by spec: the spec's network may come from the group template while
+      // the connection is keyed by the network the proxy sent.
+      if (this.connectedEntries.has(key)) continue;
       const since = a[ANNOTATION_DISCONNECTED_AT];
       if (since === undefined) {
         const annotations: Record<string, string> = { ...a, [ANNOTATION_DISCONNECTED_AT]: new Date(now).toISOString() };
         delete annotations[ANNOTATION_CONNECTED_AT];
         this.writer.apply({ ...we, metadata: { ...we.metadata, annotations } }, key);
-        this.scheduleDeletion(key, id);
+        this.scheduleDeletion(key);
       } else if (now - Date.parse(since) >= this.grace) {
         this.writer.delete(key);
       }
@@ -157,11 +162,11 @@ export class AutoRegistrationController {
     }
   }
 
-  private scheduleDeletion(key: string, id: string): void {
+  private scheduleDeletion(key: string): void {
     this.cancelDeletion(key);
     const t = setTimeout(() => {
       this.deletions.delete(key);
-      if (this.connections.has(id)) return;
+      if (this.connectedEntries.has(key)) return;
       const entry = this.writer.get<WorkloadEntry>(key);
       if (entry?.metadata.annotations?.[ANNOTATION_DISCONNECTED_AT]) this.writer.delete(key);
     }, this.grace);

@@ -144,6 +144,17 @@ describe('WorkloadEntryController', () => {
     expect(entry(3)).toBeDefined();
   });
 
+  it('the sweep keeps a live entry whose network comes from the group template', () => {
+    store.apply({ ...group, spec: { ...group.spec, template: { ...group.spec.template, network: 'vm-net' } } });
+    ctl.onConnect(agent(6));
+    ctl.flush();
+    expect(entry(6)!.spec.network).toBe('vm-net');
+    vi.advanceTimersByTime(30_000);
+    ctl.autoRegistration.sweep();
+    ctl.flush();
+    expect(entry(6)!.metadata.annotations!['istio.io/disconnectedAt']).toBeUndefined();
+  });
+
   it('health reports set the Healthy condition, and EDS follows', () => {
     store.apply(svc('pay', { app: 'pay' }, [{ name: 'http', port: 80, targetPort: 'http' }]));
     const eds = new EdsCache(new Registry(store));
