@@ -142,7 +142,7 @@ export function yamlShapeProblem(text: string, maxDepth: number, maxKeys: number
   const addKey = (lv: { keys: number }) => {
     cost += lv.keys;
     lv.keys++;
-    return lv.keys > maxKeys ? `a mapping with more than ${maxKeys} keys` : cost > budget ? `mappings too large to check for duplicate keys (more than ${maxKeys} keys in all, squared)` : undefined;
+    return lv.keys > maxKeys ? `a mapping with more than ${maxKeys} keys` : cost > budget ? `mappings too large in all to check for duplicate keys (as costly as one mapping of more than ${maxKeys} keys)` : undefined;
   };
   for (let start = 0; start <= text.length; ) {
     let end = text.indexOf('\n', start);
@@ -242,9 +242,16 @@ export async function startAdmin(address: string, opts: AdminOptions): Promise<A
   const { store, xds, metrics, log } = opts;
   const limits: AdminLimits = { ...DEFAULT_ADMIN_LIMITS, ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}), ...(opts.limits ?? {}) };
   const maxBody = limits.maxBodyBytes;
-  const budget: BodyBudget = { pending: 0, max: limits.maxPendingBodyBytes };
+  // At least one whole body, or a raised body limit would turn every big body away as "busy".
+  const budget: BodyBudget = { pending: 0, max: Math.max(limits.maxPendingBodyBytes, maxBody) };
   // Rejections are logged once per kind per minute, like xDS ones: a script gone wrong must not flood the log.
   const limiter = new LogLimiter(log);
+
+  /** A debug answer; a 4xx one (unknown proxy, bad kind) is a refusal too and counted as such. */
+  function answer(res: http.ServerResponse, status: number, body: unknown): void {
+    if (status >= 400) metrics.adminRejected.inc({ reason: String(status) });
+    send(res, status, body);
+  }
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -270,12 +277,12 @@ export async function startAdmin(address: string, opts: AdminOptions): Promise<A
       case '/debug/edsz': {
         if (!get) throw new HttpError(405, 'GET only\n');
         const r = edsz(xds, url.searchParams.get('proxyID'), url.searchParams.get('cluster'));
-        return send(res, r.status, r.body);
+        return answer(res, r.status, r.body);
       }
       case '/debug/configz': {
         if (!get) throw new HttpError(405, 'GET only\n');
         const r = configz(store, url.searchParams.get('kind'), url.searchParams.get('namespace'));
-        return send(res, r.status, r.body);
+        return answer(res, r.status, r.body);
       }
       case '/apply':
       case '/delete': {

@@ -80,6 +80,11 @@ function limitOptions(f: ServeFlags): { limits: Partial<StreamLimits>; serverLim
       if (!/^\s*\d+\s*$/.test(x)) throw new Error(`"${x}" is not a whole number`);
       return Number(x);
     }, (x) => x >= min);
+  const num = (flag: string, v: string | undefined) =>
+    parse(flag, v, (x) => {
+      if (!/^\s*\d+(\.\d+)?\s*$/.test(x)) throw new Error(`"${x}" is not a number`);
+      return Number(x);
+    });
   const dur = (flag: string, v: string | undefined) => parse(flag, v, parseDuration);
   const size = (flag: string, v: string | undefined) => parse(flag, v, parseSize, (x) => x > 0);
   const pick = <T extends object>(o: { [K in keyof T]?: T[K] | undefined }): Partial<T> =>
@@ -105,7 +110,7 @@ function limitOptions(f: ServeFlags): { limits: Partial<StreamLimits>; serverLim
       maxConnectionIdleMs: dur('max-connection-idle', f.maxConnectionIdle),
       maxConnectionAgeMs: dur('max-connection-age', f.maxConnectionAge),
       maxConnectionAgeGraceMs: dur('max-connection-age-grace', f.maxConnectionAgeGrace),
-      registrationsPerSecond: int('registrations-per-second', f.registrationsPerSecond),
+      registrationsPerSecond: num('registrations-per-second', f.registrationsPerSecond),
       registrationBurst: int('registration-burst', f.registrationBurst, 1),
       registrationMaxWaitMs: dur('registration-max-wait', f.registrationMaxWait),
     }),

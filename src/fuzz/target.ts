@@ -27,6 +27,8 @@ export interface FuzzTarget {
   /** Log lines per (level, kind) so far. */
   logKinds(): LogKind[];
   logLines(): number;
+  /** What the process wrote to stderr (first 100 kB): a crash's stack. */
+  stderr(): string;
   /** Peak and last sampled resident set size, bytes. */
   rss(): { peak: number; last: number; samples: number };
   /** Rejection counters scraped from /metrics. */
@@ -131,6 +133,7 @@ export async function startServeTarget(opts: TargetOptions = {}): Promise<FuzzTa
     exit: () => exit,
     logKinds: () => [...kinds.values()].sort((a, b) => b.count - a.count),
     logLines: () => lines,
+    stderr: () => stderr,
     rss: () => {
       sample();
       return { ...rss };

@@ -137,13 +137,14 @@ function runStream(client: grpc.Client, c: XdsCase, timeoutMs: number): Promise<
   return new Promise((resolve) => {
     let timedOut = false;
     const call = client.makeBidiStreamRequest<Buffer, Buffer>(XDS_METHOD_PATH[c.method], identity, identity, new grpc.Metadata());
-    // Megabytes take a while through HTTP/2 flow control on a busy loop: allow 2 s per MiB.
+    // Megabytes take a while through HTTP/2 flow control on a busy loop, and grpc-js hands a
+    // server one message per turn: allow 2 s per MiB and 5 ms per message.
     let bytes = 0;
     for (const m of c.messages) bytes += m.length;
     const timer = setTimeout(() => {
       timedOut = true;
       call.cancel();
-    }, timeoutMs + (bytes / 1048576) * 2000);
+    }, timeoutMs + (bytes / 1048576) * 2000 + c.messages.length * 5);
     call.on('data', () => {});
     call.on('error', () => {});
     call.on('status', (s: grpc.StatusObject) => {

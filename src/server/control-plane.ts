@@ -117,7 +117,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       : new WorkloadEntryController(store, {
           ...(opts.gracePeriodMs !== undefined ? { gracePeriodMs: opts.gracePeriodMs } : {}),
           controllerId: `xdsim-${hostname()}-${process.pid}`,
-          log: (level, msg, fields) => (level === 'warn' ? registrationLog.warn(`registration: ${msg}`, { ...(fields ?? {}) }, msg) : log[level](fields ?? {}, msg)),
+          log: (level, msg, fields) => (level === 'warn' ? registrationLog.warn(`registration: ${msg}`, clipFields(fields), msg) : log[level](fields ?? {}, msg)),
         });
   const hooks = combineHooks(workloadEntries ? registrationHooks(workloadEntries) : undefined, opts.hooks);
   const authenticator = opts.tokenAuth ? await TokenAuthenticator.fromOptions(opts.tokenAuth) : undefined;
@@ -185,6 +185,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       return closing;
     },
   };
+}
+
+/** Log fields with long strings cut: node ids and group names come from connecting proxies. */
+function clipFields(fields: object | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields ?? {})) out[k] = typeof v === 'string' && v.length > 300 ? `${v.slice(0, 300)}...` : v;
+  return out;
 }
 
 /** Calls each set of hooks in turn (registration first, then the caller's). */

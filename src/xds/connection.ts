@@ -330,9 +330,10 @@ export abstract class XdsConnection implements ConnectionInfo {
 
   protected reject(reason: RejectReason, fields: Record<string, unknown>, msg: string): void {
     this.ctx.metrics.rejectedRequests.inc({ reason });
-    // Node ids are client input: a 4 MiB one must not become a 4 MiB log line.
-    const conn = this.id.length > 300 ? `${this.id.slice(0, 300)}...` : this.id;
-    this.ctx.limiter.warn(reason, { conn, peer: this.peer, ...fields }, msg);
+    // Node ids, type URLs, details are client input: a 4 MiB one must not become a 4 MiB log line.
+    const out: Record<string, unknown> = { conn: clip(this.id), peer: this.peer };
+    for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'string' ? clip(v) : v;
+    this.ctx.limiter.warn(reason, out, msg);
   }
 
   /** A change fanned out by the push engine. */
@@ -507,6 +508,10 @@ export abstract class XdsConnection implements ConnectionInfo {
     this.ctx.released(this);
     this.ctx.log.debug({ conn: this.id, why }, 'xDS stream closed');
   }
+}
+
+function clip(s: string): string {
+  return s.length > 300 ? `${s.slice(0, 300)}...` : s;
 }
 
 /** Names a request carries (what a watch could grow by). */

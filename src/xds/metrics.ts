@@ -24,6 +24,8 @@ export type RejectReason =
   | 'registration_rate_limited'
   | 'connection_limit'
   | 'too_many_pings'
+  | 'unknown_method'
+  | 'bad_content_type'
   | 'internal_error';
 
 export class XdsMetrics {

@@ -14,6 +14,7 @@ import type { XdsMetrics } from './metrics.js';
 import { PushEngine } from './push-engine.js';
 import { ResponseCache, type SharedResponse } from './response-cache.js';
 import { serverDefinitions } from './service-definitions.js';
+import { METHOD_PATH } from '../proto/services.js';
 import { SotwStream } from './sotw-stream.js';
 import { AuthError, type TokenAuthenticator } from '../security/token-authenticator.js';
 
@@ -71,6 +72,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
  * until the next config change.
  */
 const RESPONSE_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Methods served; grpc-js answers others (UNIMPLEMENTED) before any handler of ours runs. */
+const SERVED_PATHS = new Set<string>([METHOD_PATH.ADS_STREAM, METHOD_PATH.ADS_DELTA, METHOD_PATH.EDS_STREAM, METHOD_PATH.EDS_DELTA]);
 
 export interface XdsServerOptions {
   cache: XdsCache;
@@ -345,9 +349,16 @@ export class XdsServer {
       this.acceptedSessions++;
       this.ctx.metrics.http2Connections.set(this.acceptedSessions);
     }
-    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    session.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
       st.streams++;
       stream.once('close', () => st.streams--);
+      // grpc-js refuses these itself (415, UNIMPLEMENTED) without telling us: count them here.
+      const ct = headers['content-type'];
+      const reason = typeof ct !== 'string' || !ct.startsWith('application/grpc') ? 'bad_content_type' : SERVED_PATHS.has(headers[':path'] ?? '') ? undefined : 'unknown_method';
+      if (reason) {
+        this.ctx.metrics.rejectedRequests.inc({ reason });
+        this.ctx.limiter.warn(reason, { peer, path: String(headers[':path']).slice(0, 200) }, reason === 'unknown_method' ? 'gRPC call to a method xdsim does not serve' : 'HTTP/2 request on the xDS port that is not gRPC');
+      }
     });
     session.on('ping', () => this.onPing(st));
     session.once('close', () => {
