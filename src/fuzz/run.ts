@@ -142,6 +142,9 @@ async function report(target: FuzzTarget, opts: FuzzRunOptions, xds: XdsFuzzResu
   const configRejected = metricSum(m, 'xdsim_config_rejected_total');
   if (configRejected) adminRejections['config'] = configRejected;
 
+  // Handler exceptions are counted (and logged as warnings, rate-limited): in a fuzz run, a bug.
+  if (xdsRejections['internal_error']) problems.push(`${xdsRejections['internal_error']} internal errors handling xDS requests (see the "internal:" log kinds)`);
+
   // Every refusal a client saw is counted (the server may count more: clients that left first).
   if (xds) {
     let seen = 0;
