@@ -13,7 +13,6 @@ export class EncodedEndpoint implements WeightedEndpoint {
   readonly field: Uint8Array;
   constructor(
     readonly endpoint: Endpoint,
-    readonly sortKey: string,
     sendAsUnhealthy: boolean,
   ) {
     this.field = encodeLbEndpointField(endpoint, sendAsUnhealthy);
@@ -46,7 +45,7 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
 
   get endpoints(): readonly EncodedEndpoint[] {
     if (!this.sorted) {
-      this.sorted = [...this.members.values()].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+      this.sorted = [...this.members.values()].sort(compareEndpoints);
     }
     return this.sorted;
   }
@@ -128,6 +127,11 @@ export class ClusterEndpoints {
 
   /** Replaces everything; returns whether anything changed. */
   reset(endpoints: readonly Endpoint[]): boolean {
+    if (this.groupOf.size === 0) {
+      let changed = false;
+      for (const ep of endpoints) if (this.upsert(ep)) changed = true;
+      return changed;
+    }
     const keep = new Set<string>();
     let changed = false;
     for (const ep of endpoints) {
@@ -149,11 +153,11 @@ export class ClusterEndpoints {
   private upsert(ep: Endpoint): boolean {
     const send = !ep.unhealthy || this.options.sendUnhealthy === true;
     if (!send) return this.remove(ep.key);
-    const locKey = localityString(ep.locality);
+    const locKey = ep.localityKey;
     const prevLoc = this.groupOf.get(ep.key);
     if (prevLoc === locKey) {
       const prev = this.groups.get(locKey)!.get(ep.key)!;
-      if (sameEndpoint(prev.endpoint, ep)) return false;
+      if (prev.endpoint.sameAs(ep)) return false;
     } else if (prevLoc !== undefined) {
       this.groups.get(prevLoc)!.delete(ep.key);
     }
@@ -162,7 +166,7 @@ export class ClusterEndpoints {
       this.groups.set(locKey, (g = new LocalityGroup(ep.locality)));
     }
     if (g.size === 0 || prevLoc !== locKey) this.sortedGroups = undefined;
-    g.set(new EncodedEndpoint(ep, `${ep.address}\u0000${ep.port}\u0000${ep.key}`, ep.unhealthy));
+    g.set(new EncodedEndpoint(ep, ep.unhealthy));
     this.groupOf.set(ep.key, locKey);
     return true;
   }
@@ -181,11 +185,11 @@ export class ClusterEndpoints {
   }
 }
 
-function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
-  if (a.address !== b.address || a.port !== b.port || a.weight !== b.weight || a.unhealthy !== b.unhealthy) return false;
-  if (compareLocality(a.locality, b.locality) !== 0) return false;
-  const ak = Object.keys(a.labels);
-  if (ak.length !== Object.keys(b.labels).length) return false;
-  for (const k of ak) if (a.labels[k] !== b.labels[k]) return false;
-  return true;
+/** Output order within a locality: address, then port, then workload key (deterministic). */
+function compareEndpoints(x: EncodedEndpoint, y: EncodedEndpoint): number {
+  const a = x.endpoint;
+  const b = y.endpoint;
+  if (a.address !== b.address) return a.address < b.address ? -1 : 1;
+  if (a.port !== b.port) return a.port - b.port;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }

@@ -3,7 +3,8 @@
 import { getType, types } from '../proto/index.js';
 import type { Locality } from '../model/locality.js';
 import type { Endpoint } from '../model/registry.js';
-import { lenField } from './wire.js';
+import protobuf from 'protobufjs';
+import { tag, WIRE_LEN } from './wire.js';
 
 const LLE_LOCALITY = 1;
 const LLE_LB_ENDPOINTS = 2;
@@ -18,10 +19,28 @@ export function lbEndpointMessage(ep: Pick<Endpoint, 'address' | 'port' | 'weigh
   };
 }
 
-export function encodeLbEndpointField(ep: Endpoint, unhealthy: boolean): Uint8Array {
-  const t = types.LbEndpoint;
+/**
+ * One writer for every fragment: protobufjs writes the field's tag, then the message with its
+ * length prefix (`encodeDelimited`); `reset()` empties it after `finish()`. Encoding is synchronous, so sharing it
+ * is safe.
+ */
+const fragmentWriter = protobuf.Writer.create();
+
+/**
+ * `finish()` returns a view into a shared 8 KiB pool slab. Fragments live as long as their
+ * endpoint, and one long-lived view pins its whole slab, so under churn they could each hold
+ * 8 KiB; an exact-size copy (small ones live on V8's heap) keeps memory proportional to bytes.
+ */
+function finishFragment(): Uint8Array {
+  const bytes = new Uint8Array(fragmentWriter.finish());
+  fragmentWriter.reset();
+  return bytes;
+}
+
+export function encodeLbEndpointField(ep: Pick<Endpoint, 'address' | 'port' | 'weight'>, unhealthy: boolean): Uint8Array {
   // Plain objects with numeric enums encode directly; fromObject would only copy them.
-  return lenField(LLE_LB_ENDPOINTS, t.encode(lbEndpointMessage(ep, unhealthy)).finish());
+  types.LbEndpoint.encodeDelimited(lbEndpointMessage(ep, unhealthy), fragmentWriter.uint32(tag(LLE_LB_ENDPOINTS, WIRE_LEN)));
+  return finishFragment();
 }
 
 export function localityMessage(l: Locality): object {
@@ -31,6 +50,6 @@ export function localityMessage(l: Locality): object {
 const LocalityType = getType('envoy.config.core.v3.Locality');
 
 export function encodeLocalityField(l: Locality): Uint8Array {
-  const t = LocalityType;
-  return lenField(LLE_LOCALITY, t.encode(localityMessage(l)).finish());
+  LocalityType.encodeDelimited(localityMessage(l), fragmentWriter.uint32(tag(LLE_LOCALITY, WIRE_LEN)));
+  return finishFragment();
 }

@@ -8,11 +8,23 @@ export interface Locality {
 
 export const NO_LOCALITY: Locality = Object.freeze({ region: '', zone: '', subZone: '' });
 
+/**
+ * Parsed localities, shared: a mesh has few distinct localities and many workloads, so every
+ * workload in one locality points at one frozen object. Bounded so that a stream of unique
+ * garbage strings cannot grow it without limit; past the bound, parses are simply not shared.
+ */
+const parsed = new Map<string, Locality>();
+const MAX_SHARED_LOCALITIES = 10_000;
+
 /** `region/zone/subzone` (Istio also accepts dots in label values); missing parts are empty. */
 export function parseLocality(s: string | undefined): Locality {
   if (!s) return NO_LOCALITY;
+  const hit = parsed.get(s);
+  if (hit) return hit;
   const [region = '', zone = '', subZone = ''] = s.replaceAll('.', '/').split('/');
-  return { region, zone, subZone };
+  const l: Locality = Object.freeze({ region, zone, subZone });
+  if (parsed.size < MAX_SHARED_LOCALITIES) parsed.set(s, l);
+  return l;
 }
 
 /** Canonical form used as a key and in reports: always three slash-separated parts. */

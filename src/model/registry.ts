@@ -10,7 +10,6 @@ import type {
 } from '../config/resources.js';
 import { clusterLbPolicy, ruleHost, hostMatches, selectDestinationRule, type ClusterLbPolicy } from './destination-rule.js';
 import { selectorMatches, type Labels } from './labels.js';
-import type { Locality } from './locality.js';
 import {
   clusterName,
   endpointPort,
@@ -19,7 +18,10 @@ import {
   type ServiceModel,
   type ServicePort,
 } from './service.js';
+import { Endpoint } from './endpoint.js';
 import { workloadFromEntry, type Workload } from './workload.js';
+
+export { Endpoint };
 
 export interface ClusterModel {
   readonly name: string;
@@ -29,20 +31,6 @@ export interface ClusterModel {
   readonly subset: string;
   readonly subsetLabels?: Labels;
   readonly policy: ClusterLbPolicy;
-}
-
-/** One endpoint of one cluster. */
-export interface Endpoint {
-  /** The workload it comes from; unique within a cluster. */
-  readonly key: string;
-  readonly address: string;
-  readonly port: number;
-  readonly weight: number;
-  readonly locality: Locality;
-  /** Health-checked and not healthy (SPEC §2). */
-  readonly unhealthy: boolean;
-  /** Labels `failoverPriority` compares (workload labels plus topology labels). */
-  readonly labels: Labels;
 }
 
 export interface EndpointDelta {
@@ -73,8 +61,10 @@ export type RegistryListener = (delta: RegistryDelta) => void;
 
 export class Registry {
   private readonly workloads = new Map<string, Workload>();
-  /** namespace -> "k=v" -> workload keys; selection intersects from the smallest list. */
-  private readonly labelIndex = new Map<string, Map<string, Set<string>>>();
+  /** namespace -> label key -> label value -> workloads; selection scans the smallest set. */
+  private readonly labelIndex = new Map<string, Map<string, Map<string, Set<Workload>>>>();
+  /** namespace -> every workload in it, for empty selectors. */
+  private readonly byNamespace = new Map<string, Set<Workload>>();
   private readonly services = new Map<string, ServiceModel>();
   /** namespace -> "k=v" (one pair of each selector) -> service keys: the candidates for a workload. */
   private readonly selectorIndex = new Map<string, Map<string, Set<string>>>();
@@ -129,8 +119,8 @@ export class Registry {
     const out: Endpoint[] = [];
     const svc = c.service;
     if (svc.selector) {
-      for (const key of this.select(svc.namespace, svc.selector)) {
-        const ep = this.endpointFor(c, this.workloads.get(key)!);
+      for (const w of this.select(svc.namespace, svc.selector)) {
+        const ep = this.endpointFor(c, w);
         if (ep) out.push(ep);
       }
     }
@@ -170,7 +160,7 @@ export class Registry {
   private applyWorkload(we: WorkloadEntry, deleted: boolean, delta: RegistryDelta): void {
     const key = `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}`;
     const old = this.workloads.get(key);
-    const next = deleted ? undefined : workloadFromEntry(we, this.options.clusterId);
+    const next = deleted ? undefined : workloadFromEntry(we, this.options.clusterId, key);
     if (old) this.unindexWorkload(old);
     if (next) {
       this.workloads.set(key, next);
@@ -178,6 +168,8 @@ export class Registry {
     } else {
       this.workloads.delete(key);
     }
+    // Every cluster rebuilt (the initial load, a mesh-wide rule change): rebuilds read the index.
+    if (delta.rebuilt.size === this.clusters.size) return;
     const candidates = new Set<string>();
     if (old) this.candidateServices(old, candidates);
     if (next) this.candidateServices(next, candidates);
@@ -309,52 +301,62 @@ export class Registry {
     if (!w.address) return undefined;
     const port = endpointPort(c.service, c.port, w);
     if (port === undefined) return undefined;
-    return {
-      key: w.key,
-      address: w.address,
-      port,
-      weight: w.weight,
-      locality: w.locality,
-      unhealthy: w.unhealthy,
-      labels: w.priorityLabels,
-    };
+    return new Endpoint(w, port);
   }
 
-  /** Workload keys in `ns` whose labels contain `selector`. */
-  private select(ns: string, selector: Labels): string[] {
+  /** Workloads in `ns` whose labels contain `selector`. */
+  private select(ns: string, selector: Labels): Iterable<Workload> {
+    if (isEmpty(selector)) return this.byNamespace.get(ns) ?? [];
     const idx = this.labelIndex.get(ns);
     if (!idx) return [];
-    let smallest: Set<string> | undefined;
+    let smallest: Set<Workload> | undefined;
+    let pairs = 0;
     for (const k in selector) {
-      const s = idx.get(`${k}=${selector[k]}`);
+      const s = idx.get(k)?.get(selector[k]!);
       if (!s) return [];
       if (!smallest || s.size < smallest.size) smallest = s;
+      pairs++;
     }
-    if (!smallest) return [...(idx.get('') ?? [])];
-    const out: string[] = [];
-    for (const key of smallest) if (selectorMatches(selector, this.workloads.get(key)!.labels)) out.push(key);
+    if (pairs === 1) return smallest!;
+    const out: Workload[] = [];
+    for (const w of smallest!) if (selectorMatches(selector, w.labels)) out.push(w);
     return out;
   }
 
   private indexWorkload(w: Workload): void {
     let idx = this.labelIndex.get(w.namespace);
     if (!idx) this.labelIndex.set(w.namespace, (idx = new Map()));
-    // '' lists every workload of the namespace, for empty selectors.
-    for (const pair of ['', ...Object.entries(w.labels).map(([k, v]) => `${k}=${v}`)]) {
-      let s = idx.get(pair);
-      if (!s) idx.set(pair, (s = new Set()));
-      s.add(w.key);
+    let all = this.byNamespace.get(w.namespace);
+    if (!all) this.byNamespace.set(w.namespace, (all = new Set()));
+    all.add(w);
+    for (const k in w.labels) {
+      let values = idx.get(k);
+      if (!values) idx.set(k, (values = new Map()));
+      const v = w.labels[k]!;
+      let s = values.get(v);
+      if (!s) values.set(v, (s = new Set()));
+      s.add(w);
     }
   }
 
   private unindexWorkload(w: Workload): void {
+    const all = this.byNamespace.get(w.namespace);
+    if (all) {
+      all.delete(w);
+      if (all.size === 0) this.byNamespace.delete(w.namespace);
+    }
     const idx = this.labelIndex.get(w.namespace);
     if (!idx) return;
-    for (const pair of ['', ...Object.entries(w.labels).map(([k, v]) => `${k}=${v}`)]) {
-      const s = idx.get(pair);
-      s?.delete(w.key);
-      if (s && s.size === 0) idx.delete(pair);
+    for (const k in w.labels) {
+      const values = idx.get(k);
+      const s = values?.get(w.labels[k]!);
+      if (!s) continue;
+      s.delete(w);
+      if (s.size > 0) continue;
+      values!.delete(w.labels[k]!);
+      if (values!.size === 0) idx.delete(k);
     }
+    if (idx.size === 0) this.labelIndex.delete(w.namespace);
   }
 
   private static selectorAnchor(selector: Labels): string {
@@ -401,4 +403,9 @@ function removeFrom(m: Map<string, Set<string>>, k: string, v: string): void {
   if (!s) return;
   s.delete(v);
   if (s.size === 0) m.delete(k);
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }

@@ -8,39 +8,65 @@ import {
   augmentTopologyLabels,
   type Labels,
 } from './labels.js';
-import { parseLocality, type Locality } from './locality.js';
+import { localityString, parseLocality, type Locality } from './locality.js';
 
-export interface Workload {
-  /** Resource key of the WorkloadEntry, or `ServiceEntry/<ns>/<name>#<index>` for inline endpoints. */
-  readonly key: string;
-  readonly namespace: string;
-  readonly address: string;
-  readonly ports: Readonly<Record<string, number>>;
-  /** spec.labels merged with metadata.labels (metadata wins); used for selection. */
-  readonly labels: Labels;
+/**
+ * One workload. A class rather than a literal so that `priorityLabels`, which only
+ * `failoverPriority` reads, is built on first use instead of once per entry on every load.
+ */
+export class Workload {
+  private cachedPriorityLabels: Labels | undefined;
+  /** `localityString(locality)`, computed once: the EDS layer groups endpoints by it. */
+  readonly localityKey: string;
+
+  constructor(
+    /** Resource key of the WorkloadEntry, or `ServiceEntry/<ns>/<name>#<index>` for inline endpoints. */
+    readonly key: string,
+    readonly namespace: string,
+    readonly address: string,
+    readonly ports: Readonly<Record<string, number>>,
+    /** spec.labels merged with metadata.labels (metadata wins); used for selection. */
+    readonly labels: Labels,
+    readonly locality: Locality,
+    /** Always >= 1 (0 or unset means 1). */
+    readonly weight: number,
+    readonly network: string,
+    readonly serviceAccount: string,
+    /** Health-checked and not reporting Healthy=True: left out of EDS (or sent UNHEALTHY). */
+    readonly unhealthy: boolean,
+    private readonly clusterId: string,
+  ) {
+    this.localityKey = localityString(locality);
+  }
+
   /** `labels` plus topology labels; what `failoverPriority` compares. */
-  readonly priorityLabels: Labels;
-  readonly locality: Locality;
-  /** Always >= 1 (0 or unset means 1). */
-  readonly weight: number;
-  readonly network: string;
-  readonly serviceAccount: string;
-  /** Health-checked and not reporting Healthy=True: left out of EDS (or sent UNHEALTHY). */
-  readonly unhealthy: boolean;
+  get priorityLabels(): Labels {
+    if (this.cachedPriorityLabels === undefined) {
+      const l = this.locality;
+      this.cachedPriorityLabels = augmentTopologyLabels(this.labels, {
+        region: l.region,
+        zone: l.zone,
+        subZone: l.subZone,
+        network: this.network,
+        clusterId: this.clusterId,
+      });
+    }
+    return this.cachedPriorityLabels;
+  }
 }
 
-export function workloadFromEntry(we: WorkloadEntry, clusterId = DEFAULT_CLUSTER_ID): Workload {
-  const labels = { ...(we.spec.labels ?? {}), ...(we.metadata.labels ?? {}) };
+const NO_LABELS: Labels = Object.freeze({});
+const NO_PORTS: Readonly<Record<string, number>> = Object.freeze({});
+
+/** `key` may be passed when the caller already built it. */
+export function workloadFromEntry(we: WorkloadEntry, clusterId = DEFAULT_CLUSTER_ID, key?: string): Workload {
+  const specLabels = we.spec.labels;
+  const metaLabels = we.metadata.labels;
+  // Stored resources are never mutated, so a lone label set can be shared rather than copied.
+  const labels = !metaLabels || isEmpty(metaLabels) ? (specLabels ?? NO_LABELS) : !specLabels || isEmpty(specLabels) ? metaLabels : { ...specLabels, ...metaLabels };
   const healthChecked = we.metadata.annotations?.[ANNOTATION_HEALTH_CHECKS] === 'true';
-  const healthy = we.status?.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') ?? false;
-  return build(
-    `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}`,
-    we.metadata.namespace,
-    we.spec,
-    labels,
-    healthChecked && !healthy,
-    clusterId,
-  );
+  const unhealthy = healthChecked && !(we.status?.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') ?? false);
+  return build(key ?? `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}`, we.metadata.namespace, we.spec, labels, unhealthy, clusterId);
 }
 
 export function workloadFromInlineEndpoint(
@@ -50,30 +76,27 @@ export function workloadFromInlineEndpoint(
   spec: WorkloadEntrySpec,
   clusterId = DEFAULT_CLUSTER_ID,
 ): Workload {
-  return build(`ServiceEntry/${seNamespace}/${seName}#${index}`, seNamespace, spec, { ...(spec.labels ?? {}) }, false, clusterId);
+  return build(`ServiceEntry/${seNamespace}/${seName}#${index}`, seNamespace, spec, spec.labels ?? NO_LABELS, false, clusterId);
 }
 
-function build(
-  key: string,
-  namespace: string,
-  spec: WorkloadEntrySpec,
-  labels: Record<string, string>,
-  unhealthy: boolean,
-  clusterId: string,
-): Workload {
+function build(key: string, namespace: string, spec: WorkloadEntrySpec, labels: Labels, unhealthy: boolean, clusterId: string): Workload {
   const locality = parseLocality(spec.locality || labels[LABEL_LOCALITY] || labels[LABEL_LEGACY_LOCALITY]);
-  const network = spec.network ?? '';
-  return {
+  return new Workload(
     key,
     namespace,
-    address: spec.address ?? '',
-    ports: spec.ports ?? {},
+    spec.address ?? '',
+    spec.ports ?? NO_PORTS,
     labels,
-    priorityLabels: augmentTopologyLabels(labels, { region: locality.region, zone: locality.zone, subZone: locality.subZone, network, clusterId }),
     locality,
-    weight: spec.weight && spec.weight > 0 ? spec.weight : 1,
-    network,
-    serviceAccount: spec.serviceAccount ?? 'default',
+    spec.weight && spec.weight > 0 ? spec.weight : 1,
+    spec.network ?? '',
+    spec.serviceAccount ?? 'default',
     unhealthy,
-  };
+    clusterId,
+  );
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
