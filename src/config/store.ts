@@ -27,8 +27,9 @@ export type ConfigOp = { op: 'apply'; resource: Resource } | { op: 'delete'; key
  * Validation happens before a resource reaches the store; the store never rejects.
  */
 export class ConfigStore {
-  private readonly items = new Map<ResourceKey, Resource>();
-  private readonly byKind = new Map<ResourceKind, Map<ResourceKey, Resource>>();
+  /** kind -> key -> resource. One map per kind and no global one: a 100k-entry mesh pays for one index. */
+  private readonly byKind = new Map<string, Map<ResourceKey, Resource>>();
+  private count = 0;
   private readonly listeners = new Set<ConfigListener>();
   private rev = 0;
 
@@ -37,11 +38,11 @@ export class ConfigStore {
   }
 
   get size(): number {
-    return this.items.size;
+    return this.count;
   }
 
   get<K extends Resource>(key: ResourceKey): K | undefined {
-    return this.items.get(key) as K | undefined;
+    return this.lookup(key) as K | undefined;
   }
 
   /** Resources of one kind, optionally in one namespace, in key order (deterministic). */
@@ -57,6 +58,11 @@ export class ConfigStore {
   /** Resources of one kind in insertion order, without copying or sorting (bulk consumers). */
   values<K extends ResourceKind>(kind: K): IterableIterator<Extract<Resource, { kind: K }>> {
     return ((this.byKind.get(kind) ?? new Map()).values()) as IterableIterator<Extract<Resource, { kind: K }>>;
+  }
+
+  /** Keys and resources of one kind in insertion order, without copying or sorting (bulk consumers). */
+  entries<K extends ResourceKind>(kind: K): IterableIterator<[ResourceKey, Extract<Resource, { kind: K }>]> {
+    return ((this.byKind.get(kind) ?? new Map()).entries()) as IterableIterator<[ResourceKey, Extract<Resource, { kind: K }>]>;
   }
 
   subscribe(listener: ConfigListener): () => void {
@@ -83,7 +89,7 @@ export class ConfigStore {
     for (const o of ops) {
       if (o.op === 'apply') {
         const key = keyOf(o.resource);
-        const previous = this.items.get(key);
+        const previous = this.lookup(key);
         if (previous && sameContent(previous, o.resource)) continue;
         const revision = ++this.rev;
         const stored = stamp(o.resource, revision, previous, now);
@@ -94,11 +100,10 @@ export class ConfigStore {
             : { type: 'added', key, resource: stored, revision },
         );
       } else {
-        const previous = this.items.get(o.key);
+        const previous = this.lookup(o.key);
         if (!previous) continue;
         const revision = ++this.rev;
-        this.items.delete(o.key);
-        this.byKind.get(previous.kind)?.delete(o.key);
+        if (this.byKind.get(previous.kind)?.delete(o.key)) this.count--;
         events.push({ type: 'deleted', key: o.key, resource: previous, revision });
       }
     }
@@ -107,16 +112,25 @@ export class ConfigStore {
   }
 
   private put(key: ResourceKey, r: Resource): void {
-    this.items.set(key, r);
     let m = this.byKind.get(r.kind);
     if (!m) this.byKind.set(r.kind, (m = new Map()));
+    const before = m.size;
     m.set(key, r);
+    this.count += m.size - before;
+  }
+
+  /** Keys are `<kind>/<namespace>/<name>` (resourceKey), so the kind picks the map. */
+  private lookup(key: ResourceKey): Resource | undefined {
+    const slash = key.indexOf('/');
+    return slash < 0 ? undefined : this.byKind.get(key.slice(0, slash))?.get(key);
   }
 }
 
 function stamp(r: Resource, revision: number, previous: Resource | undefined, now: string): Resource {
   const generation = previous ? (previous.metadata.generation ?? 1) + 1 : 1;
   const creationTimestamp = previous?.metadata.creationTimestamp ?? now;
+  // for-in copies: measured faster and smaller than object spread here (spread plus an
+  // overridden key leaves V8 with a slower shape).
   const metadata: Record<string, unknown> = {};
   for (const k in r.metadata) metadata[k] = (r.metadata as unknown as Record<string, unknown>)[k];
   metadata.resourceVersion = String(revision);

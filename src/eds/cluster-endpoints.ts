@@ -1,28 +1,32 @@
-// A cluster's endpoints grouped by locality, each endpoint encoded once and each locality's bytes
-// cached, so that a change re-encodes one endpoint and re-joins one locality group.
-import { encodeLbEndpointField, encodeLocalityField } from '../encode/fragments.js';
+// A cluster's endpoints grouped by locality. Each locality's bytes are cached as one body, with
+// every endpoint's field inside it, so a change re-encodes one endpoint and re-joins one group,
+// and a loaded mesh holds one buffer per locality group rather than one per endpoint.
+import { appendLbEndpoint, encodeLocalityField, takeAppended } from '../encode/fragments.js';
 import { compareLocality, localityString, type Locality } from '../model/locality.js';
-import type { Endpoint, EndpointDelta } from '../model/registry.js';
+import { Endpoint } from '../model/endpoint.js';
+import type { EndpointDelta } from '../model/registry.js';
 import { MAX_UINT32, type LocalityInput, type WeightedEndpoint } from './view-group.js';
 
 /** Counters for benchmarks and the perf gate: how much encoding a change costs. */
 export const encodeCounters = { endpointEncodes: 0, groupJoins: 0 };
 
-export class EncodedEndpoint implements WeightedEndpoint {
-  /** The `lb_endpoints` field (tag, length, LbEndpoint) ready to splice. */
-  readonly field: Uint8Array;
-  constructor(
-    readonly endpoint: Endpoint,
-    sendAsUnhealthy: boolean,
-  ) {
-    this.field = encodeLbEndpointField(endpoint, sendAsUnhealthy);
-    encodeCounters.endpointEncodes++;
+/**
+ * An endpoint of one locality group, and where its encoded `lb_endpoints` field sits in that
+ * group's body. It is an Endpoint itself (rather than wrapping the registry's) so that each
+ * endpoint of a loaded mesh is one long-lived object.
+ */
+export class EncodedEndpoint extends Endpoint implements WeightedEndpoint {
+  /** Offset of the field in the group's current body; -1 until the group joins it in. */
+  fieldOffset = -1;
+  fieldLength = 0;
+
+  constructor(from: Endpoint) {
+    super(from.workload, from.port);
   }
-  get weight(): number {
-    return this.endpoint.weight;
-  }
-  get labels() {
-    return this.endpoint.labels;
+
+  /** The endpoint it encodes: itself. */
+  get endpoint(): Endpoint {
+    return this;
   }
 }
 
@@ -31,7 +35,9 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
   readonly localityField: Uint8Array;
   private readonly members = new Map<string, EncodedEndpoint>();
   private sorted: EncodedEndpoint[] | undefined;
-  private cachedBody: Uint8Array | undefined;
+  /** The last joined body; kept while stale because unchanged endpoints are copied out of it. */
+  private joined: Uint8Array | undefined;
+  private stale = true;
   private cachedWeight = -1;
 
   constructor(readonly locality: Locality) {
@@ -59,23 +65,16 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
     return this.cachedWeight;
   }
 
-  /** The locality field followed by every endpoint field, joined once per change. */
+  /**
+   * The locality field followed by every endpoint field, joined once per change. Reading it also
+   * makes every member's `fieldOffset` point into it.
+   */
   get body(): Uint8Array {
-    if (!this.cachedBody) {
-      const eps = this.endpoints;
-      let n = this.localityField.length;
-      for (const e of eps) n += e.field.length;
-      const out = Buffer.allocUnsafeSlow(n);
-      out.set(this.localityField, 0);
-      let pos = this.localityField.length;
-      for (const e of eps) {
-        out.set(e.field, pos);
-        pos += e.field.length;
-      }
-      this.cachedBody = out;
-      encodeCounters.groupJoins++;
+    if (this.stale) {
+      this.joined = this.join();
+      this.stale = false;
     }
-    return this.cachedBody;
+    return this.joined!;
   }
 
   get(key: string): EncodedEndpoint | undefined {
@@ -83,7 +82,7 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
   }
 
   set(e: EncodedEndpoint): void {
-    this.members.set(e.endpoint.key, e);
+    this.members.set(e.key, e);
     this.invalidate();
   }
 
@@ -95,8 +94,43 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
 
   private invalidate(): void {
     this.sorted = undefined;
-    this.cachedBody = undefined;
+    this.stale = true;
     this.cachedWeight = -1;
+  }
+
+  /**
+   * New endpoints are encoded back to back in one batch; the others are copied from the previous
+   * body. One allocation for the body, whatever the number of changes.
+   */
+  private join(): Uint8Array {
+    const eps = this.endpoints;
+    const previous = this.joined;
+    let size = this.localityField.length;
+    let encoded = 0;
+    for (const e of eps) {
+      if (e.fieldOffset < 0) {
+        // Until the copy below, fieldOffset holds -1 - (the field's end in the batch).
+        const end = appendLbEndpoint(e, e.unhealthy);
+        e.fieldLength = end - encoded;
+        e.fieldOffset = -1 - end;
+        encoded = end;
+        encodeCounters.endpointEncodes++;
+      }
+      size += e.fieldLength;
+    }
+    const batch = encoded > 0 ? takeAppended() : undefined;
+    const out = Buffer.allocUnsafeSlow(size);
+    out.set(this.localityField, 0);
+    let pos = this.localityField.length;
+    for (const e of eps) {
+      const from = e.fieldOffset < 0 ? batch! : previous!;
+      const start = e.fieldOffset < 0 ? -1 - e.fieldOffset - e.fieldLength : e.fieldOffset;
+      out.set(from.subarray(start, start + e.fieldLength), pos);
+      e.fieldOffset = pos;
+      pos += e.fieldLength;
+    }
+    encodeCounters.groupJoins++;
+    return out;
   }
 }
 
@@ -157,7 +191,7 @@ export class ClusterEndpoints {
     const prevLoc = this.groupOf.get(ep.key);
     if (prevLoc === locKey) {
       const prev = this.groups.get(locKey)!.get(ep.key)!;
-      if (prev.endpoint.sameAs(ep)) return false;
+      if (prev.sameAs(ep)) return false;
     } else if (prevLoc !== undefined) {
       this.groups.get(prevLoc)!.delete(ep.key);
     }
@@ -166,7 +200,7 @@ export class ClusterEndpoints {
       this.groups.set(locKey, (g = new LocalityGroup(ep.locality)));
     }
     if (g.size === 0 || prevLoc !== locKey) this.sortedGroups = undefined;
-    g.set(new EncodedEndpoint(ep, ep.unhealthy));
+    g.set(new EncodedEndpoint(ep));
     this.groupOf.set(ep.key, locKey);
     return true;
   }
@@ -186,9 +220,7 @@ export class ClusterEndpoints {
 }
 
 /** Output order within a locality: address, then port, then workload key (deterministic). */
-function compareEndpoints(x: EncodedEndpoint, y: EncodedEndpoint): number {
-  const a = x.endpoint;
-  const b = y.endpoint;
+function compareEndpoints(a: EncodedEndpoint, b: EncodedEndpoint): number {
   if (a.address !== b.address) return a.address < b.address ? -1 : 1;
   if (a.port !== b.port) return a.port - b.port;
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;

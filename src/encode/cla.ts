@@ -17,12 +17,14 @@ export interface EncodedLocality {
   /** The `locality` field followed by every `lb_endpoints` field. */
   readonly body: Uint8Array;
   readonly localityField: Uint8Array;
+  /** Their offsets are valid once `body` has been read. */
   readonly endpoints: readonly EncodedEndpointField[];
 }
 
+/** Where one `lb_endpoints` field (tag, length, LbEndpoint) sits in its locality's `body`. */
 export interface EncodedEndpointField {
-  /** One `lb_endpoints` field: tag, length, LbEndpoint. */
-  readonly field: Uint8Array;
+  readonly fieldOffset: number;
+  readonly fieldLength: number;
 }
 
 /** One LocalityLbEndpoints to write: a locality's whole body, or the endpoints a rule kept. */
@@ -42,9 +44,11 @@ export function clusterNameField(name: string): Uint8Array {
 }
 
 function bodySize(g: GroupToWrite): number {
-  if (g.endpoints === g.source.endpoints) return g.source.body.length;
+  // Reading body first also brings the endpoints' offsets up to date.
+  const whole = g.source.body.length;
+  if (g.endpoints === g.source.endpoints) return whole;
   let n = g.source.localityField.length;
-  for (const e of g.endpoints) n += e.field.length;
+  for (const e of g.endpoints) n += e.fieldLength;
   return n;
 }
 
@@ -73,11 +77,12 @@ export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: rea
       out.set(g.source.body, pos);
       pos += g.source.body.length;
     } else {
+      const body = g.source.body;
       out.set(g.source.localityField, pos);
       pos += g.source.localityField.length;
       for (const e of g.endpoints) {
-        out.set(e.field, pos);
-        pos += e.field.length;
+        out.set(body.subarray(e.fieldOffset, e.fieldOffset + e.fieldLength), pos);
+        pos += e.fieldLength;
       }
     }
     out[pos++] = WEIGHT_TAG;

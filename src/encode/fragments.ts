@@ -21,26 +21,46 @@ export function lbEndpointMessage(ep: Pick<Endpoint, 'address' | 'port' | 'weigh
 
 /**
  * One writer for every fragment: protobufjs writes the field's tag, then the message with its
- * length prefix (`encodeDelimited`); `reset()` empties it after `finish()`. Encoding is synchronous, so sharing it
- * is safe.
+ * length prefix (`encodeDelimited`). Encoding is synchronous, so sharing it is safe.
  */
 const fragmentWriter = protobuf.Writer.create();
 
 /**
- * `finish()` returns a view into a shared 8 KiB pool slab. Fragments live as long as their
- * endpoint, and one long-lived view pins its whole slab, so under churn they could each hold
- * 8 KiB; an exact-size copy (small ones live on V8's heap) keeps memory proportional to bytes.
+ * The shared writer's bytes as an exact-size copy, and the writer emptied. `finish()` alone
+ * returns a view into a shared 8 KiB pool slab; cached fragments live as long as their endpoint
+ * or locality, and one long-lived view pins its whole slab, so they are copied out.
  */
-function finishFragment(): Uint8Array {
+function takeWritten(): Uint8Array {
   const bytes = new Uint8Array(fragmentWriter.finish());
   fragmentWriter.reset();
   return bytes;
 }
 
+/** One `lb_endpoints` field (tag, length, LbEndpoint) as its own bytes. */
 export function encodeLbEndpointField(ep: Pick<Endpoint, 'address' | 'port' | 'weight'>, unhealthy: boolean): Uint8Array {
+  appendLbEndpoint(ep, unhealthy);
+  return takeWritten();
+}
+
+/**
+ * Batch encoding of many `lb_endpoints` fields, back to back: append each, noting the returned
+ * end offsets, then take all the bytes at once. One buffer for a whole locality group instead of
+ * one per endpoint.
+ */
+export function appendLbEndpoint(ep: Pick<Endpoint, 'address' | 'port' | 'weight'>, unhealthy: boolean): number {
   // Plain objects with numeric enums encode directly; fromObject would only copy them.
   types.LbEndpoint.encodeDelimited(lbEndpointMessage(ep, unhealthy), fragmentWriter.uint32(tag(LLE_LB_ENDPOINTS, WIRE_LEN)));
-  return finishFragment();
+  return fragmentWriter.len;
+}
+
+/**
+ * Everything appended since the last take, as a view that may share a pool slab: read it and let
+ * it go, copying whatever must be kept.
+ */
+export function takeAppended(): Uint8Array {
+  const bytes = fragmentWriter.finish();
+  fragmentWriter.reset();
+  return bytes;
 }
 
 export function localityMessage(l: Locality): object {
@@ -51,5 +71,5 @@ const LocalityType = getType('envoy.config.core.v3.Locality');
 
 export function encodeLocalityField(l: Locality): Uint8Array {
   LocalityType.encodeDelimited(localityMessage(l), fragmentWriter.uint32(tag(LLE_LOCALITY, WIRE_LEN)));
-  return finishFragment();
+  return takeWritten();
 }

@@ -27,9 +27,16 @@ export function parseLocality(s: string | undefined): Locality {
   return l;
 }
 
+/** Canonical strings of the shared localities, so workloads in one locality share one key string. */
+const canonical = new WeakMap<Locality, string>();
+
 /** Canonical form used as a key and in reports: always three slash-separated parts. */
 export function localityString(l: Locality): string {
-  return `${l.region}/${l.zone}/${l.subZone}`;
+  const hit = canonical.get(l);
+  if (hit !== undefined) return hit;
+  const s = `${l.region}/${l.zone}/${l.subZone}`;
+  if (Object.isFrozen(l)) canonical.set(l, s);
+  return s;
 }
 
 /** Human form: trailing empty parts dropped (`us-east/1a`, or `""` for none). */

@@ -83,11 +83,17 @@ export class Registry {
     private readonly options: RegistryOptions = {},
   ) {
     this.unsubscribe = store.subscribe((batch) => this.onBatch(batch));
-    const initial: ConfigEvent[] = [];
-    for (const kind of ['Service', 'ServiceEntry', 'DestinationRule', 'WorkloadEntry'] as const) {
-      for (const resource of store.values(kind)) initial.push({ type: 'added', key: '', resource, revision: store.revision });
-    }
-    if (initial.length > 0) this.apply(initial);
+    // The initial load is generated rather than listed: a 100k-entry store would otherwise
+    // keep 100k event objects alive (and copied by the GC) for the length of the load.
+    const revision = store.revision;
+    const initial: Iterable<ConfigEvent> = {
+      *[Symbol.iterator]() {
+        for (const kind of ['Service', 'ServiceEntry', 'DestinationRule', 'WorkloadEntry'] as const) {
+          for (const [key, resource] of store.entries(kind)) yield { type: 'added', key, resource, revision };
+        }
+      },
+    };
+    if (store.size > 0) this.apply(initial);
   }
 
   close(): void {
@@ -141,7 +147,7 @@ export class Registry {
    * Applies a batch: service and rule changes first (cluster rebuilds), then workload changes as
    * endpoint deltas of the clusters that were not rebuilt anyway.
    */
-  private apply(batch: ConfigBatch): RegistryDelta {
+  private apply(batch: Iterable<ConfigEvent>): RegistryDelta {
     const delta: RegistryDelta = { rebuilt: new Set(), removed: new Set(), endpoints: new Map() };
     const servicesToRebuild = new Set<string>();
     for (const ev of batch) {
@@ -152,13 +158,12 @@ export class Registry {
     }
     for (const key of servicesToRebuild) this.rebuildServiceClusters(key, delta);
     for (const ev of batch) {
-      if (ev.resource.kind === 'WorkloadEntry') this.applyWorkload(ev.resource, ev.type === 'deleted', delta);
+      if (ev.resource.kind === 'WorkloadEntry') this.applyWorkload(ev.key, ev.resource, ev.type === 'deleted', delta);
     }
     return delta;
   }
 
-  private applyWorkload(we: WorkloadEntry, deleted: boolean, delta: RegistryDelta): void {
-    const key = `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}`;
+  private applyWorkload(key: string, we: WorkloadEntry, deleted: boolean, delta: RegistryDelta): void {
     const old = this.workloads.get(key);
     const next = deleted ? undefined : workloadFromEntry(we, this.options.clusterId, key);
     if (old) this.unindexWorkload(old);
