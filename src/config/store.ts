@@ -89,7 +89,7 @@ export class ConfigStore {
     for (const o of ops) {
       if (o.op === 'apply') {
         const key = keyOf(o.resource);
-        const previous = this.lookup(key);
+        const previous = this.byKind.get(o.resource.kind)?.get(key);
         if (previous && sameContent(previous, o.resource)) continue;
         const revision = ++this.rev;
         const stored = stamp(o.resource, revision, previous, now);
