@@ -63,8 +63,6 @@ export class Registry {
   private readonly workloads = new Map<string, Workload>();
   /** namespace -> label key -> label value -> workloads; selection scans the smallest set. */
   private readonly labelIndex = new Map<string, Map<string, Map<string, Set<Workload>>>>();
-  /** namespace -> every workload in it, for empty selectors. */
-  private readonly byNamespace = new Map<string, Set<Workload>>();
   private readonly services = new Map<string, ServiceModel>();
   /** namespace -> "k=v" (one pair of each selector) -> service keys: the candidates for a workload. */
   private readonly selectorIndex = new Map<string, Map<string, Set<string>>>();
@@ -311,7 +309,8 @@ export class Registry {
 
   /** Workloads in `ns` whose labels contain `selector`. */
   private select(ns: string, selector: Labels): Iterable<Workload> {
-    if (isEmpty(selector)) return this.byNamespace.get(ns) ?? [];
+    // serviceFromKube/serviceFromEntry never produce an empty selector (it selects nothing).
+    if (isEmpty(selector)) return [];
     const idx = this.labelIndex.get(ns);
     if (!idx) return [];
     let smallest: Set<Workload> | undefined;
@@ -331,9 +330,6 @@ export class Registry {
   private indexWorkload(w: Workload): void {
     let idx = this.labelIndex.get(w.namespace);
     if (!idx) this.labelIndex.set(w.namespace, (idx = new Map()));
-    let all = this.byNamespace.get(w.namespace);
-    if (!all) this.byNamespace.set(w.namespace, (all = new Set()));
-    all.add(w);
     for (const k in w.labels) {
       let values = idx.get(k);
       if (!values) idx.set(k, (values = new Map()));
@@ -345,11 +341,6 @@ export class Registry {
   }
 
   private unindexWorkload(w: Workload): void {
-    const all = this.byNamespace.get(w.namespace);
-    if (all) {
-      all.delete(w);
-      if (all.size === 0) this.byNamespace.delete(w.namespace);
-    }
     const idx = this.labelIndex.get(w.namespace);
     if (!idx) return;
     for (const k in w.labels) {
