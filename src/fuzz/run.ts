@@ -55,6 +55,7 @@ const CLOSING_REASONS = new Set([
   'slow_client',
   'unauthenticated',
   'identity_mismatch',
+  'invalid_node_metadata',
   'too_many_names',
   'bad_encoding',
   'registration_rate_limited',

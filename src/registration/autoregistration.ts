@@ -15,6 +15,7 @@ import {
 import type { ConnectedProxy } from './connected-proxy.js';
 import { autoRegisteredEntryName, identityKey } from './entry-name.js';
 import type { StoreWriter } from './store-writer.js';
+import { checkAutoRegistration, checkGeneratedEntry, REFUSAL_LOG_MESSAGE, wantsAutoRegistration, type RegistrationRefusal } from './validation.js';
 
 export interface AutoRegistrationOptions {
   /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected entry survives. */
@@ -29,6 +30,8 @@ export interface AutoRegistrationOptions {
 
 export const DEFAULT_GRACE_PERIOD_MS = 10_000;
 
+type Plan = { reconnect: WorkloadEntry } | { create: WorkloadEntry } | { waitForGroup: true } | { refusal: RegistrationRefusal };
+
 export class AutoRegistrationController {
   /** identity -> live connection ids. */
   private readonly connections = new Map<string, Set<string>>();
@@ -37,6 +40,8 @@ export class AutoRegistrationController {
   /** identity -> a proxy whose group does not exist yet. */
   private readonly waitingForGroup = new Map<string, ConnectedProxy>();
   private readonly deletions = new Map<string, NodeJS.Timeout>();
+  /** Proxies refused at connect: they own no entry, so their disconnect and health touch none. */
+  private readonly refused = new WeakSet<ConnectedProxy>();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
   private readonly grace: number;
@@ -63,7 +68,7 @@ export class AutoRegistrationController {
 
   /** Entry key for a proxy that auto-registers, or undefined when it does not. */
   entryKeyOf(p: ConnectedProxy): string | undefined {
-    if (!p.group || !p.ip) return undefined;
+    if (!p.group || !p.ip || !p.namespace || this.refused.has(p)) return undefined;
     return resourceKey('WorkloadEntry', p.namespace, autoRegisteredEntryName(p.group, p.ip, p.network));
   }
 
@@ -71,19 +76,32 @@ export class AutoRegistrationController {
     return (this.connections.get(identityKey(p))?.size ?? 0) > 0;
   }
 
-  onConnect(p: ConnectedProxy): void {
+  /**
+   * Registers (or re-connects) the proxy's entry. Invalid metadata (validation.ts) registers
+   * nothing, touches no existing entry or connection count, and comes back as the refusal the
+   * stream is closed with.
+   */
+  onConnect(p: ConnectedProxy): RegistrationRefusal | undefined {
+    if (!wantsAutoRegistration(p)) return undefined;
+    const invalid = checkAutoRegistration(p);
+    if (invalid) return this.refuse(p, invalid);
     const key = this.entryKeyOf(p);
     if (!key) {
-      if (p.group) this.options.log?.('warn', 'auto-registration skipped: no INSTANCE_IPS in node metadata', { node: p.nodeId });
-      return;
+      // As istiod: a node without an address or namespace is not registered, but not refused.
+      const what = p.ip ? 'no NAMESPACE in node metadata or node id' : 'no INSTANCE_IPS in node metadata';
+      this.options.log?.('warn', `auto-registration skipped: ${what}`, { node: p.nodeId });
+      return undefined;
     }
+    const plan = this.plan(p, key);
+    if ('refusal' in plan) return this.refuse(p, plan.refusal);
     const id = identityKey(p);
     let conns = this.connections.get(id);
     if (!conns) this.connections.set(id, (conns = new Set()));
     conns.add(p.connectionId);
     this.connectedEntries.add(key);
     this.cancelDeletion(key);
-    this.register(p, key);
+    this.carryOut(p, key, plan);
+    return undefined;
   }
 
   onDisconnect(p: ConnectedProxy): void {
@@ -135,30 +153,53 @@ export class AutoRegistrationController {
     this.unsubscribe();
   }
 
-  private register(p: ConnectedProxy, key: string): void {
-    const group = this.store.get<WorkloadGroup>(resourceKey('WorkloadGroup', p.namespace, p.group!));
+  /** What connecting `p` will do to its entry, decided before any bookkeeping changes. */
+  private plan(p: ConnectedProxy, key: string): Plan {
     const existing = this.writer.get<WorkloadEntry>(key);
-    const now = new Date(this.now()).toISOString();
-    if (existing) {
+    if (existing) return { reconnect: existing };
+    const group = this.store.get<WorkloadGroup>(resourceKey('WorkloadGroup', p.namespace, p.group!));
+    if (!group) return { waitForGroup: true };
+    const entry = entryFromGroup(key.split('/')[2]!, p, group, this.controllerId, new Date(this.now()).toISOString());
+    const refusal = checkGeneratedEntry(entry);
+    return refusal ? { refusal } : { create: entry };
+  }
+
+  private carryOut(p: ConnectedProxy, key: string, plan: Exclude<Plan, { refusal: RegistrationRefusal }>): void {
+    if ('reconnect' in plan) {
       // Reconnect: the entry keeps its spec and health; only the connection state changes.
+      const existing = plan.reconnect;
+      const now = new Date(this.now()).toISOString();
       const annotations: Record<string, string> = { ...(existing.metadata.annotations ?? {}), [ANNOTATION_WORKLOAD_CONTROLLER]: this.controllerId, [ANNOTATION_CONNECTED_AT]: now };
       delete annotations[ANNOTATION_DISCONNECTED_AT];
       this.writer.apply({ ...existing, metadata: { ...existing.metadata, annotations } }, key);
-      return;
-    }
-    if (!group) {
+    } else if ('create' in plan) {
+      this.writer.apply(plan.create, key);
+    } else {
       this.waitingForGroup.set(identityKey(p), p);
       this.options.log?.('warn', 'auto-registration waiting: WorkloadGroup not found', { group: `${p.namespace}/${p.group}`, node: p.nodeId });
-      return;
     }
-    this.writer.apply(entryFromGroup(key.split('/')[2]!, p, group, this.controllerId, now), key);
+  }
+
+  private refuse(p: ConnectedProxy, refusal: RegistrationRefusal): RegistrationRefusal {
+    this.refused.add(p);
+    this.options.log?.('warn', REFUSAL_LOG_MESSAGE[refusal.kind], { node: p.nodeId, reason: refusal.message });
+    return refusal;
   }
 
   private registerWaiting(namespace: string, group: string): void {
     for (const [id, p] of this.waitingForGroup) {
       if (p.namespace !== namespace || p.group !== group) continue;
       this.waitingForGroup.delete(id);
-      if (this.connections.has(id)) this.register(p, this.entryKeyOf(p)!);
+      if (!this.connections.has(id)) continue;
+      const key = this.entryKeyOf(p)!;
+      const plan = this.plan(p, key);
+      if ('refusal' in plan) {
+        // The group (not the proxy, checked at connect) makes the entry invalid; the stream is
+        // long past its first request, so it stays up, unregistered, as istiod leaves it.
+        this.options.log?.('warn', REFUSAL_LOG_MESSAGE[plan.refusal.kind], { node: p.nodeId, reason: plan.refusal.message });
+        continue;
+      }
+      this.carryOut(p, key, plan);
     }
   }
 

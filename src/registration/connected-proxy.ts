@@ -1,5 +1,6 @@
 // What the xDS server tells the registration and health controllers about a connection.
 import type { Locality } from '../model/locality.js';
+import type { RegistrationRefusal } from './validation.js';
 
 export interface ConnectedProxy {
   /** Unique per stream; several streams may share one identity. */
@@ -19,6 +20,11 @@ export interface ConnectedProxy {
   readonly labels: Readonly<Record<string, string>>;
   /** node.locality. */
   readonly locality: Locality;
+  /**
+   * The node metadata as sent (JSON of the Struct), when known: the fields above are already
+   * coerced (wrong types dropped), so validation looks here for types and every INSTANCE_IPS entry.
+   */
+  readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
 export interface HealthReport {
@@ -28,7 +34,8 @@ export interface HealthReport {
 
 /** The hook the xDS server calls on stream lifecycle and health reports (SPEC §6, §7). */
 export interface ProxyLifecycle {
-  onConnect(proxy: ConnectedProxy): void;
+  /** A refusal: the proxy asked for auto-registration with invalid metadata; refuse its stream. */
+  onConnect(proxy: ConnectedProxy): RegistrationRefusal | undefined;
   onDisconnect(proxy: ConnectedProxy): void;
   onHealth(proxy: ConnectedProxy, report: HealthReport): void;
 }

@@ -4,6 +4,7 @@ import { AutoRegistrationController, type AutoRegistrationOptions } from './auto
 import type { ConnectedProxy, HealthReport, ProxyLifecycle } from './connected-proxy.js';
 import { HealthController } from './health.js';
 import { StoreWriter } from './store-writer.js';
+import type { RegistrationRefusal } from './validation.js';
 
 export class WorkloadEntryController implements ProxyLifecycle {
   readonly autoRegistration: AutoRegistrationController;
@@ -16,8 +17,9 @@ export class WorkloadEntryController implements ProxyLifecycle {
     this.health = new HealthController(this.writer, (p) => this.autoRegistration.entryKeyOf(p), options.now);
   }
 
-  onConnect(p: ConnectedProxy): void {
-    this.autoRegistration.onConnect(p);
+  /** A refusal when the proxy asked for auto-registration with invalid metadata (nothing registered). */
+  onConnect(p: ConnectedProxy): RegistrationRefusal | undefined {
+    return this.autoRegistration.onConnect(p);
   }
 
   onDisconnect(p: ConnectedProxy): void {

@@ -1,6 +1,9 @@
 // Connects the xDS server's connection hooks to the workload-entry controller.
-import type { ConnectionHooks, ConnectionInfo } from '../xds/hooks.js';
+import * as grpc from '@grpc/grpc-js';
+import type { ConnectionHooks, ConnectionInfo, StreamRefusal } from '../xds/hooks.js';
+import type { RejectReason } from '../xds/metrics.js';
 import type { ConnectedProxy, ProxyLifecycle } from './connected-proxy.js';
+import { REFUSAL_LOG_MESSAGE, type RegistrationRefusal } from './validation.js';
 
 export function connectedProxy(conn: ConnectionInfo): ConnectedProxy {
   const n = conn.node;
@@ -18,6 +21,26 @@ export function connectedProxy(conn: ConnectionInfo): ConnectedProxy {
     ip: n.ip || undefined,
     labels: n.labels,
     locality: n.locality,
+    metadata: n.metadata,
+  };
+}
+
+/**
+ * A stream whose node asks for auto-registration with invalid metadata ends with
+ * INVALID_ARGUMENT and the rule that failed, as istiod answers node metadata it cannot accept
+ * (`invalid auto-registration metadata: INSTANCE_IPS[0] "x" is not an IPv4 or IPv6 address`).
+ */
+export const REFUSAL_STATUS = grpc.status.INVALID_ARGUMENT;
+export const REFUSAL_REASON: RejectReason = 'invalid_node_metadata';
+export const REFUSAL_PREFIX = 'invalid auto-registration metadata: ';
+
+export function streamRefusal(refusal: RegistrationRefusal): StreamRefusal {
+  return {
+    code: REFUSAL_STATUS,
+    message: REFUSAL_PREFIX + refusal.message,
+    reason: REFUSAL_REASON,
+    log: REFUSAL_LOG_MESSAGE[refusal.kind],
+    fields: { rule: refusal.kind, detail: refusal.message },
   };
 }
 
@@ -31,7 +54,10 @@ export function registrationHooks(lifecycle: ProxyLifecycle): ConnectionHooks {
     return p;
   };
   return {
-    onConnect: (c) => lifecycle.onConnect(of(c)),
+    onConnect: (c) => {
+      const refusal = lifecycle.onConnect(of(c));
+      return refusal && streamRefusal(refusal);
+    },
     onDisconnect: (c) => lifecycle.onDisconnect(of(c)),
     onHealthReport: (c, r) => lifecycle.onHealth(of(c), r),
   };

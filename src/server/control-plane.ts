@@ -11,7 +11,7 @@ import { startAdmin, type AdminLimits, type AdminServer } from '../admin/server.
 import { XdsCache } from '../xds/cache.js';
 import type { StreamLimits } from '../xds/connection.js';
 import type { DebounceOptions } from '../xds/debounce.js';
-import type { ConnectionHooks } from '../xds/hooks.js';
+import type { ConnectionHooks, StreamRefusal } from '../xds/hooks.js';
 import { XdsMetrics } from '../xds/metrics.js';
 import { LogLimiter } from '../xds/log-limiter.js';
 import { XdsServer, type ServerLimits } from '../xds/server.js';
@@ -198,8 +198,14 @@ function clipFields(fields: object | undefined): Record<string, unknown> {
 function combineHooks(...all: (ConnectionHooks | undefined)[]): ConnectionHooks {
   const hs = all.filter((h): h is ConnectionHooks => !!h);
   const combined: ConnectionHooks = {
+    // Every hook hears of every stream (so each gets its onDisconnect); the first refusal wins.
     onConnect: (c) => {
-      for (const h of hs) h.onConnect?.(c);
+      let refusal: StreamRefusal | undefined;
+      for (const h of hs) {
+        const r = h.onConnect?.(c);
+        if (r && !refusal) refusal = r;
+      }
+      return refusal;
     },
     onDisconnect: (c) => {
       for (const h of hs) h.onDisconnect?.(c);

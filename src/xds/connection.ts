@@ -218,7 +218,7 @@ export abstract class XdsConnection implements ConnectionInfo {
         }
       }
       if (this.throttleRegistration(req)) return;
-      this.announce();
+      if (!this.announce()) return;
     }
     this.process(req);
   }
@@ -244,22 +244,27 @@ export abstract class XdsConnection implements ConnectionInfo {
     this.call.pause();
     this.holdTimer = setTimeout(() => {
       this.holdTimer = undefined;
-      if (this.closed) return;
-      this.announce();
+      if (this.closed || !this.announce()) return;
       this.process(req);
       this.call.resume();
     }, a.waitMs);
     return true;
   }
 
-  private announce(): void {
+  /** Tells the hooks the stream is here; false when one refused it (the stream is then closed). */
+  private announce(): boolean {
     this.announced = true;
     this.ctx.connected(this);
+    let refusal;
     try {
-      this.ctx.hooks.onConnect?.(this);
+      refusal = this.ctx.hooks.onConnect?.(this);
     } catch (err) {
       this.internalError(err, 'onConnect hook failed');
     }
+    if (!refusal) return true;
+    this.reject(refusal.reason, { node: this.node.id, ...refusal.fields }, refusal.log);
+    this.closeWithStatus(refusal.code, refusal.message);
+    return false;
   }
 
   /** A request of an announced stream: health report, or a discovery request for a known type. */

@@ -19,6 +19,7 @@ export type RejectReason =
   | 'health_without_hook'
   | 'unauthenticated'
   | 'identity_mismatch'
+  | 'invalid_node_metadata'
   | 'too_many_names'
   | 'bad_encoding'
   | 'registration_rate_limited'

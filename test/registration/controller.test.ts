@@ -202,3 +202,105 @@ describe('WorkloadEntryController', () => {
     expect(batches).toEqual([200]);
   });
 });
+
+describe('WorkloadEntryController: invalid metadata', () => {
+  let store: ConfigStore;
+  let ctl: WorkloadEntryController;
+  let logs: { level: string; msg: string; fields?: object }[];
+  const entry = (i: number) => store.get<WorkloadEntry>(`WorkloadEntry/pay/payments-10.1.0.${i}`);
+  const entries = () => store.list('WorkloadEntry').map((w) => w.metadata.name);
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: Date.parse('2026-11-23T00:00:00Z') });
+    store = new ConfigStore();
+    store.apply(group);
+    logs = [];
+    ctl = new WorkloadEntryController(store, { gracePeriodMs: 10_000, controllerId: 'xdsim-test', log: (level, msg, fields) => logs.push({ level, msg, ...(fields ? { fields } : {}) }) });
+  });
+  afterEach(() => {
+    ctl.close();
+    vi.useRealTimers();
+  });
+
+  it('refuses with the rule, registers nothing, logs one constant message per kind', () => {
+    const rev = store.revision;
+    const a = ctl.onConnect(agent(1, { metadata: { INSTANCE_IPS: '10.1.0.1,not-an-ip' } }));
+    const b = ctl.onConnect(agent(2, { labels: { 'bad key': 'x' } }));
+    const c = ctl.onConnect(agent(3, { labels: { app: 'y'.repeat(64) } }));
+    ctl.flush();
+    expect(a).toEqual({ kind: 'instance_ips', message: 'INSTANCE_IPS[1] "not-an-ip" is not an IPv4 or IPv6 address' });
+    expect(b?.kind).toBe('labels');
+    expect(c?.kind).toBe('labels');
+    expect(store.revision).toBe(rev);
+    expect(entries()).toEqual([]);
+    // The log limiter keys on the message: one per kind, whatever the values.
+    expect(logs.map((l) => l.msg)).toEqual(['auto-registration refused: invalid INSTANCE_IPS', 'auto-registration refused: invalid LABELS', 'auto-registration refused: invalid LABELS']);
+    expect(logs[0]!.fields).toMatchObject({ node: agent(1).nodeId, reason: a!.message });
+  });
+
+  it('a proxy without AUTO_REGISTER_GROUP is not validated', () => {
+    expect(ctl.onConnect(agent(1, { group: undefined, labels: { 'bad key': 'x' }, ip: 'nope' }))).toBeUndefined();
+    expect(logs).toEqual([]);
+  });
+
+  it('no INSTANCE_IPS or no namespace: skipped with a warning, not refused (as istiod)', () => {
+    expect(ctl.onConnect(agent(1, { ip: undefined }))).toBeUndefined();
+    expect(ctl.onConnect(agent(2, { namespace: '' }))).toBeUndefined();
+    ctl.flush();
+    expect(entries()).toEqual([]);
+    expect(logs.map((l) => l.msg)).toEqual(['auto-registration skipped: no INSTANCE_IPS in node metadata', 'auto-registration skipped: no NAMESPACE in node metadata or node id']);
+  });
+
+  it('a generated entry the group makes invalid is refused (kind entry)', () => {
+    store.apply({ ...group, spec: { ...group.spec, metadata: { labels: { 'team name': 'a' } } } });
+    const r = ctl.onConnect(agent(1));
+    ctl.flush();
+    expect(r?.kind).toBe('entry');
+    expect(r?.message).toMatch(/^WorkloadEntry pay\/payments-10\.1\.0\.1: metadata\.labels key "team name"/);
+    expect(entries()).toEqual([]);
+  });
+
+  it('a group that arrives later and makes the entry invalid: not registered, logged, stream kept', () => {
+    store.delete('WorkloadGroup/pay/payments');
+    expect(ctl.onConnect(agent(1))).toBeUndefined();
+    store.apply({ ...group, spec: { ...group.spec, template: { ...group.spec.template, labels: { role: 'a/b' } } } });
+    ctl.flush();
+    expect(entries()).toEqual([]);
+    expect(logs.at(-1)).toMatchObject({ msg: 'auto-registration refused: generated WorkloadEntry fails validation' });
+  });
+
+  it("another agent's invalid request leaves a registered entry alone: spec, connection, health", () => {
+    const good = agent(1);
+    ctl.onConnect(good);
+    ctl.onHealth(good, { healthy: true });
+    ctl.flush();
+    const before = entry(1)!;
+    const rev = store.revision;
+    // Same identity (group, IP, network, namespace), invalid labels.
+    const bad = agent(1, { labels: { 'x/y/z': 'v' } });
+    expect(ctl.onConnect(bad)?.kind).toBe('labels');
+    ctl.onHealth(bad, { healthy: false, message: 'lies' });
+    ctl.onDisconnect(bad);
+    ctl.flush();
+    expect(store.revision).toBe(rev);
+    expect(entry(1)).toEqual(before);
+    expect(ctl.autoRegistration.isConnected(good)).toBe(true);
+  });
+
+  it('a disconnected entry in its grace period: an invalid agent neither revives nor extends it', () => {
+    const good = agent(1);
+    ctl.onConnect(good);
+    ctl.onDisconnect(good);
+    ctl.flush();
+    const disconnectedAt = entry(1)!.metadata.annotations!['istio.io/disconnectedAt'];
+    vi.advanceTimersByTime(6_000);
+    const bad = agent(1, { metadata: { INSTANCE_IPS: '10.1.0.1', LABELS: { app: 7 } } });
+    expect(ctl.onConnect(bad)?.kind).toBe('metadata_type');
+    ctl.onDisconnect(bad);
+    ctl.flush();
+    expect(entry(1)!.metadata.annotations!['istio.io/disconnectedAt']).toBe(disconnectedAt);
+    vi.advanceTimersByTime(4_001);
+    ctl.flush();
+    expect(entry(1)).toBeUndefined();
+  });
+});
