@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../src/proto/index.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { API, apiMesh } from '../xds/fixtures.js';
-import { node, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
+import { node, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
 let plane: ControlPlane | undefined;
 const cleanups: (() => void)[] = [];
@@ -17,10 +17,7 @@ afterEach(async () => {
   plane = undefined;
 });
 
-async function rejected(reason: string): Promise<number> {
-  const m = await plane!.metrics.rejectedRequests.get();
-  return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
-}
+const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
 
 function client(opts: grpc.ChannelOptions = {}): SotwClient {
   const c = new SotwClient(plane!.xdsPort, 'ads', opts);

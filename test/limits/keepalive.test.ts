@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { apiMesh } from '../xds/fixtures.js';
-import { startPlane, waitFor } from '../xds/helpers.js';
+import { rejectedCount, startPlane, waitFor } from '../xds/helpers.js';
 
 let plane: ControlPlane | undefined;
 const cleanups: (() => void)[] = [];
@@ -17,10 +17,7 @@ afterEach(async () => {
   plane = undefined;
 });
 
-async function rejected(reason: string): Promise<number> {
-  const m = await plane!.metrics.rejectedRequests.get();
-  return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
-}
+const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
 
 /** A connected raw HTTP/2 session (pings before 'connect' are cancelled client-side, never sent). */
 async function connect(): Promise<{ session: http2.ClientHttp2Session; goaway: Promise<{ code: number; data: string } | undefined> }> {

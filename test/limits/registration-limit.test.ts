@@ -8,7 +8,7 @@ import type { WorkloadGroup } from '../../src/config/resources.js';
 import { TYPE_URL } from '../../src/proto/index.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { API, apiMesh } from '../xds/fixtures.js';
-import { node, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
+import { node, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
 let plane: ControlPlane | undefined;
 const cleanups: (() => void)[] = [];
@@ -40,10 +40,7 @@ async function throttled(outcome: string): Promise<number> {
   return m.values.find((v) => v.labels['outcome'] === outcome)?.value ?? 0;
 }
 
-async function rejected(reason: string): Promise<number> {
-  const m = await plane!.metrics.rejectedRequests.get();
-  return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
-}
+const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
 
 const registered = () => plane!.store.list('WorkloadEntry', 'pay').filter((e) => e.metadata.annotations?.['istio.io/autoRegistrationGroup']).length;
 

@@ -11,7 +11,7 @@ import { METHOD_PATH } from '../../src/proto/services.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { we } from '../helpers/mesh.js';
 import { API, apiMesh } from '../xds/fixtures.js';
-import { DeltaClient, node, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
+import { DeltaClient, node, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
 let plane: ControlPlane | undefined;
 const cleanups: (() => void)[] = [];
@@ -22,10 +22,7 @@ afterEach(async () => {
   plane = undefined;
 });
 
-async function rejected(reason: string): Promise<number> {
-  const m = await plane!.metrics.rejectedRequests.get();
-  return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
-}
+const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
 
 function sotw(): SotwClient {
   const c = new SotwClient(plane!.xdsPort);

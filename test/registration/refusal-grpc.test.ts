@@ -8,7 +8,7 @@ import type { WorkloadEntry, WorkloadGroup } from '../../src/config/resources.js
 import { TYPE_URL } from '../../src/proto/index.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { API, apiMesh } from '../xds/fixtures.js';
-import { node, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
+import { node, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
 let plane: ControlPlane | undefined;
 const cleanups: (() => void)[] = [];
@@ -33,10 +33,7 @@ function agent(metadata: Record<string, unknown>, locality = 'r1/z1/s1'): SotwCl
   return c;
 }
 
-async function rejected(reason: string): Promise<number> {
-  const m = await plane!.metrics.rejectedRequests.get();
-  return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
-}
+const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
 
 /** The stream's end, and whether any response came before it. */
 async function refusal(c: SotwClient): Promise<{ status: grpc.StatusObject; responses: number }> {

@@ -7,7 +7,7 @@ import { METHOD_PATH } from '../../src/proto/services.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { we } from '../helpers/mesh.js';
 import { API, apiMesh } from './fixtures.js';
-import { node, SotwClient, startPlane, waitFor } from './helpers.js';
+import { node, rejectedCount, SotwClient, startPlane, waitFor } from './helpers.js';
 
 let plane: ControlPlane | undefined;
 const cleanups: (() => void)[] = [];
@@ -24,10 +24,7 @@ function client(): SotwClient {
   return c;
 }
 
-async function rejected(reason: string): Promise<number> {
-  const m = await plane!.metrics.rejectedRequests.get();
-  return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
-}
+const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
 
 /** The server still answers a fresh, well-behaved client. */
 async function stillServing(): Promise<void> {

@@ -171,3 +171,9 @@ export async function admin(plane: ControlPlane, path: string, init?: RequestIni
   const text = await res.text();
   return { status: res.status, text, json: () => JSON.parse(text) };
 }
+
+/** The server's `xdsim_xds_rejected_requests_total{reason}`. */
+export async function rejectedCount(plane: ControlPlane, reason: string): Promise<number> {
+  const m = await plane.metrics.rejectedRequests.get();
+  return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
+}
