@@ -1,32 +1,92 @@
 // POST /apply and POST /delete: YAML documents, validated like files, all or nothing per request.
+// Two halves: `prepareConfigRequest` parses and validates a body without touching the store (on
+// the main thread for small bodies, on the config parser thread for big ones, see
+// parse-thread.ts), and `commitPrepared` writes the outcome into the store as one batch.
 import { parseAllDocuments } from 'yaml';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostics.js';
-import { applyLoaded } from '../config/load.js';
 import { parseManifests } from '../config/parse.js';
-import { resourceKey, RESOURCE_KINDS, type ResourceKey } from '../config/resources.js';
+import { resourceKey, RESOURCE_KINDS, type Resource, type ResourceKey } from '../config/resources.js';
 import { CLUSTER_SCOPED_KINDS } from '../config/schemas.js';
 import type { ConfigStore } from '../config/store.js';
+import { yamlShapeProblem } from './yaml-shape.js';
 
 export interface ConfigRequestResult {
   status: number;
   body: unknown;
 }
 
-function rejected(diagnostics: readonly Diagnostic[]): ConfigRequestResult {
-  return { status: 400, body: diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n') + '\n' };
+export type ConfigRequestKind = 'apply' | 'delete';
+
+/** The YAML shape limits checked before parsing (AdminLimits' fields of the same names). */
+export interface YamlShapeLimits {
+  maxYamlDepth: number;
+  maxYamlKeys: number;
+  maxYamlDocuments: number;
 }
 
-export function applyRequest(store: ConfigStore, text: string, source = 'request'): ConfigRequestResult {
+/**
+ * A body parsed and validated, ready to commit or to refuse. Plain data, so it crosses from the
+ * parser thread to the main thread by structured clone unchanged.
+ */
+export type PreparedRequest =
+  /** Refused before validation (a shape past the limits, YAML the library throws on): 400, an admin refusal. */
+  | { kind: 'refused'; message: string }
+  /** Refused by validation: 400 with the `file:line` listing, a config rejection. */
+  | { kind: 'invalid'; body: string }
+  | { kind: 'apply'; resources: Resource[]; warnings: string[] }
+  | { kind: 'delete'; keys: ResourceKey[] };
+
+function rejected(diagnostics: readonly Diagnostic[]): PreparedRequest {
+  return { kind: 'invalid', body: diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n') + '\n' };
+}
+
+export function isYamlInputError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name.startsWith('YAML') || (err instanceof ReferenceError && /alias/i.test(err.message));
+}
+
+/**
+ * Shape pre-scan, then parse and validate. Touches no shared state: runs the same on the main
+ * thread and on the parser thread. Unexpected errors are thrown (a 500).
+ */
+export function prepareConfigRequest(kind: ConfigRequestKind, text: string, limits: YamlShapeLimits, source = 'request'): PreparedRequest {
+  const shape = yamlShapeProblem(text, limits.maxYamlDepth, limits.maxYamlKeys, limits.maxYamlDocuments);
+  if (shape) return { kind: 'refused', message: `${source}:${shape}; not parsed\n` };
+  try {
+    return kind === 'apply' ? prepareApply(text, source) : prepareDelete(text, source);
+  } catch (err) {
+    // The YAML library throws (rather than reports) on some inputs, e.g. alias bombs: the body's fault, not ours.
+    if (isYamlInputError(err)) return { kind: 'refused', message: `${source}: ${(err as Error).message}\n` };
+    throw err;
+  }
+}
+
+/** Writes a prepared apply or delete into the store as one batch; refusals are the caller's. */
+export function commitPrepared(store: ConfigStore, prepared: Extract<PreparedRequest, { kind: 'apply' | 'delete' }>): ConfigRequestResult {
+  if (prepared.kind === 'apply') {
+    const events = store.commit(prepared.resources.map((resource) => ({ op: 'apply' as const, resource })));
+    return {
+      status: 200,
+      body: {
+        applied: events.map((e) => ({ key: e.key, type: e.type, resourceVersion: e.resource.metadata.resourceVersion })),
+        unchanged: prepared.resources.length - events.length,
+        warnings: prepared.warnings,
+      },
+    };
+  }
+  const { keys } = prepared;
+  const events = store.commit(keys.map((key) => ({ op: 'delete' as const, key })));
+  const deleted = new Set(events.map((e) => e.key));
+  return { status: 200, body: { deleted: [...deleted], missing: keys.filter((k) => !deleted.has(k)) } };
+}
+
+function prepareApply(text: string, source: string): PreparedRequest {
   const parsed = parseManifests(text, source);
   if (hasErrors(parsed.diagnostics)) return rejected(parsed.diagnostics);
-  const events = applyLoaded(store, parsed);
   return {
-    status: 200,
-    body: {
-      applied: events.map((e) => ({ key: e.key, type: e.type, resourceVersion: e.resource.metadata.resourceVersion })),
-      unchanged: parsed.resources.length - events.length,
-      warnings: parsed.diagnostics.filter((d) => d.severity !== 'error').map(formatDiagnostic),
-    },
+    kind: 'apply',
+    resources: parsed.resources.map((l) => l.resource),
+    warnings: parsed.diagnostics.filter((d) => d.severity !== 'error').map(formatDiagnostic),
   };
 }
 
@@ -34,14 +94,14 @@ export function applyRequest(store: ConfigStore, text: string, source = 'request
  * Deletion needs only kind, name and namespace, so documents are not schema-checked (a trimmed
  * `kind`/`metadata` stub is enough, as with `kubectl delete -f`). Unknown kinds are errors.
  */
-export function deleteRequest(store: ConfigStore, text: string, source = 'request'): ConfigRequestResult {
+function prepareDelete(text: string, source: string): PreparedRequest {
   const errors: string[] = [];
   const keys: ResourceKey[] = [];
   let docs;
   try {
     docs = parseAllDocuments(text);
   } catch (err) {
-    return { status: 400, body: `${source}: ${(err as Error).message}\n` };
+    return { kind: 'invalid', body: `${source}: ${(err as Error).message}\n` };
   }
   const list = Array.isArray(docs) ? docs : [docs];
   const lineOf = lineCounter(text);
@@ -70,10 +130,8 @@ export function deleteRequest(store: ConfigStore, text: string, source = 'reques
       keys.push(resourceKey(kind, ns, name));
     }
   });
-  if (errors.length > 0) return { status: 400, body: errors.join('\n') + '\n' };
-  const events = store.commit(keys.map((key) => ({ op: 'delete' as const, key })));
-  const deleted = new Set(events.map((e) => e.key));
-  return { status: 200, body: { deleted: [...deleted], missing: keys.filter((k) => !deleted.has(k)) } };
+  if (errors.length > 0) return { kind: 'invalid', body: errors.join('\n') + '\n' };
+  return { kind: 'delete', keys };
 }
 
 function isList(v: unknown): v is { items: unknown[] } {

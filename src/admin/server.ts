@@ -7,8 +7,11 @@ import type { ConfigStore } from '../config/store.js';
 import { LogLimiter } from '../xds/log-limiter.js';
 import type { XdsMetrics } from '../xds/metrics.js';
 import type { XdsServer } from '../xds/server.js';
-import { applyRequest, deleteRequest } from './config-requests.js';
+import { commitPrepared, prepareConfigRequest, type ConfigRequestKind, type ConfigRequestResult, type YamlShapeLimits } from './config-requests.js';
 import { adsz, configz, edsz, syncz } from './debug.js';
+import { ParseThread, ParseThreadError } from './parse-thread.js';
+
+export { yamlShapeProblem } from './yaml-shape.js';
 
 export interface AdminOptions {
   store: ConfigStore;
@@ -39,6 +42,13 @@ export interface AdminLimits {
   maxYamlDocuments: number;
   /** Longest error listing sent back (bytes); the rest is summarised. */
   maxErrorBytes: number;
+  /**
+   * Bodies up to this size (bytes) are parsed on the main thread; bigger ones on the config
+   * parser thread, so xDS keeps being served meanwhile. 0: every body goes to the thread.
+   */
+  inlineParseBytes: number;
+  /** Longest a body may take on the parser thread; past it the thread is terminated and the request gets 503. */
+  parseTimeoutMs: number;
 }
 
 export const DEFAULT_ADMIN_LIMITS: AdminLimits = Object.freeze({
@@ -48,10 +58,21 @@ export const DEFAULT_ADMIN_LIMITS: AdminLimits = Object.freeze({
   maxYamlKeys: 5000,
   maxYamlDocuments: 50_000,
   maxErrorBytes: 64 * 1024,
+  // Parsing costs ~1.2 ms per KiB (2-core machine): 32 KiB holds the loop ~40 ms. Below that the
+  // thread buys little and its cold start (1.5-3 s: tsx, TypeBox, Ajv compile) would only delay
+  // the answer; above it the hand-off (a string copy out, plain data back) is cheap next to parsing.
+  inlineParseBytes: 32 * 1024,
+  parseTimeoutMs: 60_000,
 });
 
 export interface AdminServer {
   readonly port: number;
+  /** Config requests (/apply, /delete) received in full and not answered yet: queued, parsing or committing. */
+  readonly configRequestsPending: number;
+  /** The config parser thread: whether a body is on it, how many threads were started. */
+  readonly parser: { readonly busy: boolean; readonly started: number };
+  /** Fault injection: terminates the config parser thread as a crash would. False if none runs. */
+  killParser(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -76,7 +97,17 @@ interface BodyBudget {
   readonly max: number;
 }
 
-function readBody(req: http.IncomingMessage, max: number, budget: BodyBudget): Promise<string> {
+/**
+ * A body read in full. Its bytes stay counted in the budget until `release()`: a body waiting
+ * for its turn, or being parsed, still holds memory.
+ */
+interface Body {
+  text: string;
+  bytes: number;
+  release(): void;
+}
+
+function readBody(req: http.IncomingMessage, max: number, budget: BodyBudget): Promise<Body> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > max) {
@@ -85,7 +116,7 @@ function readBody(req: http.IncomingMessage, max: number, budget: BodyBudget): P
       return;
     }
     if (declared > 0 && budget.pending + declared > budget.max) {
-      reject(new HttpError(503, 'admin API busy receiving other bodies; retry shortly\n'));
+      reject(new HttpError(503, 'admin API busy with other bodies; retry shortly\n'));
       return;
     }
     const chunks: Buffer[] = [];
@@ -109,10 +140,22 @@ function readBody(req: http.IncomingMessage, max: number, budget: BodyBudget): P
       chunks.push(c);
     });
     req.on('end', () => {
-      release();
-      if (size > max) reject(new HttpError(413, `body larger than ${max} bytes\n`));
-      else if (busy) reject(new HttpError(503, 'admin API busy receiving other bodies; retry shortly\n'));
-      else resolve(Buffer.concat(chunks).toString('utf8'));
+      if (size > max || busy) {
+        release();
+        reject(size > max ? new HttpError(413, `body larger than ${max} bytes\n`) : new HttpError(503, 'admin API busy with other bodies; retry shortly\n'));
+        return;
+      }
+      // Handed over to the caller, who releases it once done; the 'close' listener no longer does.
+      let kept = held;
+      held = 0;
+      resolve({
+        text: Buffer.concat(chunks).toString('utf8'),
+        bytes: size,
+        release: () => {
+          budget.pending -= kept;
+          kept = 0;
+        },
+      });
     });
     req.on('error', (err) => {
       release();
@@ -120,104 +163,6 @@ function readBody(req: http.IncomingMessage, max: number, budget: BodyBudget): P
     });
     req.on('close', release);
   });
-}
-
-/**
- * A linear pre-scan for the YAML shapes that make the parser explode: it recurses per nesting
- * level and compares mapping keys pairwise, so `[[[[...` or a mapping with 100,000 keys costs
- * seconds to minutes and gigabytes. Approximate on purpose (plain scalars with quotes inside,
- * brackets in block scalars' first lines); it only has to be right near absurd sizes.
- * Returns the problem, naming the line, or undefined.
- */
-export function yamlShapeProblem(text: string, maxDepth: number, maxKeys: number, maxDocuments = Infinity): string | undefined {
-  type Level = { col: number; map: boolean; keys: number };
-  const block: Level[] = [];
-  const flow: { map: boolean; keys: number }[] = [];
-  const budget = (maxKeys * maxKeys) / 2;
-  let cost = 0;
-  let quote = '';
-  let scalarCol = -1; // inside a block scalar (| or >) owned by a key at this column
-  let line = 0;
-  let documents = 1;
-  const addKey = (lv: { keys: number }) => {
-    cost += lv.keys;
-    lv.keys++;
-    return lv.keys > maxKeys ? `a mapping with more than ${maxKeys} keys` : cost > budget ? `mappings too large in all to check for duplicate keys (as costly as one mapping of more than ${maxKeys} keys)` : undefined;
-  };
-  for (let start = 0; start <= text.length; ) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    line++;
-    let i = start;
-    let problem: string | undefined;
-    if (!quote && flow.length === 0) {
-      while (i < end && text.charCodeAt(i) === 32) i++;
-      const col = i - start;
-      const blank = i >= end || text[i] === '#' || text[i] === '\r';
-      if (scalarCol >= 0 && (blank || col > scalarCol)) {
-        start = end + 1;
-        continue;
-      }
-      scalarCol = -1;
-      if (blank) {
-        start = end + 1;
-        continue;
-      }
-      if (text.startsWith('---', i) || text.startsWith('...', i)) {
-        block.length = 0;
-        if (col === 0 && text[i] === '-' && ++documents > maxDocuments) return `line ${line}: more than ${maxDocuments} documents`;
-      }
-      // Sequence entries ("- "), possibly several on one line ("- - - x").
-      while (i < end && text[i] === '-' && (i + 1 === end || text[i + 1] === ' ')) {
-        const c = i - start;
-        while (block.length && block[block.length - 1]!.col > c) block.pop();
-        const top = block[block.length - 1];
-        if (!top || top.col !== c || top.map) block.push({ col: c, map: false, keys: 0 });
-        i += 2;
-        while (i < end && text.charCodeAt(i) === 32) i++;
-      }
-      // A mapping key: plain or quoted text, then ": " or ":" at the end of the line.
-      const m = /^(?:"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"[\]{},&*!|>%@`-][^#]*?|-[^\s#][^#]*?)\s*:(?=\s|$)/.exec(text.slice(i, Math.min(end, i + 1024)));
-      if (m) {
-        const c = i - start;
-        while (block.length && block[block.length - 1]!.col > c) block.pop();
-        const top = block[block.length - 1];
-        if (top && top.col === c && top.map) problem = addKey(top);
-        else block.push({ col: c, map: true, keys: 1 });
-        const rest = text.slice(i + m[0].length, end).trim();
-        if (/^[|>][-+0-9]*(\s+#.*)?$/.test(rest)) scalarCol = c;
-        i += m[0].length;
-      }
-    }
-    // Flow collections and quotes, possibly spanning lines.
-    for (; i < end && !problem; i++) {
-      const ch = text[i]!;
-      if (quote) {
-        if (ch === '\\' && quote === '"') i++;
-        else if (ch === quote) {
-          if (quote === "'" && text[i + 1] === "'") i++;
-          else quote = '';
-        }
-        continue;
-      }
-      const prev = i === start ? ' ' : text[i - 1]!;
-      if (ch === '#' && (prev === ' ' || prev === '\t')) break;
-      if ((ch === '"' || ch === "'") && ' \t[{,:'.includes(prev)) quote = ch;
-      else if (ch === '[' || ch === '{') flow.push({ map: ch === '{', keys: 1 });
-      else if (ch === ']' || ch === '}') flow.pop();
-      else if (ch === ',' && flow.length && flow[flow.length - 1]!.map) problem = addKey(flow[flow.length - 1]!);
-      if (block.length + flow.length > maxDepth) problem = `nesting deeper than ${maxDepth} levels`;
-    }
-    if (!problem && block.length + flow.length > maxDepth) problem = `nesting deeper than ${maxDepth} levels`;
-    if (problem) return `line ${line}: ${problem}`;
-    start = end + 1;
-  }
-  return undefined;
-}
-
-function isYamlInputError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return err.name.startsWith('YAML') || (err instanceof ReferenceError && /alias/i.test(err.message));
 }
 
 /** Caps an error listing at `max` bytes, at a line boundary, saying how much was left out. */
@@ -246,6 +191,49 @@ export async function startAdmin(address: string, opts: AdminOptions): Promise<A
   const budget: BodyBudget = { pending: 0, max: Math.max(limits.maxPendingBodyBytes, maxBody) };
   // Rejections are logged once per kind per minute, like xDS ones: a script gone wrong must not flood the log.
   const limiter = new LogLimiter(log);
+  const shapeLimits: YamlShapeLimits = { maxYamlDepth: limits.maxYamlDepth, maxYamlKeys: limits.maxYamlKeys, maxYamlDocuments: limits.maxYamlDocuments };
+  const parser = new ParseThread({ timeoutMs: limits.parseTimeoutMs });
+  let closed = false;
+  // Config requests run one at a time, in the order their bodies arrived in full: applies A then B
+  // commit A then B, whether each was parsed here or on the parser thread.
+  let turn: Promise<unknown> = Promise.resolve();
+  let configPending = 0;
+
+  /** Parses (here when small, else on the parser thread) and commits one body, in its turn. */
+  function configRequest(kind: ConfigRequestKind, body: Body): Promise<ConfigRequestResult> {
+    configPending++;
+    const run = turn.then(async () => {
+      if (closed) throw new HttpError(503, 'admin server shutting down\n');
+      let prepared;
+      if (body.bytes <= limits.inlineParseBytes) {
+        prepared = prepareConfigRequest(kind, body.text, shapeLimits);
+      } else {
+        try {
+          prepared = await parser.run(kind, body.text, shapeLimits);
+        } catch (err) {
+          if (err instanceof ParseThreadError) throw new HttpError(err.status, err.message);
+          throw err;
+        }
+        // Receiving the result (deserialising it) was one event-loop task; committing is another:
+        // let xDS run in between.
+        await new Promise((resolve) => setImmediate(resolve));
+        // Closed while the body was parsed: the store may be going away with the server.
+        if (closed) throw new HttpError(503, 'admin server shutting down\n');
+      }
+      if (prepared.kind === 'refused') throw new HttpError(400, prepared.message);
+      if (prepared.kind === 'invalid') return { status: 400, body: prepared.body };
+      // The only part on the main thread for a big body: one store batch.
+      return commitPrepared(store, prepared);
+    });
+    turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.finally(() => {
+      configPending--;
+      body.release();
+    });
+  }
 
   /** A debug answer; a 4xx one (unknown proxy, bad kind) is a refusal too and counted as such. */
   function answer(res: http.ServerResponse, status: number, body: unknown): void {
@@ -289,17 +277,7 @@ export async function startAdmin(address: string, opts: AdminOptions): Promise<A
         if (method !== 'POST') throw new HttpError(405, 'POST only\n');
         const encoding = req.headers['content-encoding'];
         if (encoding && encoding !== 'identity') throw new HttpError(415, `content-encoding "${encoding.slice(0, 50)}" not supported: send plain YAML\n`);
-        const text = await readBody(req, maxBody, budget);
-        const shape = yamlShapeProblem(text, limits.maxYamlDepth, limits.maxYamlKeys, limits.maxYamlDocuments);
-        if (shape) throw new HttpError(400, `request:${shape}; not parsed\n`);
-        let r;
-        try {
-          r = url.pathname === '/apply' ? applyRequest(store, text) : deleteRequest(store, text);
-        } catch (err) {
-          // The YAML library throws (rather than reports) on some inputs, e.g. alias bombs: the body's fault, not ours.
-          if (isYamlInputError(err)) throw new HttpError(400, `request: ${(err as Error).message}\n`);
-          throw err;
-        }
+        const r = await configRequest(url.pathname === '/apply' ? 'apply' : 'delete', await readBody(req, maxBody, budget));
         if (r.status >= 400) {
           metrics.configRejected.inc({ endpoint: url.pathname.slice(1) });
           limiter.warn(`config-${url.pathname.slice(1)}`, { endpoint: url.pathname, status: r.status }, 'config request rejected');
@@ -349,11 +327,21 @@ export async function startAdmin(address: string, opts: AdminOptions): Promise<A
   log.info({ address: `${host}:${bound}` }, 'admin HTTP listening');
   return {
     port: bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    get configRequestsPending() {
+      return configPending;
+    },
+    parser,
+    killParser: () => parser.kill(),
+    close: async () => {
+      closed = true;
+      await Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+        parser.close(),
+      ]);
+    },
   };
 }
 
