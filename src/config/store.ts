@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { keyOf, type Resource, type ResourceKey, type ResourceKind } from './resources.js';
 
 export type ConfigEventType = 'added' | 'updated' | 'deleted';
@@ -142,10 +143,26 @@ function stamp(r: Resource, revision: number, previous: Resource | undefined, no
   return out as unknown as Resource;
 }
 
+/** Stamped by the store, so never part of what a client changed. */
+const STORE_METADATA = new Set(['resourceVersion', 'generation', 'creationTimestamp']);
+
+/**
+ * Whether `b` changes nothing that `a` holds: apiVersion, spec, status and metadata apart from the
+ * store's stamps. A structural comparison (no serialization): re-applying a big manifest compares
+ * every resource, and key order does not matter.
+ */
 function sameContent(a: Resource, b: Resource): boolean {
-  const strip = (r: Resource) => {
-    const { resourceVersion: _v, generation: _g, creationTimestamp: _c, ...meta } = r.metadata;
-    return JSON.stringify([r.apiVersion, meta, (r as { spec?: unknown }).spec, (r as { status?: unknown }).status]);
-  };
-  return strip(a) === strip(b);
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  if (x.apiVersion !== y.apiVersion || !isDeepStrictEqual(x.spec, y.spec) || !isDeepStrictEqual(x.status, y.status)) return false;
+  const ma = a.metadata as unknown as Record<string, unknown>;
+  const mb = b.metadata as unknown as Record<string, unknown>;
+  let n = 0;
+  for (const k in ma) {
+    if (STORE_METADATA.has(k)) continue;
+    if (!isDeepStrictEqual(ma[k], mb[k])) return false;
+    n++;
+  }
+  for (const k in mb) if (!STORE_METADATA.has(k)) n--;
+  return n === 0;
 }
