@@ -15,6 +15,7 @@ import { parseNode, type ProxyNode } from './node.js';
 import type { Push } from './push.js';
 import type { ResponseCache, SharedResponse } from './response-cache.js';
 import { BadRequest } from './service-definitions.js';
+import type { NackRecord, ReplyOutcome, TypeWatch } from './type-watch.js';
 import { PUSH_ORDER, xdsTypeOf, type XdsType } from './types.js';
 
 export type StreamKind = 'sotw' | 'delta';
@@ -76,7 +77,7 @@ export interface TypeStatus {
   ackedVersion: string;
   ackedNonce: string;
   resourcesSent: number;
-  nack?: { nonce: string; message: string; at: string; count: number };
+  nack?: NackRecord;
   /** SYNCED: last response ACKed; STALE: sent, not yet answered; NACKED; NOT_SENT. */
   state: 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
 }
@@ -467,6 +468,20 @@ export abstract class XdsConnection implements ConnectionInfo {
     const pushes = slot.awaiting;
     for (let i = 0; i < pushes.length; i++) pushes[i]!.satisfy(this, how);
     pushes.length = 0;
+  }
+
+  /**
+   * A reply to the current response of `t`: counted and logged as the protocol variants share
+   * (a repeated NACK is not a new rejection), and the push it answers settled.
+   */
+  protected takeReply(t: XdsType, w: TypeWatch, nonce: string, errorDetail: RpcStatus | null | undefined, ackedVersion: string): ReplyOutcome {
+    const outcome = w.reply(nonce, errorDetail, ackedVersion);
+    if (outcome === 'duplicate_nack') this.reject('duplicate_nack', { type: t }, 'repeated NACK of one response ignored');
+    else if (outcome === 'nack') {
+      this.countNack(t, errorDetail!);
+      this.settle(t, nonce, 'nack');
+    } else this.settle(t, nonce, 'ack');
+    return outcome;
   }
 
   protected countNack(t: XdsType, detail: RpcStatus): void {

@@ -3,24 +3,16 @@
 // per-resource versions, and removed_resources for names that went away or never existed.
 import type { DeltaDiscoveryRequest } from '../proto/messages.js';
 import { XdsConnection, type TypeStatus } from './connection.js';
+import { TypeWatch } from './type-watch.js';
 import type { SharedResponse } from './response-cache.js';
 import { isFullStateType, TYPE_URL_OF, type XdsType } from './types.js';
 import { encodeDeltaResponse, type EncodedResource } from './wire.js';
 
-class DeltaWatch {
-  names = new Set<string>();
-  wildcard = false;
+class DeltaWatch extends TypeWatch {
   /** name -> version the client has (from initial_resource_versions or what we sent). */
   known = new Map<string, string>();
   /** Explicit names reported in removed_resources and not existing since: not reported again. */
   absentReported = new Set<string>();
-  sentTypeVersion = -1;
-  force = false;
-  nonce = '';
-  systemVersion = '';
-  ackedNonce = '';
-  ackedVersion = '';
-  nack: { nonce: string; message: string; at: string; count: number } | undefined;
 }
 
 export class DeltaStream extends XdsConnection {
@@ -65,21 +57,10 @@ export class DeltaStream extends XdsConnection {
     if (respond) w.sentTypeVersion = -1;
     if (first && isFullStateType(t)) w.force = true;
     const nonce = req.response_nonce ?? '';
+    // Subscription changes above count even with a stale nonce; the reply only with the current one.
     if (nonce !== '') {
       if (nonce !== w.nonce) this.countStaleNonce(t);
-      else if (req.error_detail && w.nack?.nonce === nonce) {
-        w.nack.count++;
-        this.reject('duplicate_nack', { type: t }, 'repeated NACK of one response ignored');
-      } else if (req.error_detail) {
-        w.nack = { nonce, message: req.error_detail.message ?? '', at: new Date().toISOString(), count: 1 };
-        this.countNack(t, req.error_detail);
-        this.settle(t, nonce, 'nack');
-      } else {
-        w.ackedNonce = nonce;
-        w.ackedVersion = w.systemVersion;
-        w.nack = undefined;
-        this.settle(t, nonce, 'ack');
-      }
+      else this.takeReply(t, w, nonce, req.error_detail, w.sentVersion);
     }
     if (respond) {
       this.markDirty(t);
@@ -90,13 +71,7 @@ export class DeltaStream extends XdsConnection {
   protected affectedBy(t: XdsType, names: ReadonlySet<string>): boolean {
     const w = this.watches.get(t);
     if (!w) return false;
-    if (w.wildcard) return true;
-    if (w.names.size <= names.size) {
-      for (const n of w.names) if (names.has(n)) return true;
-    } else {
-      for (const n of names) if (w.names.has(n)) return true;
-    }
-    return false;
+    return w.wildcard || w.subscribesAny(names);
   }
 
   protected buildResponse(t: XdsType): SharedResponse | undefined {
@@ -141,28 +116,11 @@ export class DeltaStream extends XdsConnection {
     for (const n of removed) key += `${n}\u0000`;
     const out = this.ctx.responses.get(key, (nonce) => encodeDeltaResponse(TYPE_URL_OF[t], systemVersion, resources, removed, nonce));
     w.nonce = out.nonce;
-    w.systemVersion = systemVersion;
+    w.sentVersion = systemVersion;
     return out;
   }
 
   typeStatuses(): TypeStatus[] {
-    const out: TypeStatus[] = [];
-    for (const [t, w] of this.watches) {
-      const state = w.nonce === '' ? 'NOT_SENT' : w.nack?.nonce === w.nonce ? 'NACKED' : w.ackedNonce === w.nonce ? 'SYNCED' : 'STALE';
-      out.push({
-        type: t,
-        typeUrl: TYPE_URL_OF[t],
-        wildcard: w.wildcard,
-        names: [...w.names].sort(),
-        sentVersion: w.systemVersion,
-        sentNonce: w.nonce,
-        ackedVersion: w.ackedVersion,
-        ackedNonce: w.ackedNonce,
-        resourcesSent: w.known.size,
-        ...(w.nack ? { nack: w.nack } : {}),
-        state,
-      });
-    }
-    return out;
+    return [...this.watches].map(([t, w]) => w.status(t, w.known.size));
   }
 }

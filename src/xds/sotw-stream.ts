@@ -4,25 +4,15 @@
 // unchanged resources never resent (what was sent is tracked per resource).
 import type { DiscoveryRequest } from '../proto/messages.js';
 import { XdsConnection, type TypeStatus } from './connection.js';
+import { TypeWatch } from './type-watch.js';
 import type { SharedResponse } from './response-cache.js';
 import { isFullStateType, TYPE_URL_OF, type XdsType } from './types.js';
 import { encodeSotwResponse, type EncodedResource } from './wire.js';
 
-class SotwWatch {
-  names = new Set<string>();
-  wildcard = false;
+class SotwWatch extends TypeWatch {
   requested = false;
   /** name -> version of what the stream was last sent (ACKed or not: a NACKed version is not resent). */
   sent = new Map<string, string>();
-  /** Type version the last pure-wildcard response was built at: unchanged means nothing to do. */
-  sentTypeVersion = -1;
-  /** The next response must go out even if no resource changed (LDS/CDS after a subscription change). */
-  force = false;
-  nonce = '';
-  versionInfo = '';
-  ackedVersion = '';
-  ackedNonce = '';
-  nack: { nonce: string; message: string; at: string; count: number } | undefined;
 }
 
 export class SotwStream extends XdsConnection {
@@ -42,23 +32,8 @@ export class SotwStream extends XdsConnection {
       this.countStaleNonce(t);
       return;
     }
-    if (nonce !== '' && nonce === w.nonce) {
-      if (req.error_detail && w.nack?.nonce === nonce) {
-        // The same response rejected again: not a new rejection (NACK storms end up here).
-        w.nack.count++;
-        this.reject('duplicate_nack', { type: t }, 'repeated NACK of one response ignored');
-        return;
-      } else if (req.error_detail) {
-        w.nack = { nonce, message: req.error_detail.message ?? '', at: new Date().toISOString(), count: 1 };
-        this.countNack(t, req.error_detail);
-        this.settle(t, nonce, 'nack');
-      } else {
-        w.ackedVersion = req.version_info ?? '';
-        w.ackedNonce = nonce;
-        w.nack = undefined;
-        this.settle(t, nonce, 'ack');
-      }
-    }
+    // The same response rejected again is not a new request either (NACK storms end up here).
+    if (nonce !== '' && nonce === w.nonce && this.takeReply(t, w, nonce, req.error_detail, req.version_info ?? '') === 'duplicate_nack') return;
     const changed = this.updateNames(t, w, req.resource_names ?? []);
     if (nonce === '' || w.nonce === '') {
       // First request for the type on this stream (or a client starting over): send everything.
@@ -105,13 +80,7 @@ export class SotwStream extends XdsConnection {
   protected affectedBy(t: XdsType, names: ReadonlySet<string>): boolean {
     const w = this.watches.get(t);
     if (!w) return false;
-    if (isFullStateType(t)) return true;
-    if (w.names.size <= names.size) {
-      for (const n of w.names) if (names.has(n)) return true;
-    } else {
-      for (const n of names) if (w.names.has(n)) return true;
-    }
-    return false;
+    return isFullStateType(t) || w.subscribesAny(names);
   }
 
   protected buildResponse(t: XdsType): SharedResponse | undefined {
@@ -166,28 +135,11 @@ export class SotwStream extends XdsConnection {
       if (solo) solo.soloSotw = { versionInfo, response: out };
     }
     w.nonce = out.nonce;
-    w.versionInfo = versionInfo;
+    w.sentVersion = versionInfo;
     return out;
   }
 
   typeStatuses(): TypeStatus[] {
-    const out: TypeStatus[] = [];
-    for (const [t, w] of this.watches) {
-      const state = w.nonce === '' ? 'NOT_SENT' : w.nack?.nonce === w.nonce ? 'NACKED' : w.ackedNonce === w.nonce ? 'SYNCED' : 'STALE';
-      out.push({
-        type: t,
-        typeUrl: TYPE_URL_OF[t],
-        wildcard: w.wildcard,
-        names: [...w.names].sort(),
-        sentVersion: w.versionInfo,
-        sentNonce: w.nonce,
-        ackedVersion: w.ackedVersion,
-        ackedNonce: w.ackedNonce,
-        resourcesSent: w.sent.size,
-        ...(w.nack ? { nack: w.nack } : {}),
-        state,
-      });
-    }
-    return out;
+    return [...this.watches].map(([t, w]) => w.status(t, w.sent.size));
   }
 }
