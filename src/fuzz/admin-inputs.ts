@@ -67,14 +67,7 @@ function pickKind(rng: Rng, heavy: number): AdminCaseKind {
     ['huge-chunked', 1 * heavy],
     ['big-garbage', 1 * heavy],
   ];
-  let total = 0;
-  for (const [, w] of weights) total += w;
-  let x = rng.next() * total;
-  for (const [k, w] of weights) {
-    x -= w;
-    if (x < 0) return k;
-  }
-  return 'invalid-yaml';
+  return rng.weighted(weights, 'invalid-yaml');
 }
 
 function post(path: string, body: Buffer | string, headers: Record<string, string> = {}): Omit<AdminCase, 'seq' | 'kind'> {

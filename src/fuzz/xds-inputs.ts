@@ -271,14 +271,7 @@ function pickKind(rng: Rng, heavy: number): XdsCaseKind {
     ['initial-versions-flood', 1.5 * heavy],
     ['oversized', 0.4 * heavy],
   ];
-  let total = 0;
-  for (const [, w] of weights) total += w;
-  let x = rng.next() * total;
-  for (const [k, w] of weights) {
-    x -= w;
-    if (x < 0) return k;
-  }
-  return 'random-bytes';
+  return rng.weighted(weights, 'random-bytes');
 }
 
 /** Case number `seq` of the run seeded with `seed`: the same pair always gives the same case. */

@@ -76,6 +76,17 @@ export class Rng {
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)]!;
   }
+  /** One of `weighted`'s items, each with a chance proportional to its weight; `fallback` if all weigh 0. */
+  weighted<T>(weighted: readonly (readonly [T, number])[], fallback: T): T {
+    let total = 0;
+    for (const [, w] of weighted) total += w;
+    let x = this.next() * total;
+    for (const [k, w] of weighted) {
+      x -= w;
+      if (x < 0) return k;
+    }
+    return fallback;
+  }
   /** A shuffled copy (Fisher-Yates). */
   shuffle<T>(items: readonly T[]): T[] {
     const out = [...items];
