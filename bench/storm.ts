@@ -2,10 +2,17 @@
 // child process, so its event loop and memory are its own), auto-register and report health.
 // Checks that every one is registered exactly once, that nothing is left behind once the fleet is
 // gone (after the grace period and a sweep), and reports the server's event-loop delay over the
-// storm (perf_hooks, from its /metrics) and peak RSS of both sides.
+// storm (perf_hooks, from its /metrics), peak RSS and CPU seconds of both sides.
+//
+// By default it is a reconnect storm (istiod restarts, a partition heals): the VMs and their
+// agents exist already, so every agent is prepared before the window opens (its gRPC channel
+// object, its first probe result) and the window holds the connections, streams, registrations
+// and health reports. `--no-prepare` is a cold start: agents are built inside the window too.
+// The result's `mode` lists what happened before and inside the window.
 //
 //   npm run bench:storm                       # 10,000 agents within 5 s
 //   npm run bench:storm -- --count 1000       # quick
+//   npm run bench:storm -- --no-prepare       # cold start
 //
 // Results are merged into bench/results/latest.json under `storm.runs[<count>]`. The bounded CI
 // version (test/faults/storm.test.ts) runs `runStorm` with 1,000 agents and writes nothing.
@@ -42,7 +49,23 @@ export interface StormOptions {
   probePeriodMs: number;
   /** Bound on waiting for every agent to be connected and in EDS. */
   convergeBoundMs: number;
+  /**
+   * Reconnect storm (default): every agent is built before the window as the agent of a VM that
+   * already exists (gRPC channel object, idle; first probe result), so the window holds only
+   * connections, streams, registrations and health reports. false: agents are created inside the
+   * window too (a fleet of new VMs all booting at once).
+   */
+  prepare?: boolean;
   log?: (line: string) => void;
+}
+
+/** What happened before the window opened and what inside it: the result says which storm it measured. */
+export interface StormMode {
+  kind: 'reconnect (prepared agents)' | 'cold start';
+  beforeWindow: string[];
+  inWindow: string[];
+  /** Seconds spent preparing agents before the window (0 when not prepared). */
+  prepareS: number;
 }
 
 export interface StormResult {
@@ -51,11 +74,14 @@ export interface StormResult {
   cpus: number;
   /** 1-minute load average before and after: the box is shared, so numbers need this context. */
   loadAvg: { before: number; after: number };
-  config: { count: number; windowS: number; workers: number; graceS: number; probePeriodS: number };
+  config: { count: number; windowS: number; workers: number; graceS: number; probePeriodS: number; prepare: boolean };
+  mode: StormMode;
   agents: FleetSummary['agents'];
   /**
-   * Seconds from the first agent's start until all were started / connected / in EDS (null: not
-   * within the bound). Started later than the window: the fleet itself could not keep the pace.
+   * Seconds from the window's start until all agents were started (connection attempt made) /
+   * connected (the server has the stream: a response, or an HTTP/2 PING on the stream's
+   * connection answered) / in EDS; null: not within the bound. Started later than the window:
+   * the fleet itself could not keep the pace.
    */
   allStartedS: number | null;
   allConnectedS: number | null;
@@ -68,8 +94,15 @@ export interface StormResult {
   /** Server event-loop delay over the storm (first agent until all registered). */
   eventLoopDelayMs: { p50: number | null; p99: number | null; max: number | null };
   memory: { serverPeakRssBytes: number | null; serverRssAtRegisteredBytes: number | null; fleetPeakRssBytes: number };
+  /**
+   * CPU seconds from the window's start until all were registered (or the bound): the server
+   * (one event loop: it cannot use more than one core) and the fleet process (all its threads).
+   * A server near `allRegisteredS` CPU seconds was the bottleneck.
+   */
+  cpuS: { server: number | null; fleet: number };
   latencyMs: { connect: LatencySummary; edsVisible: LatencySummary; healthConverged: LatencySummary };
   errors: FleetSummary['counters']['errors'];
+  errorSamples: FleetSummary['errorSamples'];
 }
 
 function meshYaml(): string {
@@ -122,6 +155,22 @@ async function serve(args: string[], timeoutMs = 30_000): Promise<Served> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
+/** User + system CPU seconds of a process so far, from /proc (Linux); null elsewhere. */
+function procCpuS(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime + stime, in clock ticks (USER_HZ: 100 on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+const fleetCpuS = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 /** VmRSS / VmHWM (peak) of a process, from /proc (Linux); null elsewhere. */
 function procMemory(pid: number): { rss: number | null; peak: number | null } {
   try {
@@ -160,8 +209,31 @@ async function scrape(admin: number): Promise<{ p50: number | null; p99: number 
   };
 }
 
+const PREPARED: Pick<StormMode, 'beforeWindow' | 'inWindow'> = {
+  beforeWindow: [
+    'agents constructed (identity, encoded Node, backoff, probe runner)',
+    "each agent's grpc-js Client/channel object built (idle: no resolution, no socket)",
+    'first probe result taken (simulated probe): the first stream reports it',
+    'fleet worker threads loaded',
+  ],
+  inWindow: [
+    'connection attempts released at count/window per second: channel resolution and load balancing, TCP connect, HTTP/2 handshake, ADS stream, first requests (Node, EDS subscription, health)',
+    'server: accept, auto-registration, health, EDS pushes to the observer',
+  ],
+};
+
+const COLD: Pick<StormMode, 'beforeWindow' | 'inWindow'> = {
+  beforeWindow: ['fleet worker threads loaded'],
+  inWindow: [
+    'agents constructed and connected at count/window per second: identity, Node encoding, gRPC channel, TCP, HTTP/2, ADS stream, first requests',
+    'probes start at a random point of their period: health is reported up to one period later',
+    'server: accept, auto-registration, health, EDS pushes to the observer',
+  ],
+};
+
 export async function runStorm(o: StormOptions): Promise<StormResult> {
   const log = o.log ?? (() => {});
+  const prepare = o.prepare ?? true;
   const loadBefore = round(os.loadavg()[0]!);
   const dir = mkdtempSync(join(tmpdir(), 'xdsim-storm-'));
   const mesh = join(dir, 'mesh.yaml');
@@ -188,16 +260,21 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
       // the server, is what runs short of CPU, and a tighter bound only measures its retries.
       connectTimeoutMs: 20_000,
       progressIntervalMs: 250,
+      prepare,
     });
     fleet = new Fleet(config);
     let last: FleetProgress | undefined;
     let startedAt = 0;
     let windowStart: Promise<unknown> = Promise.resolve();
+    const runCalledAt = performance.now();
+    let cpuAtStart = { server: null as number | null, fleet: 0 };
     const run = fleet.run({
       // Scraping here starts the server's event-loop window just as the first agent starts.
       onReady: () => {
         windowStart = scrape(server.admin);
         startedAt = performance.now();
+        cpuAtStart = { server: procCpuS(pid), fleet: fleetCpuS() };
+        log(`window open${prepare ? ` (${o.count} agents prepared in ${((startedAt - runCalledAt) / 1000).toFixed(1)} s)` : ''}: ${o.count} connections released over ${o.windowMs / 1000} s`);
       },
       onProgress: (p) => (last = p),
     });
@@ -220,12 +297,19 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
       if (t > (o.windowMs + o.convergeBoundMs) / 1000) break;
       if (++tick % 8 === 0) log(`  ${t.toFixed(0)}s started ${p?.started ?? 0} connected ${p?.connected ?? 0} in-eds ${p?.visible ?? 0} errors ${p?.errors ?? 0}`);
     }
+    const serverCpu = procCpuS(pid);
+    const cpuS = {
+      server: serverCpu !== null && cpuAtStart.server !== null ? round(serverCpu - cpuAtStart.server) : null,
+      fleet: round(fleetCpuS() - cpuAtStart.fleet),
+    };
     await windowStart;
     const storm = await scrape(server.admin);
     const memAtRegistered = procMemory(pid);
     const list = await entries(server.admin);
     const duplicated = list.length - new Set(list.map((e) => e.name)).size + (list.length - new Set(list.map((e) => e.address)).size);
-    log(`storm: started ${allStartedS ?? '-'} s, connected ${allConnectedS ?? '-'} s, registered ${allRegisteredS ?? '-'} s; entries ${list.length}; event loop p50/p99/max ${storm.p50}/${storm.p99}/${storm.max} ms`);
+    log(
+      `storm: started ${allStartedS ?? '-'} s, connected ${allConnectedS ?? '-'} s, registered ${allRegisteredS ?? '-'} s; entries ${list.length}; event loop p50/p99/max ${storm.p50}/${storm.p99}/${storm.max} ms; CPU s server ${cpuS.server ?? '-'} fleet ${cpuS.fleet}`,
+    );
 
     fleet.stop();
     const summary = await run;
@@ -247,7 +331,13 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
       node: process.version,
       cpus: os.availableParallelism(),
       loadAvg: { before: loadBefore, after: round(os.loadavg()[0]!) },
-      config: { count: o.count, windowS: o.windowMs / 1000, workers: o.workers, graceS: o.graceMs / 1000, probePeriodS: o.probePeriodMs / 1000 },
+      config: { count: o.count, windowS: o.windowMs / 1000, workers: o.workers, graceS: o.graceMs / 1000, probePeriodS: o.probePeriodMs / 1000, prepare },
+      mode: {
+        kind: prepare ? 'reconnect (prepared agents)' : 'cold start',
+        ...(prepare ? PREPARED : COLD),
+        // Worker start-up (module loading) is in here too with workers; small next to 10,000 agents.
+        prepareS: prepare ? round((startedAt - runCalledAt) / 1000) : 0,
+      },
       agents: summary.agents,
       allStartedS,
       allConnectedS,
@@ -262,8 +352,10 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
         // maxRSS is in KiB; worker threads share this process, so it covers the whole fleet.
         fleetPeakRssBytes: process.resourceUsage().maxRSS * 1024,
       },
+      cpuS,
       latencyMs: { connect: summary.latency.connect, edsVisible: summary.latency.edsVisible, healthConverged: summary.latency.healthConverged },
       errors: summary.counters.errors,
+      errorSamples: summary.errorSamples.slice(0, 5),
     };
   } finally {
     fleet?.stop();
@@ -278,15 +370,21 @@ async function main(): Promise<void> {
     .option('--count <n>', 'agents', (v) => Number(v), 10_000)
     .option('--window <seconds>', 'every agent starts connecting within this window', (v) => Number(v), 5)
     // The server needs a core of its own: on a 2-core box extra fleet threads only fight it for
-    // CPU (measured: 2 workers took 3-4x longer to converge than the main thread alone).
+    // CPU (measured, 10,000 prepared agents: 2 workers started them all in 6.4 s but the starved
+    // server had them connected only after 16.4 s, against 14.4 s with the main thread alone).
     .option('--workers <n>', 'fleet worker threads (0: the main thread)', (v) => Number(v), Math.max(0, Math.min(4, os.availableParallelism() - 2)))
     .option('--grace <seconds>', 'server --grace-period', (v) => Number(v), 5)
     .option('--probe-period <seconds>', 'probe period of every agent', (v) => Number(v), 10)
     .option('--bound <seconds>', 'give up waiting for registration after this long', (v) => Number(v), 180)
+    .option('--no-prepare', 'cold start: build the agents inside the window too (default: a reconnect storm of prepared agents)')
     .parse();
-  const o = program.opts<{ count: number; window: number; workers: number; grace: number; probePeriod: number; bound: number }>();
-  process.stderr.write(`bench storm: ${o.count} agents within ${o.window}s, ${o.workers} workers, grace ${o.grace}s\n`);
+  const o = program.opts<{ count: number; window: number; workers: number; grace: number; probePeriod: number; bound: number; prepare: boolean }>();
+  // The fleet may run on this thread: grpc-js reads error.stack at the end of failed calls, and
+  // tsx's source-mapped stacks make that expensive (the worker threads do the same).
+  process.setSourceMapsEnabled(false);
+  process.stderr.write(`bench storm: ${o.count} agents within ${o.window}s, ${o.workers} workers, grace ${o.grace}s, ${o.prepare ? 'prepared (reconnect storm)' : 'cold start'}\n`);
   const result = await runStorm({
+    prepare: o.prepare,
     count: o.count,
     windowMs: o.window * 1000,
     workers: o.workers,
@@ -296,7 +394,10 @@ async function main(): Promise<void> {
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const prev = readLatest()['storm'] as { runs?: Record<string, StormResult> } | undefined;
-  const runs = { ...(prev?.runs ?? {}), [String(o.count)]: result };
+  // One entry per count, mode and worker threads: `10000` (prepared, fleet on this thread),
+  // `10000-cold`, `10000-w2`... a variant does not overwrite the default run.
+  const key = `${o.count}${o.prepare ? '' : '-cold'}${o.workers > 0 ? `-w${o.workers}` : ''}`;
+  const runs = { ...(prev?.runs ?? {}), [key]: result };
   mergeIntoLatest({
     storm: {
       description:

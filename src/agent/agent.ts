@@ -115,6 +115,8 @@ export class Agent {
   private timer: NodeJS.Timeout | undefined;
   /** While connecting: the connect timeout. Once connected: when the connection counts as stable. */
   private connectTimer: NodeJS.Timeout | undefined;
+  /** While connecting: looking again for the stream's HTTP/2 session (see confirm()). */
+  private confirmTimer: NodeJS.Timeout | undefined;
   private attemptStartedAt = 0;
   private gotFirstResponse = false;
   private firstRequestSent = false;
@@ -131,6 +133,8 @@ export class Agent {
   private visibleReported = false;
   private readonly presentIn = new Set<string>();
   private pendingHealth: { healthy: boolean; at: number } | undefined;
+  /** prepare() took the first probe result: its first report counts as a transition (measured until EDS agrees). */
+  private primedHealth = false;
 
   // Counters readable by the fleet.
   connects = 0;
@@ -179,8 +183,23 @@ export class Agent {
     return this.st === 'connected';
   }
 
-  start(): void {
+  /**
+   * Optional, before start(): what the istio-agent of a VM that is already running has done
+   * before a reconnect storm (istiod restarts, a partition heals) - its gRPC channel object
+   * exists (idle: no connection yet) and a simulated probe has its first result, which the first
+   * stream then reports. A storm bench prepares every agent before its window so that the window
+   * holds only what a storm is: connections, streams, registrations. Idempotent.
+   */
+  prepare(): void {
     if (this.st !== 'idle') return;
+    this.client ??= this.newClient();
+    if (this.probe?.prime()) this.primedHealth = true;
+  }
+
+  /** `deadline`: the run's end (epoch ms), when it was not known at construction (prepared agents). */
+  start(deadline?: number): void {
+    if (this.st !== 'idle') return;
+    if (deadline !== undefined) this.opts = { ...this.opts, deadline };
     this.identityStartedAt = this.now();
     this.probe?.start(this.opts.probeOffsetMs ?? 0);
     this.connect();
@@ -275,30 +294,23 @@ export class Agent {
     this.firstRequestSent = false;
     this.types.clear();
     this.edsNames = [];
-    this.client ??= new grpc.Client(channelTarget(this.opts.target), this.opts.credentials ?? grpc.credentials.createInsecure(), {
-      // One HTTP/2 connection per agent, as each VM has its own: no sharing through the global pool.
-      'grpc.use_local_subchannel_pool': 1,
-      // Channelz keeps per-channel traces; thousands of channels would carry that for nothing.
-      'grpc.enable_channelz': 0,
-      'grpc.enable_retries': 0,
-      'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      ...(this.opts.keepaliveMs && this.opts.keepaliveMs > 0
-        ? {
-            'grpc.keepalive_time_ms': this.opts.keepaliveMs,
-            'grpc.keepalive_timeout_ms': this.opts.keepaliveTimeoutMs ?? 10_000,
-          }
-        : {}),
-      ...this.opts.channelOptions,
-    });
+    this.client ??= this.newClient();
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.opts.callMetadata ?? {})) md.set(k, v);
     const delta = this.opts.mode === 'delta';
-    const call = this.client.makeBidiStreamRequest<Buffer, Buffer>(
-      delta ? METHOD_PATH.ADS_DELTA : METHOD_PATH.ADS_STREAM,
-      identity,
-      identity,
-      md,
-    );
+    const client = this.client;
+    // grpc-js captures the caller's stack for every call (new Error()) and formats it when the
+    // call ends with a non-OK status - every cancel at teardown, every failed attempt. Formatting
+    // goes through source maps where they are on (tsx): thousands of agents paid seconds of CPU
+    // for stack traces nobody reads. No frames captured, nothing to format.
+    const stackLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    let call: grpc.ClientDuplexStream<Buffer, Buffer>;
+    try {
+      call = client.makeBidiStreamRequest<Buffer, Buffer>(delta ? METHOD_PATH.ADS_DELTA : METHOD_PATH.ADS_STREAM, identity, identity, md);
+    } finally {
+      Error.stackTraceLimit = stackLimit;
+    }
     this.call = call;
     call.on('data', (buf: Buffer) => {
       if (this.call === call) this.onData(buf);
@@ -314,13 +326,15 @@ export class Agent {
       if (this.call !== call || this.st !== 'connecting') return;
       this.fail('connect-timeout', `not connected within ${timeout}ms`);
     }, timeout);
-    // Connected = the HTTP/2 connection is up (a stream may legitimately get no response, e.g.
-    // when it only subscribes to names that do not exist yet), or a response arrived.
-    const channel = this.client.getChannel();
+    // Connected = the server has this stream: a response arrived, or the channel is READY and an
+    // HTTP/2 PING sent on the stream's connection came back (see confirm()). READY alone is not
+    // enough, and a stream may legitimately get no response (e.g. when it only subscribes to
+    // names that do not exist yet).
+    const channel = client.getChannel();
     const watch = (): void => {
       if (this.call !== call || this.st !== 'connecting') return;
       const state = channel.getConnectivityState(false);
-      if (state === grpc.connectivityState.READY) this.established(call);
+      if (state === grpc.connectivityState.READY) this.confirm(call);
       else if (state !== grpc.connectivityState.SHUTDOWN) {
         channel.watchConnectivityState(state, this.attemptStartedAt + timeout, (err) => {
           if (!err) watch();
@@ -331,11 +345,72 @@ export class Agent {
     watch();
   }
 
+  /**
+   * The channel is READY, which only means the server's HTTP/2 SETTINGS arrived: it proves the
+   * server-to-agent direction, not that the server got anything the agent sent. In a connect
+   * storm the server's accept queue overflows; the kernel drops the handshake's last ACK and the
+   * data after it, accepts the connection later from a retransmission, and the server's SETTINGS
+   * go out - while the agent's preface, HEADERS and first requests sit in TCP retransmission
+   * backoff (6, 12, 25, 51 s...). The agent looked connected for up to ~50 s with no stream on
+   * the server (docs/faults.md). So: ping on the stream's own HTTP/2 connection. The server's
+   * HTTP/2 layer answers only after reading everything before the PING on that connection, so
+   * the ACK means the server has the stream. No ACK: the connect timeout ends the attempt.
+   */
+  private confirm(call: grpc.ClientDuplexStream<Buffer, Buffer>, tries = 0): void {
+    if (this.call !== call || this.st !== 'connecting') return;
+    const found = streamSession(call);
+    if (found === 'pending') {
+      // READY comes just before the channel hands the call to the new connection: look again
+      // shortly (bounded by the connect timeout, which fails the attempt).
+      this.confirmTimer = setTimeout(
+        () => {
+          this.confirmTimer = undefined;
+          this.confirm(call, tries + 1);
+        },
+        tries < 5 ? 0 : 10,
+      );
+      return;
+    }
+    if (found === undefined) {
+      // grpc-js internals moved (a version not tested here): fall back to READY.
+      warnOnce('xdsim agent: cannot reach the HTTP/2 session of a grpc-js call; "connected" falls back to channel READY');
+      this.established(call);
+      return;
+    }
+    try {
+      found.ping((err) => {
+        if (!err) this.established(call);
+      });
+    } catch {
+      // Session already closing: the call's status follows.
+    }
+  }
+
+  private newClient(): grpc.Client {
+    return new grpc.Client(channelTarget(this.opts.target), this.opts.credentials ?? grpc.credentials.createInsecure(), {
+      // One HTTP/2 connection per agent, as each VM has its own: no sharing through the global pool.
+      'grpc.use_local_subchannel_pool': 1,
+      // Channelz keeps per-channel traces; thousands of channels would carry that for nothing.
+      'grpc.enable_channelz': 0,
+      'grpc.enable_retries': 0,
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      ...(this.opts.keepaliveMs && this.opts.keepaliveMs > 0
+        ? {
+            'grpc.keepalive_time_ms': this.opts.keepaliveMs,
+            'grpc.keepalive_timeout_ms': this.opts.keepaliveTimeoutMs ?? 10_000,
+          }
+        : {}),
+      ...this.opts.channelOptions,
+    });
+  }
+
   private established(call: grpc.ClientDuplexStream<Buffer, Buffer>): void {
     if (this.call !== call || this.st !== 'connecting') return;
     this.st = 'connected';
     this.connects++;
     if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    this.confirmTimer = undefined;
     // A connection that stays up this long resets the backoff even if it never got a response,
     // while one that the server keeps killing at once still backs off.
     this.connectTimer = setTimeout(() => {
@@ -368,7 +443,10 @@ export class Agent {
     }
     // Re-report the current health on every new stream: the server may have lost it (SPEC §7).
     const h = this.probe?.healthy;
-    if (h !== undefined) this.sendHealth(h, this.probe!.message, false);
+    if (h !== undefined) {
+      this.sendHealth(h, this.probe!.message, this.primedHealth);
+      this.primedHealth = false;
+    }
   }
 
   private onStreamEnd(s: grpc.StatusObject): void {
@@ -426,8 +504,10 @@ export class Agent {
   private clearTimers(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
     this.timer = undefined;
     this.connectTimer = undefined;
+    this.confirmTimer = undefined;
   }
 
   private teardown(): void {
@@ -677,6 +757,50 @@ export function channelTarget(target: string): string {
   if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(target)) return `ipv4:${target}`;
   if (/^\[[0-9a-fA-F:.]+\]:\d+$/.test(target)) return `ipv6:${target}`;
   return target;
+}
+
+/** The HTTP/2 session a ping can be sent on (Node's ClientHttp2Session, as far as we use it). */
+interface PingableSession {
+  ping(callback: (err: Error | null) => void): boolean;
+}
+
+/**
+ * The HTTP/2 session carrying a grpc-js client call: 'pending' while the call is not on a
+ * connection yet, undefined when the shape is not the one known (grpc-js keeps these private).
+ * The chain in grpc-js 1.14: ClientDuplexStream.call (InterceptingCall) -> nextCall / call ->
+ * ResolvingCall.child (RetryingCall) -> underlyingCalls[].call (LoadBalancingCall) -> child
+ * (Http2SubchannelCall) -> http2Stream.session.
+ */
+export function streamSession(call: object): PingableSession | 'pending' | undefined {
+  const queue: unknown[] = [(call as { call?: unknown }).call];
+  let pending = false;
+  for (let seen = 0; queue.length > 0 && seen < 16; seen++) {
+    const node = queue.shift();
+    if (!node || typeof node !== 'object') continue;
+    const o = node as Record<string, unknown>;
+    const stream = o['http2Stream'] as { session?: { ping?: unknown; destroyed?: boolean } } | undefined;
+    if (stream && typeof stream === 'object') {
+      const session = stream.session;
+      if (session && typeof session.ping === 'function') return session as unknown as PingableSession;
+      return 'pending';
+    }
+    // A call layer whose next layer does not exist yet (no config, no pick, no stream).
+    if ('child' in o && (o['child'] === null || o['child'] === undefined)) pending = true;
+    for (const k of ['nextCall', 'call', 'child']) if (o[k]) queue.push(o[k]);
+    const under = o['underlyingCalls'];
+    if (Array.isArray(under)) {
+      if (under.length === 0) pending = true;
+      for (const u of under) queue.push((u as { call?: unknown }).call);
+    }
+  }
+  return pending ? 'pending' : undefined;
+}
+
+let warned = false;
+function warnOnce(message: string): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(message);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -160,6 +160,16 @@ export class ProbeRunner {
     this.schedule(this.settings.initialDelayMs + offsetMs);
   }
 
+  /**
+   * A simulated probe's first result, taken now (before start()), as a running VM's agent would
+   * already have it. Real probes (HTTP, TCP) are not primed. True when a result was recorded.
+   */
+  prime(): boolean {
+    if (this.check.kind !== 'model' || this.state !== undefined) return false;
+    this.record(modelOutcome(this.check.model, 0, this.rng));
+    return true;
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);

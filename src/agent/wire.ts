@@ -50,7 +50,11 @@ class Writer {
   }
 }
 
+/** Tags and most lengths are one byte: shared, so writing them allocates nothing. */
+const ONE_BYTE: readonly Uint8Array[] = Array.from({ length: 128 }, (_, i) => Uint8Array.of(i));
+
 function varintBytes(n: number): Uint8Array {
+  if (n < 128) return ONE_BYTE[n]!;
   const out: number[] = [];
   while (n >= 128) {
     out.push((n % 128) | 128);

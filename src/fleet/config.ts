@@ -64,6 +64,12 @@ export interface FleetConfig {
    */
   watch: 'self' | 'observer' | 'none';
   progressIntervalMs: number;
+  /**
+   * Build every agent before the run's clock starts, as the agents of VMs that already exist
+   * (Agent.prepare(): gRPC channel objects, idle; first simulated probe result, reported on the
+   * first stream): the ramp then only connects them. For reconnect storms; default false.
+   */
+  prepare: boolean;
   /** Transport security, as file paths (the config crosses into worker threads). */
   tls?: ClientTlsOptions;
   /** File holding a bearer token (JWT) sent as `authorization` on every stream, as istio-agent does. */
@@ -104,6 +110,7 @@ export const DEFAULT_FLEET: Readonly<Omit<FleetConfig, 'xds' | 'count'>> = Objec
   nack: null,
   watch: 'self',
   progressIntervalMs: 1000,
+  prepare: false,
 });
 
 /** Fills defaults and checks ranges; throws FleetConfigError. */

@@ -91,15 +91,19 @@ export class Fleet {
     const indexesOf = (w: number): number[] => workerIndexes(range, n, w);
     let startedAt: number;
     if (c.workers === 0) {
+      const runner = new AgentRunner(c, indexesOf(0), 0);
+      if (c.prepare) runner.prepare();
       rssBefore = process.memoryUsage().rss;
       opts.onReady?.();
       startedAt = Date.now();
-      this.slices = [this.inProcess(indexesOf(0), startedAt)];
+      this.slices = [this.inProcess(runner, startedAt)];
     } else {
       const { slices, ready } = this.inWorkers(n, indexesOf);
       this.slices = slices;
-      // Threads load TypeScript and protos first; the clock starts when all are ready (bounded).
-      await Promise.race([ready, new Promise((r) => setTimeout(r, 30_000).unref())]);
+      // Threads load TypeScript and protos (and prepare their agents) first; the clock starts when
+      // all are ready (bounded: 30 s, plus 5 ms per prepared agent).
+      const readyBoundMs = 30_000 + (c.prepare ? Math.ceil(range.end - range.start) * 5 : 0);
+      await Promise.race([ready, new Promise((r) => setTimeout(r, readyBoundMs).unref())]);
       rssBefore = process.memoryUsage().rss;
       opts.onReady?.();
       startedAt = Date.now();
@@ -154,8 +158,8 @@ export class Fleet {
     };
   }
 
-  private inProcess(indexes: number[], startedAt: number): Slice {
-    const runner = new AgentRunner(this.config, indexes, 0);
+  private inProcess(runner: AgentRunner, startedAt: number): Slice {
+    const indexes = [...runner.indexes];
     let final: RunnerProgress | undefined;
     const result = runner.start(startedAt).then((r) => {
       final = r.progress;

@@ -45,6 +45,8 @@ interface Slot {
   index: number;
   offsetMs: number;
   agent?: Agent;
+  /** start() was called (an agent may exist before: prepared). */
+  started: boolean;
   generation: number;
   /** Above the scale limit: not running (never started, or suspended by a scale-down). */
   parked: boolean;
@@ -82,15 +84,33 @@ export class AgentRunner {
 
   constructor(
     private readonly config: FleetConfig,
-    indexes: readonly number[],
+    readonly indexes: readonly number[],
     private readonly worker = 0,
   ) {
-    this.slots = indexes.map((index) => ({ index, offsetMs: startOffsetMs(config, index), generation: 0, parked: false }));
+    this.slots = indexes.map((index) => ({ index, offsetMs: startOffsetMs(config, index), generation: 0, parked: false, started: false }));
     this.slots.sort((a, b) => a.offsetMs - b.offsetMs || a.index - b.index);
     this.activeLimit = this.slots.length;
     this.rng = mulberry32((config.seed * 7919) ^ (worker + 1));
     this.done = new Promise((resolve) => (this.stopResolve = resolve));
     this.transport = transportFor(config);
+  }
+
+  /**
+   * `config.prepare`: builds every agent of this slice now, before the run's clock starts, with
+   * what the agent of a VM that is already running has (Agent.prepare(): its gRPC channel object,
+   * idle; its first simulated probe result). start() then only connects them on the ramp. Returns
+   * how many were prepared.
+   */
+  prepare(): number {
+    if (this.stopped) return 0;
+    let n = 0;
+    for (const slot of this.slots) {
+      if (slot.agent) continue;
+      slot.agent = this.newAgent(slot);
+      slot.agent.prepare();
+      n++;
+    }
+    return n;
   }
 
   /** Starts the run; `fleetStartedAt` (epoch ms) lines ramps and churn up across workers. */
@@ -125,7 +145,7 @@ export class AgentRunner {
     let failed = 0;
     for (const s of this.slots) {
       const a = s.agent;
-      if (!a) continue;
+      if (!a || !s.started) continue;
       started++;
       if (a.connected) connected++;
       // Only live agents: a stopped stream no longer tells whether its entry is still there.
@@ -204,9 +224,20 @@ export class AgentRunner {
   }
 
   private startSlot(slot: Slot): void {
+    const agent = slot.agent && !slot.started ? slot.agent : this.newAgent(slot);
+    slot.agent = agent;
+    slot.started = true;
+    slot.parked = false;
+    this.byIp.set(agent.identity.ip, agent);
+    // Prepared agents were built before the run's clock started, so before its deadline was known.
+    agent.start(this.startedAt + this.config.durationMs);
+    this.replayObserved(agent);
+  }
+
+  private newAgent(slot: Slot): Agent {
     const c = this.config;
     const probe = probeSettingsFor(c, slot.index);
-    const agent = new Agent({
+    return new Agent({
       target: c.xds,
       ...this.transport,
       identity: agentIdentity(c, slot.index, slot.generation),
@@ -224,11 +255,6 @@ export class AgentRunner {
       seed: c.seed,
       events: this.stats,
     });
-    slot.agent = agent;
-    slot.parked = false;
-    this.byIp.set(agent.identity.ip, agent);
-    agent.start();
-    this.replayObserved(agent);
   }
 
   // ---- churn --------------------------------------------------------------------------------
@@ -298,7 +324,7 @@ export class AgentRunner {
     // Down: the newest agents go away (suspended; their entries expire after the grace period).
     for (let pos = limit; pos < Math.min(prev, this.slots.length); pos++) {
       const s = this.slots[pos]!;
-      if (s.agent && !s.parked) {
+      if (s.agent && s.started && !s.parked) {
         s.agent.suspend();
         s.parked = true;
         this.stats.counters.churn.scaleDown++;
@@ -309,7 +335,7 @@ export class AgentRunner {
       const s = this.slots[pos]!;
       if (!s.parked) continue;
       this.stats.counters.churn.scaleUp++;
-      if (!s.agent) {
+      if (!s.agent || !s.started) {
         this.startSlot(s);
         continue;
       }

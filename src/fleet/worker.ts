@@ -19,6 +19,8 @@ export type MainMessage = { type: 'go'; startedAt: number } | RunnerCommand;
 
 export default async function runWorker(task: WorkerTask): Promise<RunnerResult> {
   const runner = new AgentRunner(task.config, task.indexes, task.worker);
+  // Prepared agents are built before `ready`: the fleet's clock starts once every worker is.
+  if (task.config.prepare) runner.prepare();
   const { port } = task;
   let tick: NodeJS.Timeout | undefined;
   const result = new Promise<RunnerResult>((resolve) => {

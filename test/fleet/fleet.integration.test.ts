@@ -160,4 +160,43 @@ describe('piscina fleet', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(s.agents.started).toBe(50);
   });
+  it('prepared agents (a reconnect storm): built before the clock starts, connected on the ramp, health on the first stream', async () => {
+    server = await startTestServer({ groups: [{ name: 'checkout', namespace: NS, labels: LABELS }], gracePeriodMs: 1000 });
+    const config = fleetConfig({
+      xds: server.target,
+      count: 200,
+      namespace: NS,
+      group: 'checkout',
+      labels: LABELS,
+      durationMs: 8000,
+      rampPerSec: 400,
+      workers: 1,
+      prepare: true,
+      // A long period: without prepare, health (and so EDS) could wait up to 30 s for the first probe.
+      probe: { initialDelayMs: 0, periodMs: 30_000, timeoutMs: 100, successThreshold: 1, failureThreshold: 1 },
+      progressIntervalMs: 100,
+    });
+    let readyAt = 0;
+    let connectionsAtReady = -1;
+    let allVisibleAt = 0;
+    const summary = await new Fleet(config).run({
+      onReady: () => {
+        readyAt = Date.now();
+        connectionsAtReady = server!.cp.xds.connections.size;
+      },
+      onProgress: (p) => {
+        if (!allVisibleAt && p.visible === 200) allVisibleAt = Date.now();
+      },
+    });
+    // Nothing connects while agents are being prepared.
+    expect(connectionsAtReady).toBe(0);
+    expect(summary.errorSamples).toEqual([]);
+    expect(summary.agents).toMatchObject({ target: 200, started: 200, connected: 200, failed: 0, errors: 0 });
+    expect(summary.counters.healthReports.healthy).toBe(200);
+    if (!REGISTRATION_AVAILABLE) return;
+    // The first stream carried the primed probe result: all in EDS long before a probe period.
+    expect(summary.agents.registered).toBe(200);
+    expect(allVisibleAt - readyAt).toBeLessThan(6000);
+    expect(summary.latency.healthConverged.count).toBe(200);
+  }, 60_000);
 });
