@@ -15,7 +15,8 @@
 // The agents subscribe to one small cluster that registrations do not change, and one observer
 // stream per worker watches the VM cluster to time EDS visibility: so the load is what an idle
 // VM fleet costs, not N x N endpoint pushes (that is the fan-out bench's subject).
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { forkTs, nextMessage, type Msg } from './child.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mergeIntoLatest } from './results-file.js';
 import os from 'node:os';
@@ -29,7 +30,6 @@ const NS = 'bench';
 const GROUP = 'vm';
 const IDLE_CLUSTER = `outbound|80||idle.${NS}.svc.cluster.local`;
 
-type Msg = Record<string, unknown> & { type: string };
 
 function mesh(): Resource[] {
   const labels = { app: GROUP };
@@ -114,24 +114,10 @@ async function fleetRole(configJson: string): Promise<void> {
 // ---- orchestrator -----------------------------------------------------------------------------
 
 function spawn(args: string[]): ChildProcess {
-  return fork(here('./agents.ts'), args, { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return forkTs(here('./agents.ts'), args, ['--expose-gc']);
 }
 
-function next(p: ChildProcess, type: string, timeoutMs: number): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      p.off('message', on);
-      reject(new Error(`timed out waiting for ${type}`));
-    }, timeoutMs);
-    const on = (m: Msg) => {
-      if (m.type !== type) return;
-      clearTimeout(timer);
-      p.off('message', on);
-      resolve(m);
-    };
-    p.on('message', on);
-  });
-}
+const next = nextMessage;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;

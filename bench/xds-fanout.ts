@@ -3,7 +3,8 @@
 // xdsim and for a raw grpc-js floor writing the same bytes, in the same run, one after the other.
 //
 //   npx tsx bench/xds-fanout.ts [--streams 500] [--clients 2] [--rounds 10] [--warmup 2] [--out bench/results/xds-fanout.json]
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { forkTs, nextMessage } from './child.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mergeIntoLatest } from './results-file.js';
 import os from 'node:os';
@@ -25,26 +26,9 @@ const program = new Command('xds-fanout')
   .parse();
 const opts = program.opts<{ streams: number; clients: number; rounds: number; warmup: number; modes: string; repeat: number; out: string }>();
 
-type Msg = Record<string, unknown> & { type: string };
 
 function spawn(script: string, args: string[], execArgv: string[] = []): ChildProcess {
-  return fork(here(script), args, { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-function nextMessage(p: ChildProcess, type: string, timeoutMs: number): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      p.off('message', on);
-      reject(new Error(`timed out waiting for ${type}`));
-    }, timeoutMs);
-    const on = (m: Msg) => {
-      if (m.type !== type) return;
-      clearTimeout(timer);
-      p.off('message', on);
-      resolve(m);
-    };
-    p.on('message', on);
-  });
+  return forkTs(here(script), args, execArgv);
 }
 
 function percentile(sorted: number[], p: number): number {
