@@ -2,6 +2,7 @@
 // every endpoint's field inside it, so a change re-encodes one endpoint and re-joins one group,
 // and a loaded mesh holds one buffer per locality group rather than one per endpoint.
 import { appendLbEndpoint, encodeLocalityField, takeAppended } from '../encode/fragments.js';
+import { copyRange } from '../encode/wire.js';
 import { compareLocality, localityString, type Locality } from '../model/locality.js';
 import { Endpoint } from '../model/endpoint.js';
 import type { EndpointDelta } from '../model/registry.js';
@@ -122,12 +123,21 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
     const out = Buffer.allocUnsafeSlow(size);
     out.set(this.localityField, 0);
     let pos = this.localityField.length;
-    for (const e of eps) {
-      const from = e.fieldOffset < 0 ? batch! : previous!;
-      const start = e.fieldOffset < 0 ? -1 - e.fieldOffset - e.fieldLength : e.fieldOffset;
-      out.set(from.subarray(start, start + e.fieldLength), pos);
-      e.fieldOffset = pos;
-      pos += e.fieldLength;
+    if (encoded === size - pos) {
+      // All new (a first build, a rebuilt cluster): the batch is the endpoints in order already.
+      out.set(batch!, pos);
+      for (const e of eps) {
+        e.fieldOffset = pos;
+        pos += e.fieldLength;
+      }
+    } else {
+      for (const e of eps) {
+        const from = e.fieldOffset < 0 ? batch! : previous!;
+        const start = e.fieldOffset < 0 ? -1 - e.fieldOffset - e.fieldLength : e.fieldOffset;
+        copyRange(from, start, e.fieldLength, out, pos);
+        e.fieldOffset = pos;
+        pos += e.fieldLength;
+      }
     }
     encodeCounters.groupJoins++;
     return out;

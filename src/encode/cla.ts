@@ -1,6 +1,6 @@
 // Assembles ClusterLoadAssignment bytes from cached fragments: a view costs one allocation and a
 // copy of each locality group's bytes. Field numbers from envoy/config/endpoint/v3/endpoint*.proto.
-import { lenFieldSize, tag, varintSize, writeLenHeader, writeVarint, WIRE_LEN, WIRE_VARINT } from './wire.js';
+import { copyRange, lenFieldSize, tag, varintSize, writeLenHeader, writeVarint, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
 const CLA_CLUSTER_NAME = 1;
 const CLA_ENDPOINTS = 2;
@@ -81,7 +81,7 @@ export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: rea
       out.set(g.source.localityField, pos);
       pos += g.source.localityField.length;
       for (const e of g.endpoints) {
-        out.set(body.subarray(e.fieldOffset, e.fieldOffset + e.fieldLength), pos);
+        copyRange(body, e.fieldOffset, e.fieldLength, out, pos);
         pos += e.fieldLength;
       }
     }

@@ -44,3 +44,15 @@ export function lenField(field: number, bytes: Uint8Array): Uint8Array {
   out.set(bytes, writeLenHeader(out, 0, field, bytes.length));
   return out;
 }
+
+/**
+ * Copies `len` bytes of `src` from `start` into `dst` at `pos`. Fields are tens of bytes: a loop
+ * beats making a subarray (a Buffer's is a whole new Buffer object) for every one of them.
+ */
+export function copyRange(src: Uint8Array, start: number, len: number, dst: Uint8Array, pos: number): void {
+  if (len > 64) {
+    dst.set(src.subarray(start, start + len), pos);
+    return;
+  }
+  for (let i = 0; i < len; i++) dst[pos + i] = src[start + i]!;
+}
