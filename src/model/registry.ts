@@ -3,6 +3,7 @@
 import type { ConfigBatch, ConfigEvent, ConfigStore } from '../config/store.js';
 import type {
   DestinationRule,
+  ResourceKind,
   KubeService,
   LocalityLbSetting,
   ServiceEntry,
@@ -82,16 +83,15 @@ export class Registry {
   ) {
     this.unsubscribe = store.subscribe((batch) => this.onBatch(batch));
     // The initial load is generated rather than listed: a 100k-entry store would otherwise
-    // keep 100k event objects alive (and copied by the GC) for the length of the load.
+    // keep 100k event objects alive (and copied by the GC) for the length of the load. Services
+    // and rules first, then workloads, each pass reading only its kinds.
     const revision = store.revision;
-    const initial: Iterable<ConfigEvent> = {
+    const added = (kinds: readonly ResourceKind[]): Iterable<ConfigEvent> => ({
       *[Symbol.iterator]() {
-        for (const kind of ['Service', 'ServiceEntry', 'DestinationRule', 'WorkloadEntry'] as const) {
-          for (const [key, resource] of store.entries(kind)) yield { type: 'added', key, resource, revision };
-        }
+        for (const kind of kinds) for (const [key, resource] of store.entries(kind)) yield { type: 'added', key, resource, revision };
       },
-    };
-    if (store.size > 0) this.apply(initial);
+    });
+    if (store.size > 0) this.apply(added(['Service', 'ServiceEntry', 'DestinationRule']), added(['WorkloadEntry']));
   }
 
   close(): void {
@@ -143,9 +143,10 @@ export class Registry {
 
   /**
    * Applies a batch: service and rule changes first (cluster rebuilds), then workload changes as
-   * endpoint deltas of the clusters that were not rebuilt anyway.
+   * endpoint deltas of the clusters that were not rebuilt anyway. `workloadEvents` is where the
+   * second pass reads (the same batch unless the caller has them apart).
    */
-  private apply(batch: Iterable<ConfigEvent>): RegistryDelta {
+  private apply(batch: Iterable<ConfigEvent>, workloadEvents: Iterable<ConfigEvent> = batch): RegistryDelta {
     const delta: RegistryDelta = { rebuilt: new Set(), removed: new Set(), endpoints: new Map() };
     const servicesToRebuild = new Set<string>();
     for (const ev of batch) {
@@ -155,7 +156,7 @@ export class Registry {
       else if (r.kind === 'DestinationRule') this.applyDestinationRule(r, deleted, ev.previous as DestinationRule | undefined, servicesToRebuild);
     }
     for (const key of servicesToRebuild) this.rebuildServiceClusters(key, delta);
-    for (const ev of batch) {
+    for (const ev of workloadEvents) {
       if (ev.resource.kind === 'WorkloadEntry') this.applyWorkload(ev.key, ev.resource, ev.type === 'deleted', delta);
     }
     return delta;
