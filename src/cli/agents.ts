@@ -66,6 +66,7 @@ export interface AgentsFlags {
   expectConnected?: string;
   expectRegistered?: string;
   progress?: string;
+  prepare?: boolean;
 }
 
 function parseLabels(s: string): Record<string, string> {
@@ -171,6 +172,7 @@ export function fleetConfigFromFlags(f: AgentsFlags, env: NodeJS.ProcessEnv = pr
       nack: f.nack ? parseNack(f.nack) : null,
       watch,
       progressIntervalMs: 1000,
+      prepare: f.prepare === true,
       ...transportFlags(f),
     });
   } catch (err) {
@@ -231,6 +233,7 @@ export function registerAgentsCommand(program: Command): void {
     .requiredOption('--count <n>', 'agents in the fleet (all shards together)')
     .option('--duration <d>', 'how long the fleet runs, e.g. 30s, 5m', '30s')
     .option('--ramp <per-second>', 'new agents per second across the fleet (default: all at once)')
+    .option('--prepare', 'build every agent (idle gRPC channel, first probe result) before the clock starts: a reconnect storm of existing VMs rather than new ones booting')
     .option('--unhealthy-fraction <0..1>', 'fraction of agents whose simulated probe fails')
     .option('--churn <spec>', 'churn models, e.g. "disconnect:fraction=10%,every=10s,down=2s;storm:at=20s" (see docs/agents.md)')
     .option('--locality <r/z/s>', 'every agent\'s locality')

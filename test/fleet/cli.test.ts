@@ -51,6 +51,8 @@ describe('xdsim agents flags', () => {
     expect(c.localities.length).toBe(2);
     expect(c.workers).toBeGreaterThanOrEqual(1);
     expect(fleetConfigFromFlags(flags({ health: false }), {}).probe).toBeNull();
+    expect(c.prepare).toBe(false);
+    expect(fleetConfigFromFlags(flags({ prepare: true }), {}).prepare).toBe(true);
   });
 
   it('shard index defaults from JOB_COMPLETION_INDEX; the flag wins', () => {
