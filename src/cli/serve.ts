@@ -36,6 +36,7 @@ interface ServeFlags {
   streamRequestBurst?: string;
   stallTimeout?: string;
   maxConnections?: string;
+  listenBacklog?: string;
   maxStreamsPerConnection?: string;
   maxSessionMemory?: string;
   keepaliveTime?: string;
@@ -99,6 +100,7 @@ function limitOptions(f: ServeFlags): { limits: Partial<StreamLimits>; serverLim
     }),
     serverLimits: pick<ServerLimits>({
       maxConnections: int('max-connections', f.maxConnections),
+      listenBacklog: int('listen-backlog', f.listenBacklog),
       maxStreamsPerConnection: int('max-streams-per-connection', f.maxStreamsPerConnection),
       maxSessionMemoryMb: int('max-session-memory', f.maxSessionMemory),
       keepaliveTimeMs: dur('keepalive-time', f.keepaliveTime),
@@ -149,6 +151,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--stream-requests-per-second <n>', `sustained requests per stream (default ${DEFAULT_LIMITS.requestsPerSecond})`)
     .option('--stream-request-burst <n>', `request burst per stream (default ${DEFAULT_LIMITS.requestBurst})`)
     .option('--stall-timeout <duration>', `close a stream whose client stops reading for this long (default ${human(DEFAULT_LIMITS.stallTimeoutMs)})`)
+    .option('--listen-backlog <n>', `accept queue of the xDS listener, capped by net.core.somaxconn (default ${DEFAULT_SERVER_LIMITS.listenBacklog}; Node's own default is 511)`)
     .option('--max-connections <n>', `HTTP/2 connections served at once; more get RESOURCE_EXHAUSTED (default ${DEFAULT_SERVER_LIMITS.maxConnections})`)
     .option('--max-streams-per-connection <n>', `grpc.max_concurrent_streams (default ${DEFAULT_SERVER_LIMITS.maxStreamsPerConnection})`)
     .option('--max-session-memory <MiB>', `grpc-node.max_session_memory per connection (default ${DEFAULT_SERVER_LIMITS.maxSessionMemoryMb})`)

@@ -47,6 +47,12 @@ export interface ServerLimits {
   registrationBurst: number;
   /** Longest a registering stream is held for a token before it is refused. */
   registrationMaxWaitMs: number;
+  /**
+   * Accept queue of the listening socket (listen(2) backlog; the kernel caps it at
+   * net.core.somaxconn). Node's default is 511; istiod, being Go, listens with somaxconn. Too short
+   * a queue under a connect storm drops handshakes: clients then wait on TCP retransmissions.
+   */
+  listenBacklog: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
@@ -64,6 +70,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   registrationsPerSecond: 1000,
   registrationBurst: 10_000,
   registrationMaxWaitMs: 1000,
+  listenBacklog: 4096,
 });
 
 /**
@@ -235,6 +242,7 @@ export class XdsServer {
       // grpc-js keeps no per-channel traces unless asked; thousands of connections would carry them.
       'grpc.enable_channelz': 0,
     });
+    if (L.listenBacklog > 0) this.widenBacklog(L.listenBacklog);
     const defs = serverDefinitions(this.limits.maxRequestBytes);
     const sotw = (service: ServiceKind) => (call: DuplexCall) => this.accept(call, () => new SotwStream(this.ctx, call, 'sotw', service));
     const delta = (service: ServiceKind) => (call: DuplexCall) => this.accept(call, () => new DeltaStream(this.ctx, call, 'delta', service));
@@ -302,6 +310,28 @@ export class XdsServer {
     }
     if (wait > 0) this.ctx.metrics.registrationThrottle.inc({ outcome: 'delayed' });
     return { waitMs: wait };
+  }
+
+  /**
+   * grpc-js listens without a backlog (Node's default, 511). The only seam is the method that
+   * creates its http2 servers (private; if it moves, the default stays and we say so): the
+   * servers it returns are made to listen with `backlog`.
+   */
+  private widenBacklog(backlog: number): void {
+    const server = this.grpcServer as unknown as { createHttp2Server?: (credentials: unknown) => net.Server };
+    const create = server.createHttp2Server;
+    if (typeof create !== 'function') {
+      this.opts.log.warn('grpc-js internals changed: the listen backlog stays at the default');
+      return;
+    }
+    server.createHttp2Server = (credentials: unknown) => {
+      const srv = create.call(this.grpcServer, credentials);
+      const listen = srv.listen.bind(srv) as (...args: unknown[]) => net.Server;
+      // grpc-js passes an address object ({host, port} or {path}); Node reads `backlog` from it.
+      srv.listen = ((address: unknown, ...rest: unknown[]) =>
+        address !== null && typeof address === 'object' ? listen({ ...address, backlog }, ...rest) : listen(address, ...rest)) as typeof srv.listen;
+      return srv;
+    };
   }
 
   /**

@@ -1,6 +1,8 @@
 // Connection-level limits: connections served at once, streams per connection, HTTP/2 session
 // memory (wiring), idle and age limits.
 import * as grpc from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../src/proto/index.js';
@@ -27,7 +29,31 @@ function client(opts: grpc.ChannelOptions = {}): SotwClient {
 
 const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms))]);
 
+/** The accept-queue length of the socket listening on `port`, as `ss` reports it (Send-Q of a LISTEN row). */
+function listenBacklog(port: number): number {
+  const out = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' });
+  return Number(out.trim().split(/\s+/)[2]);
+}
+
+const hasSs = (() => {
+  try {
+    execFileSync('ss', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 describe('connection limits', () => {
+  it.skipIf(!hasSs)('listenBacklog: the xDS listener queues connections like istiod (somaxconn), not Node\'s 511', async () => {
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    plane = await startPlane(apiMesh(), { serverLimits: { listenBacklog: 4096 } });
+    expect(listenBacklog(plane.xdsPort)).toBe(Math.min(4096, somaxconn));
+    await plane.close();
+    plane = await startPlane(apiMesh(), { serverLimits: { listenBacklog: 100 } });
+    expect(listenBacklog(plane.xdsPort)).toBe(100);
+  });
+
   it('maxConnections: the connection past the limit gets RESOURCE_EXHAUSTED and is counted; room again once one leaves', async () => {
     plane = await startPlane(apiMesh(), { serverLimits: { maxConnections: 2 } });
     const a = client();
