@@ -3,27 +3,19 @@
 // and the server's own keepalive that drops a peer which stops answering.
 import http2 from 'node:http2';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ControlPlane } from '../../src/server/control-plane.js';
+import { describe, expect, it } from 'vitest';
 import { apiMesh } from '../xds/fixtures.js';
-import { rejectedCount, startPlane, waitFor } from '../xds/helpers.js';
+import { planePerTest, rejectedCount, startPlane, waitFor } from '../xds/helpers.js';
 
-let plane: ControlPlane | undefined;
-const cleanups: (() => void)[] = [];
+const scope = planePerTest();
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
-  await plane?.close();
-  plane = undefined;
-});
-
-const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
+const rejected = (reason: string): Promise<number> => rejectedCount(scope.plane!, reason);
 
 /** A connected raw HTTP/2 session (pings before 'connect' are cancelled client-side, never sent). */
 async function connect(): Promise<{ session: http2.ClientHttp2Session; goaway: Promise<{ code: number; data: string } | undefined> }> {
-  const session = http2.connect(`http://127.0.0.1:${plane!.xdsPort}`);
+  const session = http2.connect(`http://127.0.0.1:${scope.plane!.xdsPort}`);
   session.on('error', () => {});
-  cleanups.push(() => session.destroy());
+  scope.cleanups.push(() => session.destroy());
   const goaway = new Promise<{ code: number; data: string } | undefined>((resolve) => {
     session.on('goaway', (code, _last, data) => resolve({ code, data: data?.toString() ?? '' }));
     session.on('close', () => resolve(undefined));
@@ -38,7 +30,7 @@ const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, sleep(ms).then
 
 describe('keepalive enforcement', () => {
   it('pings closer than the minimum interval: GOAWAY ENHANCE_YOUR_CALM "too_many_pings" after the allowed strikes, counted', async () => {
-    plane = await startPlane(apiMesh(), { serverLimits: { minPingIntervalMs: 1000, maxPingStrikes: 2 } });
+    scope.plane = await startPlane(apiMesh(), { serverLimits: { minPingIntervalMs: 1000, maxPingStrikes: 2 } });
     const { session, goaway } = await connect();
     for (let i = 0; i < 5 && !session.destroyed; i++) await ping(session);
     const g = await within(goaway, 3000);
@@ -47,7 +39,7 @@ describe('keepalive enforcement', () => {
   });
 
   it('pings spaced by the minimum interval are fine', async () => {
-    plane = await startPlane(apiMesh(), { serverLimits: { minPingIntervalMs: 150, maxPingStrikes: 0 } });
+    scope.plane = await startPlane(apiMesh(), { serverLimits: { minPingIntervalMs: 150, maxPingStrikes: 0 } });
     const { session, goaway } = await connect();
     for (let i = 0; i < 4; i++) {
       await ping(session);
@@ -58,7 +50,7 @@ describe('keepalive enforcement', () => {
   });
 
   it('keepalivePermitWithoutCalls=false: pings on a connection with no stream are strikes', async () => {
-    plane = await startPlane(apiMesh(), { serverLimits: { keepalivePermitWithoutCalls: false, minPingIntervalMs: 10, maxPingStrikes: 1 } });
+    scope.plane = await startPlane(apiMesh(), { serverLimits: { keepalivePermitWithoutCalls: false, minPingIntervalMs: 10, maxPingStrikes: 1 } });
     const { session, goaway } = await connect();
     for (let i = 0; i < 3 && !session.destroyed; i++) {
       await ping(session);
@@ -69,11 +61,11 @@ describe('keepalive enforcement', () => {
   });
 
   it('keepaliveTimeMs/keepaliveTimeoutMs: a peer that stops answering pings is dropped', async () => {
-    plane = await startPlane(apiMesh(), { serverLimits: { keepaliveTimeMs: 200, keepaliveTimeoutMs: 200 } });
-    const connections = async () => (await plane!.metrics.http2Connections.get()).values[0]?.value ?? 0;
+    scope.plane = await startPlane(apiMesh(), { serverLimits: { keepaliveTimeMs: 200, keepaliveTimeoutMs: 200 } });
+    const connections = async () => (await scope.plane!.metrics.http2Connections.get()).values[0]?.value ?? 0;
     // Speaks just enough HTTP/2 to open the session, then never reads again (a frozen agent).
-    const sock = net.connect(plane.xdsPort, '127.0.0.1');
-    cleanups.push(() => sock.destroy());
+    const sock = net.connect(scope.plane.xdsPort, '127.0.0.1');
+    scope.cleanups.push(() => sock.destroy());
     sock.on('error', () => {});
     sock.on('connect', () => {
       sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');

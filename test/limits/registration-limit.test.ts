@@ -3,21 +3,13 @@
 // refused with UNAVAILABLE, a retry hint and a pushback trailer, all counted; streams that do not
 // register are not throttled.
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkloadGroup } from '../../src/config/resources.js';
 import { TYPE_URL } from '../../src/proto/index.js';
-import type { ControlPlane } from '../../src/server/control-plane.js';
 import { API, apiMesh } from '../xds/fixtures.js';
-import { node, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
+import { node, planePerTest, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
-let plane: ControlPlane | undefined;
-const cleanups: (() => void)[] = [];
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
-  await plane?.close();
-  plane = undefined;
-});
+const scope = planePerTest();
 
 const group: WorkloadGroup = {
   apiVersion: 'networking.istio.io/v1',
@@ -27,8 +19,8 @@ const group: WorkloadGroup = {
 };
 
 function agent(i: number, register = true): SotwClient {
-  const c = new SotwClient(plane!.xdsPort);
-  cleanups.push(() => c.close());
+  const c = new SotwClient(scope.plane!.xdsPort);
+  scope.cleanups.push(() => c.close());
   const md: Record<string, unknown> = { NAMESPACE: 'pay', INSTANCE_IPS: `10.50.0.${i}` };
   if (register) md['AUTO_REGISTER_GROUP'] = 'vm';
   c.send({ node: node(`vm-${i}`, 'r1/z1/s1', md), type_url: TYPE_URL.ENDPOINT, resource_names: [API] });
@@ -36,13 +28,13 @@ function agent(i: number, register = true): SotwClient {
 }
 
 async function throttled(outcome: string): Promise<number> {
-  const m = await plane!.metrics.registrationThrottle.get();
+  const m = await scope.plane!.metrics.registrationThrottle.get();
   return m.values.find((v) => v.labels['outcome'] === outcome)?.value ?? 0;
 }
 
-const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
+const rejected = (reason: string): Promise<number> => rejectedCount(scope.plane!, reason);
 
-const registered = () => plane!.store.list('WorkloadEntry', 'pay').filter((e) => e.metadata.annotations?.['istio.io/autoRegistrationGroup']).length;
+const registered = () => scope.plane!.store.list('WorkloadEntry', 'pay').filter((e) => e.metadata.annotations?.['istio.io/autoRegistrationGroup']).length;
 
 /** Resolves with the status if the stream ends within `ms`, else 'open' (and it got a response). */
 async function outcome(c: SotwClient, ms: number): Promise<grpc.StatusObject | 'served'> {
@@ -54,7 +46,7 @@ async function outcome(c: SotwClient, ms: number): Promise<grpc.StatusObject | '
 describe('registration rate limit per source IP', () => {
   it('past the burst, and past the longest wait, registering streams get UNAVAILABLE with a retry hint; counted', async () => {
     // 1 token per 2 s: nothing refills during the test; waits would exceed 300 ms.
-    plane = await startPlane([...apiMesh(), group], { serverLimits: { registrationsPerSecond: 0.5, registrationBurst: 3, registrationMaxWaitMs: 300 } });
+    scope.plane = await startPlane([...apiMesh(), group], { serverLimits: { registrationsPerSecond: 0.5, registrationBurst: 3, registrationMaxWaitMs: 300 } });
     const agents = Array.from({ length: 8 }, (_, i) => agent(i + 1));
     const results = await Promise.all(agents.map((a) => outcome(a, 5000)));
     const served = results.filter((r) => r === 'served');
@@ -77,7 +69,7 @@ describe('registration rate limit per source IP', () => {
 
   it('a little past the burst, streams wait for their token instead (paused, then served in order)', async () => {
     // 10/s: one token per 100 ms; up to 1 s of waiting allowed.
-    plane = await startPlane([...apiMesh(), group], { serverLimits: { registrationsPerSecond: 10, registrationBurst: 1, registrationMaxWaitMs: 1000 } });
+    scope.plane = await startPlane([...apiMesh(), group], { serverLimits: { registrationsPerSecond: 10, registrationBurst: 1, registrationMaxWaitMs: 1000 } });
     const t0 = performance.now();
     const agents = Array.from({ length: 4 }, (_, i) => agent(i + 1));
     const results = await Promise.all(agents.map((a) => outcome(a, 5000)));
@@ -90,7 +82,7 @@ describe('registration rate limit per source IP', () => {
   });
 
   it('registrationsPerSecond 0 turns the throttle off', async () => {
-    plane = await startPlane([...apiMesh(), group], { serverLimits: { registrationsPerSecond: 0, registrationBurst: 1 } });
+    scope.plane = await startPlane([...apiMesh(), group], { serverLimits: { registrationsPerSecond: 0, registrationBurst: 1 } });
     const agents = Array.from({ length: 6 }, (_, i) => agent(i + 1));
     for (const a of agents) expect(await outcome(a, 3000)).toBe('served');
     expect(await throttled('delayed')).toBe(0);

@@ -5,28 +5,20 @@ import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encode, TYPE_URL } from '../../src/proto/index.js';
 import { METHOD_PATH } from '../../src/proto/services.js';
-import type { ControlPlane } from '../../src/server/control-plane.js';
 import { we } from '../helpers/mesh.js';
 import { API, apiMesh } from '../xds/fixtures.js';
-import { DeltaClient, node, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
+import { DeltaClient, node, planePerTest, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
-let plane: ControlPlane | undefined;
-const cleanups: (() => void)[] = [];
+const scope = planePerTest();
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
-  await plane?.close();
-  plane = undefined;
-});
-
-const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
+const rejected = (reason: string): Promise<number> => rejectedCount(scope.plane!, reason);
 
 function sotw(): SotwClient {
-  const c = new SotwClient(plane!.xdsPort);
-  cleanups.push(() => c.close());
+  const c = new SotwClient(scope.plane!.xdsPort);
+  scope.cleanups.push(() => c.close());
   return c;
 }
 
@@ -34,8 +26,8 @@ const identity = (b: Buffer) => b;
 
 /** A raw stream: requests are bytes, so sizes are exact. */
 function rawStream(): { call: grpc.ClientDuplexStream<Buffer, Buffer>; status: Promise<grpc.StatusObject>; got: () => number } {
-  const client = new grpc.Client(`127.0.0.1:${plane!.xdsPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_send_message_length': -1 });
-  cleanups.push(() => client.close());
+  const client = new grpc.Client(`127.0.0.1:${scope.plane!.xdsPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_send_message_length': -1 });
+  scope.cleanups.push(() => client.close());
   const call = client.makeBidiStreamRequest<Buffer, Buffer>(METHOD_PATH.ADS_STREAM, identity, identity);
   let got = 0;
   call.on('data', () => got++);
@@ -67,7 +59,7 @@ function requestOfSize(size: number): Buffer {
 
 describe('stream limits', () => {
   it('maxRequestBytes: a request of exactly the limit is served, one byte more is refused and counted', async () => {
-    plane = await startPlane(apiMesh(), { limits: { maxRequestBytes: 20_000 } });
+    scope.plane = await startPlane(apiMesh(), { limits: { maxRequestBytes: 20_000 } });
     const ok = rawStream();
     const exact = requestOfSize(20_000);
     expect(exact.length).toBe(20_000);
@@ -83,7 +75,7 @@ describe('stream limits', () => {
   });
 
   it('maxResourceNames: one SotW request over it closes the stream; at it, served', async () => {
-    plane = await startPlane(apiMesh(), { limits: { maxResourceNames: 100 } });
+    scope.plane = await startPlane(apiMesh(), { limits: { maxResourceNames: 100 } });
     const names = (n: number) => [API, ...Array.from({ length: n - 1 }, (_, i) => `outbound|1||nope-${i}.svc`)];
     const ok = sotw();
     ok.send({ node: node('ok'), type_url: TYPE_URL.ENDPOINT, resource_names: names(100) });
@@ -98,9 +90,9 @@ describe('stream limits', () => {
   });
 
   it('maxResourceNames: delta subscriptions that add up past it close the stream', async () => {
-    plane = await startPlane(apiMesh(), { limits: { maxResourceNames: 100 } });
-    const c = new DeltaClient(plane.xdsPort);
-    cleanups.push(() => c.close());
+    scope.plane = await startPlane(apiMesh(), { limits: { maxResourceNames: 100 } });
+    const c = new DeltaClient(scope.plane.xdsPort);
+    scope.cleanups.push(() => c.close());
     const batch = (k: number, n = 40) => Array.from({ length: n }, (_, i) => `outbound|1||b${k}-${i}.svc`);
     c.send({ node: node('d'), type_url: TYPE_URL.ENDPOINT, resource_names_subscribe: batch(0) });
     await c.recv();
@@ -122,7 +114,7 @@ describe('stream limits', () => {
   it('clients that never read: at most 4 responses each in flight, however many pushes; closed after the stall timeout; heap bounded', async () => {
     // Endpoints enough that each response is tens of kilobytes.
     const entries = Array.from({ length: 600 }, (_, i) => we(`api-x${i}`, { address: `10.8.${i >> 8}.${i & 255}`, labels: { app: 'api' }, locality: `r${i % 3}/z1/s1` }));
-    plane = await startPlane([...apiMesh(), ...entries], { limits: { stallTimeoutMs: 2500 } });
+    scope.plane = await startPlane([...apiMesh(), ...entries], { limits: { stallTimeoutMs: 2500 } });
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
 
@@ -135,9 +127,9 @@ describe('stream limits', () => {
     const N = 20;
     const closed: Promise<number>[] = [];
     for (let i = 0; i < N; i++) {
-      const session = http2.connect(`http://127.0.0.1:${plane.xdsPort}`, { settings: { initialWindowSize: 0 } });
+      const session = http2.connect(`http://127.0.0.1:${scope.plane.xdsPort}`, { settings: { initialWindowSize: 0 } });
       session.on('error', () => {});
-      cleanups.push(() => session.destroy());
+      scope.cleanups.push(() => session.destroy());
       const stream = session.request({ ':method': 'POST', ':path': METHOD_PATH.ADS_STREAM, 'content-type': 'application/grpc', te: 'trailers' });
       stream.on('error', () => {});
       closed.push(new Promise((resolve) => stream.on('close', () => resolve(stream.rstCode ?? -1))));
@@ -147,19 +139,19 @@ describe('stream limits', () => {
       frame.set(msg, 5);
       stream.write(frame);
     }
-    await waitFor(() => plane!.xds.connections.size === N + 1, 5000, 'slow clients connected');
+    await waitFor(() => scope.plane!.xds.connections.size === N + 1, 5000, 'slow clients connected');
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
 
     const PUSHES = 30;
     for (let p = 0; p < PUSHES; p++) {
-      plane.store.apply(we(`api-p${p}`, { address: `10.9.0.${p}`, labels: { app: 'api' } }));
+      scope.plane.store.apply(we(`api-p${p}`, { address: `10.9.0.${p}`, labels: { app: 'api' } }));
       last = await good.recv(5000);
       good.ack(last.raw, [API]);
     }
     // The good client kept converging; each slow one was written at most 4 responses.
     expect(JSON.stringify(last.resources)).toContain(`10.9.0.${PUSHES - 1}`);
-    const slow = [...plane.xds.connections].filter((c) => c.node.id.startsWith('slow-'));
+    const slow = [...scope.plane.xds.connections].filter((c) => c.node.id.startsWith('slow-'));
     for (const c of slow) expect(c.responses).toBeLessThanOrEqual(4);
     gc();
     const grown = process.memoryUsage().heapUsed - heapBefore;
@@ -169,6 +161,6 @@ describe('stream limits', () => {
     const codes = await Promise.all(closed.map((p) => Promise.race([p, new Promise<number>((r) => setTimeout(() => r(-2), 8000))])));
     expect(codes.filter((c) => c === -2)).toHaveLength(0);
     expect(await rejected('slow_client')).toBe(N);
-    await waitFor(() => plane!.xds.connections.size === 1, 3000, 'slow clients dropped');
+    await waitFor(() => scope.plane!.xds.connections.size === 1, 3000, 'slow clients dropped');
   });
 });

@@ -3,21 +3,13 @@
 // once, nothing is registered, and the entry of a valid agent with the same identity is untouched.
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkloadEntry, WorkloadGroup } from '../../src/config/resources.js';
 import { TYPE_URL } from '../../src/proto/index.js';
-import type { ControlPlane } from '../../src/server/control-plane.js';
 import { API, apiMesh } from '../xds/fixtures.js';
-import { node, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
+import { node, planePerTest, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
-let plane: ControlPlane | undefined;
-const cleanups: (() => void)[] = [];
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
-  await plane?.close();
-  plane = undefined;
-});
+const scope = planePerTest();
 
 const group: WorkloadGroup = {
   apiVersion: 'networking.istio.io/v1',
@@ -27,13 +19,13 @@ const group: WorkloadGroup = {
 };
 
 function agent(metadata: Record<string, unknown>, locality = 'r1/z1/s1'): SotwClient {
-  const c = new SotwClient(plane!.xdsPort);
-  cleanups.push(() => c.close());
+  const c = new SotwClient(scope.plane!.xdsPort);
+  scope.cleanups.push(() => c.close());
   c.send({ node: node('sidecar~10.50.0.1~vm.pay~pay.svc.cluster.local', locality, { NAMESPACE: 'pay', ...metadata }), type_url: TYPE_URL.ENDPOINT, resource_names: [API] });
   return c;
 }
 
-const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
+const rejected = (reason: string): Promise<number> => rejectedCount(scope.plane!, reason);
 
 /** The stream's end, and whether any response came before it. */
 async function refusal(c: SotwClient): Promise<{ status: grpc.StatusObject; responses: number }> {
@@ -47,14 +39,14 @@ describe('invalid auto-registration metadata over gRPC', () => {
   it('is refused with INVALID_ARGUMENT, counted, logged once per kind; valid agents and entries unaffected', async () => {
     const lines: { kind?: string; msg: string; rule?: string }[] = [];
     const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-    plane = await startPlane([...apiMesh(), group], { logger });
+    scope.plane = await startPlane([...apiMesh(), group], { logger });
 
     // A valid agent registers and is served.
     const good = agent({ AUTO_REGISTER_GROUP: 'vm', INSTANCE_IPS: '10.50.0.1', LABELS: { version: 'v1' } });
     expect((await good.recv(5000)).resources).toHaveLength(1);
     const key = 'WorkloadEntry/pay/vm-10.50.0.1';
-    await waitFor(() => plane!.store.get(key), 3000, 'the valid entry');
-    const before = plane!.store.get<WorkloadEntry>(key)!;
+    await waitFor(() => scope.plane!.store.get(key), 3000, 'the valid entry');
+    const before = scope.plane!.store.get<WorkloadEntry>(key)!;
 
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ AUTO_REGISTER_GROUP: 'vm', INSTANCE_IPS: 'not-an-ip' }, /^invalid auto-registration metadata: INSTANCE_IPS\[0\] "not-an-ip" is not an IPv4 or IPv6 address$/],
@@ -76,9 +68,9 @@ describe('invalid auto-registration metadata over gRPC', () => {
     expect(await rejected('invalid_node_metadata')).toBe(cases.length);
 
     // Nothing registered for them; the valid agent's entry, connection and stream are as they were.
-    plane.workloadEntries!.flush();
-    expect(plane.store.list('WorkloadEntry', 'pay').map((e) => e.metadata.name).filter((n) => n.startsWith('vm-'))).toEqual(['vm-10.50.0.1']);
-    expect(plane.store.get<WorkloadEntry>(key)).toEqual(before);
+    scope.plane.workloadEntries!.flush();
+    expect(scope.plane.store.list('WorkloadEntry', 'pay').map((e) => e.metadata.name).filter((n) => n.startsWith('vm-'))).toEqual(['vm-10.50.0.1']);
+    expect(scope.plane.store.get<WorkloadEntry>(key)).toEqual(before);
     expect(before.metadata.annotations?.['istio.io/disconnectedAt']).toBeUndefined();
     expect(await Promise.race([good.status.then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), 100))])).toBe('open');
 

@@ -1,30 +1,22 @@
 // Misbehaving clients are logged, counted and cut off; everyone else keeps being served.
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encode, TYPE_URL } from '../../src/proto/index.js';
 import { METHOD_PATH } from '../../src/proto/services.js';
-import type { ControlPlane } from '../../src/server/control-plane.js';
 import { we } from '../helpers/mesh.js';
 import { API, apiMesh } from './fixtures.js';
-import { node, rejectedCount, SotwClient, startPlane, waitFor } from './helpers.js';
+import { node, planePerTest, rejectedCount, SotwClient, startPlane, waitFor } from './helpers.js';
 
-let plane: ControlPlane | undefined;
-const cleanups: (() => void)[] = [];
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
-  await plane?.close();
-  plane = undefined;
-});
+const scope = planePerTest();
 
 function client(): SotwClient {
-  const c = new SotwClient(plane!.xdsPort);
-  cleanups.push(() => c.close());
+  const c = new SotwClient(scope.plane!.xdsPort);
+  scope.cleanups.push(() => c.close());
   return c;
 }
 
-const rejected = (reason: string): Promise<number> => rejectedCount(plane!, reason);
+const rejected = (reason: string): Promise<number> => rejectedCount(scope.plane!, reason);
 
 /** The server still answers a fresh, well-behaved client. */
 async function stillServing(): Promise<void> {
@@ -51,17 +43,17 @@ const RawAds = grpc.makeGenericClientConstructor(
 );
 
 function rawStream(): { call: grpc.ClientDuplexStream<Buffer, Buffer>; status: Promise<grpc.StatusObject> } {
-  const c = new RawAds(`127.0.0.1:${plane!.xdsPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const c = new RawAds(`127.0.0.1:${scope.plane!.xdsPort}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
   const call = (c as unknown as { Stream: () => grpc.ClientDuplexStream<Buffer, Buffer> }).Stream();
   call.on('data', () => {});
   call.on('error', () => {});
-  cleanups.push(() => c.close());
+  scope.cleanups.push(() => c.close());
   return { call, status: new Promise((resolve) => call.on('status', resolve)) };
 }
 
 describe('bad input', () => {
   it('ignores unknown and missing type URLs, counts them, keeps the stream', async () => {
-    plane = await startPlane(apiMesh());
+    scope.plane = await startPlane(apiMesh());
     const c = client();
     c.send({ node: node('p1'), type_url: 'type.googleapis.com/not.a.Type', resource_names: ['x'] });
     c.send({ node: node('p1'), resource_names: ['x'] });
@@ -73,7 +65,7 @@ describe('bad input', () => {
   });
 
   it('closes a stream sending malformed bytes with INVALID_ARGUMENT', async () => {
-    plane = await startPlane(apiMesh());
+    scope.plane = await startPlane(apiMesh());
     const s = rawStream();
     s.call.write(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0xff]));
     const st = await s.status;
@@ -83,7 +75,7 @@ describe('bad input', () => {
   });
 
   it('closes a stream sending an oversized request with RESOURCE_EXHAUSTED', async () => {
-    plane = await startPlane(apiMesh(), { limits: { maxRequestBytes: 10_000 } });
+    scope.plane = await startPlane(apiMesh(), { limits: { maxRequestBytes: 10_000 } });
     const s = rawStream();
     const big = encode('DiscoveryRequest', { type_url: TYPE_URL.ENDPOINT, resource_names: Array.from({ length: 500 }, (_, i) => `outbound|${i}||x.y.svc.cluster.local`) });
     s.call.write(Buffer.from(big));
@@ -94,7 +86,7 @@ describe('bad input', () => {
   });
 
   it('cuts off a NACK storm', async () => {
-    plane = await startPlane(apiMesh(), { limits: { requestsPerSecond: 20, requestBurst: 50 } });
+    scope.plane = await startPlane(apiMesh(), { limits: { requestsPerSecond: 20, requestBurst: 50 } });
     const c = client();
     c.send({ node: node('storm'), type_url: TYPE_URL.ENDPOINT, resource_names: [API] });
     const r = await c.recv();
@@ -105,22 +97,22 @@ describe('bad input', () => {
     expect(st?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(await rejected('rate_limited')).toBe(1);
     // One NACK per response: repeats of the same nonce are counted as duplicates, not as new rejections.
-    expect((await plane.metrics.rejects.eds.get()).values[0]!.value).toBe(1);
+    expect((await scope.plane.metrics.rejects.eds.get()).values[0]!.value).toBe(1);
     expect(await rejected('duplicate_nack')).toBeGreaterThan(10);
     await stillServing();
   });
 
   it('closes a client that never reads, with bounded buffering, and keeps pushing to others', async () => {
-    plane = await startPlane(apiMesh(), { limits: { stallTimeoutMs: 300 } });
+    scope.plane = await startPlane(apiMesh(), { limits: { stallTimeoutMs: 300 } });
     const good = client();
     good.send({ node: node('good'), type_url: TYPE_URL.ENDPOINT, resource_names: [API] });
     const g0 = await good.recv();
     good.ack(g0.raw, [API]);
 
     // A raw HTTP/2 client that advertises a zero window: the server can never send it DATA.
-    const session = http2.connect(`http://127.0.0.1:${plane.xdsPort}`, { settings: { initialWindowSize: 0 } });
+    const session = http2.connect(`http://127.0.0.1:${scope.plane.xdsPort}`, { settings: { initialWindowSize: 0 } });
     session.on('error', () => {});
-    cleanups.push(() => session.destroy());
+    scope.cleanups.push(() => session.destroy());
     const stream = session.request({ ':method': 'POST', ':path': METHOD_PATH.ADS_STREAM, 'content-type': 'application/grpc', te: 'trailers' });
     stream.on('error', () => {});
     const closed = new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode ?? -1)));
@@ -129,22 +121,22 @@ describe('bad input', () => {
     frame.writeUInt32BE(msg.length, 1);
     frame.set(msg, 5);
     stream.write(frame);
-    await waitFor(() => plane!.xds.connections.size === 2, 2000, 'slow client connected');
+    await waitFor(() => scope.plane!.xds.connections.size === 2, 2000, 'slow client connected');
 
     let last = g0;
     for (let i = 0; i < 8; i++) {
-      plane.store.apply(we(`api-s${i}`, { address: `10.0.4.${i}`, labels: { app: 'api' } }));
+      scope.plane.store.apply(we(`api-s${i}`, { address: `10.0.4.${i}`, labels: { app: 'api' } }));
       last = await good.recv();
       good.ack(last.raw, [API]);
     }
     expect(JSON.stringify(last.resources)).toContain('10.0.4.7');
-    const slow = [...plane.xds.connections].find((c) => c.node.id === 'slow');
+    const slow = [...scope.plane.xds.connections].find((c) => c.node.id === 'slow');
     // Blocked after a few responses; later changes only mark it dirty (at most 4 in flight).
     expect(slow === undefined || slow.responses <= 4).toBe(true);
     const code = await Promise.race([closed, new Promise<number>((res) => setTimeout(() => res(-2), 5000))]);
     expect(code).not.toBe(-2);
     expect(await rejected('slow_client')).toBe(1);
-    await waitFor(() => plane!.xds.connections.size === 1, 2000, 'slow client dropped');
+    await waitFor(() => scope.plane!.xds.connections.size === 1, 2000, 'slow client dropped');
     await stillServing();
   });
 });

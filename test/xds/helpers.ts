@@ -1,5 +1,6 @@
 // A real control plane on loopback and a raw grpc-js xDS client that reads responses one by one.
 import * as grpc from '@grpc/grpc-js';
+import { afterEach } from 'vitest';
 import { pino } from 'pino';
 import type { Resource } from '../../src/config/resources.js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Node } from '../../src/proto/messages.js';
@@ -176,4 +177,18 @@ export async function admin(plane: ControlPlane, path: string, init?: RequestIni
 export async function rejectedCount(plane: ControlPlane, reason: string): Promise<number> {
   const m = await plane.metrics.rejectedRequests.get();
   return m.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
+}
+
+/**
+ * One control plane per test and the clients the test opened, all closed after each test (this
+ * registers the afterEach hook: call it at the top of a test file).
+ */
+export function planePerTest(): { plane: ControlPlane | undefined; readonly cleanups: (() => void)[] } {
+  const scope = { plane: undefined as ControlPlane | undefined, cleanups: [] as (() => void)[] };
+  afterEach(async () => {
+    for (const c of scope.cleanups.splice(0)) c();
+    await scope.plane?.close();
+    scope.plane = undefined;
+  });
+  return scope;
 }
