@@ -4,19 +4,13 @@
 // register are not throttled.
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import type { WorkloadGroup } from '../../src/config/resources.js';
 import { TYPE_URL } from '../../src/proto/index.js';
-import { API, apiMesh } from '../xds/fixtures.js';
+import { API, apiMesh, vmGroup } from '../xds/fixtures.js';
 import { node, planePerTest, rejectedCount, SotwClient, startPlane, waitFor } from '../xds/helpers.js';
 
 const scope = planePerTest();
 
-const group: WorkloadGroup = {
-  apiVersion: 'networking.istio.io/v1',
-  kind: 'WorkloadGroup',
-  metadata: { name: 'vm', namespace: 'pay' },
-  spec: { metadata: { labels: { app: 'api' } }, template: { ports: { grpc: 8080 } } },
-};
+const group = vmGroup;
 
 function agent(i: number, register = true): SotwClient {
   const c = new SotwClient(scope.plane!.xdsPort);

@@ -1,5 +1,5 @@
 // A small mesh: Service pay/api on 8080 with three VMs in three localities.
-import type { Resource } from '../../src/config/resources.js';
+import type { Resource, WorkloadGroup } from '../../src/config/resources.js';
 import { dr, svc, we } from '../helpers/mesh.js';
 
 export const API_HOST = 'api.pay.svc.cluster.local';
@@ -24,3 +24,11 @@ export const failoverRule = dr('api', {
     outlierDetection: { consecutive5xxErrors: 5 },
   },
 });
+
+/** WorkloadGroup pay/vm: VMs that auto-register into the api service (app=api, grpc on 8080). */
+export const vmGroup: WorkloadGroup = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'WorkloadGroup',
+  metadata: { name: 'vm', namespace: 'pay' },
+  spec: { metadata: { labels: { app: 'api' } }, template: { ports: { grpc: 8080 } } },
+};
