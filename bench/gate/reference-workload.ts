@@ -14,6 +14,7 @@ interface Item {
   readonly bytes: Uint8Array;
 }
 
+// Its own copy of mulberry32 (not src/util/random.ts) on purpose: this file must not change when the project does.
 function seeded(seed: number): () => number {
   let s = seed >>> 0;
   return () => {

@@ -2,6 +2,7 @@
 // these results are the same on any machine.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../src/util/random.js';
 import {
   compareCounts,
   compareTimed,
@@ -23,17 +24,8 @@ import {
   shiftWithInterval,
 } from '../../bench/gate/stats.js';
 
-/** Seeded uniform RNG (mulberry32) and a normal via Box-Muller: reproducible synthetic samples. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform RNG (the project's mulberry32) and a normal via Box-Muller: reproducible synthetic samples. */
+const rng = mulberry32;
 
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
