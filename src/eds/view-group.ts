@@ -37,15 +37,30 @@ export function sumWeights(endpoints: readonly WeightedEndpoint[]): number {
 export function compactPriorities<E extends WeightedEndpoint, G extends LocalityInput<E>>(
   groups: ViewGroup<E, G>[],
 ): ViewGroup<E, G>[] {
-  // A view has a handful of distinct priorities: insertion into a small sorted array beats
-  // Set + sort + Map + spread, and this runs on every view build.
-  const distinct: number[] = [];
+  // Runs on every view build. Locality failover gives priorities 0..4, so the distinct set is
+  // usually a bitmask; failoverPriority can give larger ones, which take the general path.
+  let mask = 0;
   for (const g of groups) {
     const p = g.priority;
-    let i = distinct.length;
-    while (i > 0 && distinct[i - 1]! > p) i--;
-    if (i === 0 || distinct[i - 1] !== p) distinct.splice(i, 0, p);
+    if (p > 30) return compactLarge(groups);
+    mask |= 1 << p;
   }
-  if (distinct[distinct.length - 1] === distinct.length - 1) return groups; // sorted, distinct, >= 0: already 0..N-1
-  return groups.map((g) => ({ source: g.source, endpoints: g.endpoints, weight: g.weight, priority: distinct.indexOf(g.priority) }));
+  if ((mask & (mask + 1)) === 0) return groups; // bits 0..N-1 set: already contiguous
+  return groups.map((g) => renumbered(g, bitsBelow(mask, g.priority)));
+}
+
+function bitsBelow(mask: number, bit: number): number {
+  let n = 0;
+  for (let m = mask & ((1 << bit) - 1); m !== 0; m &= m - 1) n++;
+  return n;
+}
+
+function compactLarge<E extends WeightedEndpoint, G extends LocalityInput<E>>(groups: ViewGroup<E, G>[]): ViewGroup<E, G>[] {
+  const distinct = [...new Set(groups.map((g) => g.priority))].sort((a, b) => a - b);
+  if (distinct[distinct.length - 1] === distinct.length - 1) return groups;
+  return groups.map((g) => renumbered(g, distinct.indexOf(g.priority)));
+}
+
+function renumbered<E extends WeightedEndpoint, G extends LocalityInput<E>>(g: ViewGroup<E, G>, priority: number): ViewGroup<E, G> {
+  return { source: g.source, endpoints: g.endpoints, weight: g.weight, priority };
 }

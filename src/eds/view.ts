@@ -2,7 +2,7 @@
 // Pure: the same inputs always give the same groups, in locality order then priority order.
 import type { ClusterLbPolicy } from '../model/destination-rule.js';
 import { applyDistribute, matchingDistributeRule } from './distribute.js';
-import { applyLocalityFailover } from './failover.js';
+import { applyLocalityFailover, localityFailoverGroups } from './failover.js';
 import { applyFailoverPriority, parseFailoverPriority } from './failover-priority.js';
 import type { ProxyView } from './proxy.js';
 import { compactPriorities, type LocalityInput, type ViewGroup, type WeightedEndpoint } from './view-group.js';
@@ -12,28 +12,33 @@ export function computeView<E extends WeightedEndpoint, G extends LocalityInput<
   policy: ClusterLbPolicy,
   proxy: ProxyView,
 ): ViewGroup<E, G>[] {
-  let groups: ViewGroup<E, G>[] = localities.map((source) => ({
-    source,
-    endpoints: source.endpoints,
-    weight: source.weight,
-    priority: 0,
-  }));
   const lb = policy.localityLb;
-  if (!lb) return groups;
+  if (!lb) return wholeGroups(localities);
   // distribute and failover are exclusive; distribute wins.
   if (lb.distribute?.length) {
     const rule = matchingDistributeRule(proxy.locality, lb.distribute);
+    const groups = wholeGroups<E, G>(localities);
     return rule < 0 ? groups : applyDistribute(groups, lb.distribute[rule]!);
   }
   // Without outlier detection Envoy would never fail over, so istiod sets no priorities.
-  if (!policy.outlierDetection) return groups;
+  if (!policy.outlierDetection) return wholeGroups(localities);
   if (lb.failoverPriority?.length) {
-    groups = applyFailoverPriority(groups, proxy.priorityLabels, parseFailoverPriority(lb.failoverPriority));
+    let groups = applyFailoverPriority(wholeGroups<E, G>(localities), proxy.priorityLabels, parseFailoverPriority(lb.failoverPriority));
     if (lb.failover?.length) groups = applyLocalityFailover(groups, proxy.locality, lb.failover);
-  } else {
-    groups = applyLocalityFailover(groups, proxy.locality, lb.failover ?? []);
+    return compactPriorities(groups);
   }
-  return compactPriorities(groups);
+  // The common case: whole localities, each built once with its proximity priority.
+  return compactPriorities(localityFailoverGroups<E, G>(localities, proxy.locality, lb.failover ?? []));
+}
+
+/** Every locality whole, at priority 0. */
+function wholeGroups<E extends WeightedEndpoint, G extends LocalityInput<E>>(localities: readonly G[]): ViewGroup<E, G>[] {
+  const out = new Array<ViewGroup<E, G>>(localities.length);
+  for (let i = 0; i < localities.length; i++) {
+    const source = localities[i]!;
+    out[i] = { source, endpoints: source.endpoints, weight: source.weight, priority: 0 };
+  }
+  return out;
 }
 
 /**

@@ -8,6 +8,7 @@ const LLE_WEIGHT = 3; // google.protobuf.UInt32Value load_balancing_weight
 const LLE_PRIORITY = 5;
 const UINT32_VALUE = 1;
 
+const ENDPOINTS_TAG = tag(CLA_ENDPOINTS, WIRE_LEN); // one byte, as are the others
 const WEIGHT_TAG = tag(LLE_WEIGHT, WIRE_LEN);
 const PRIORITY_TAG = tag(LLE_PRIORITY, WIRE_VARINT);
 const VALUE_TAG = tag(UINT32_VALUE, WIRE_VARINT);
@@ -43,54 +44,65 @@ export function clusterNameField(name: string): Uint8Array {
   return out;
 }
 
-function bodySize(g: GroupToWrite): number {
-  // Reading body first also brings the endpoints' offsets up to date.
-  const whole = g.source.body.length;
-  if (g.endpoints === g.source.endpoints) return whole;
+/** Bytes of the group's LocalityLbEndpoints after the body: its weight and (nonzero) priority. */
+function trailerSize(weight: number, priority: number): number {
+  // UInt32Value with value 0 is an empty message; protobufjs still writes the (empty) field.
+  const w = weight === 0 ? 2 : 3 + varintSize(weight);
+  return priority === 0 ? w : w + 1 + varintSize(priority);
+}
+
+/** Size of a group the rules cut: its locality and the kept endpoints' fields. */
+function partialBodySize(g: GroupToWrite): number {
   let n = g.source.localityField.length;
   for (const e of g.endpoints) n += e.fieldLength;
   return n;
 }
 
-function weightSize(weight: number): number {
-  // UInt32Value with value 0 is an empty message; protobufjs still writes the (empty) field.
-  const inner = weight === 0 ? 0 : 1 + varintSize(weight);
-  return 1 + varintSize(inner) + inner;
-}
+/** Group sizes between the two passes of an assembly; assembly is synchronous, so one suffices. */
+const sizes: number[] = [];
 
+/**
+ * One pass sizes every group, one allocation holds the message, and one more pass writes it:
+ * framing bytes inline, cached bodies copied whole. This runs once per view build.
+ */
 export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: readonly GroupToWrite[]): Uint8Array {
+  const n = groups.length;
   let total = nameField.length;
-  const sizes = new Array<number>(groups.length);
-  for (let i = 0; i < groups.length; i++) {
+  for (let i = 0; i < n; i++) {
     const g = groups[i]!;
-    const size = bodySize(g) + weightSize(g.weight) + (g.priority === 0 ? 0 : 1 + varintSize(g.priority));
+    // Reading body first also brings the endpoints' offsets up to date.
+    const whole = g.source.body.length;
+    const size = (g.endpoints === g.source.endpoints ? whole : partialBodySize(g)) + trailerSize(g.weight, g.priority);
     sizes[i] = size;
-    total += lenFieldSize(CLA_ENDPOINTS, size);
+    total += 1 + varintSize(size) + size;
   }
   const out = Buffer.allocUnsafeSlow(total);
   out.set(nameField, 0);
   let pos = nameField.length;
-  for (let i = 0; i < groups.length; i++) {
+  for (let i = 0; i < n; i++) {
     const g = groups[i]!;
-    pos = writeLenHeader(out, pos, CLA_ENDPOINTS, sizes[i]!);
-    if (g.endpoints === g.source.endpoints) {
-      out.set(g.source.body, pos);
-      pos += g.source.body.length;
+    const source = g.source;
+    const body = source.body;
+    out[pos++] = ENDPOINTS_TAG;
+    pos = writeVarint(out, pos, sizes[i]!);
+    if (g.endpoints === source.endpoints) {
+      out.set(body, pos);
+      pos += body.length;
     } else {
-      const body = g.source.body;
-      out.set(g.source.localityField, pos);
-      pos += g.source.localityField.length;
+      out.set(source.localityField, pos);
+      pos += source.localityField.length;
       for (const e of g.endpoints) {
         copyRange(body, e.fieldOffset, e.fieldLength, out, pos);
         pos += e.fieldLength;
       }
     }
+    const weight = g.weight;
     out[pos++] = WEIGHT_TAG;
-    if (g.weight === 0) out[pos++] = 0;
+    if (weight === 0) out[pos++] = 0;
     else {
-      pos = writeVarint(out, pos, 1 + varintSize(g.weight));
+      pos = writeVarint(out, pos, 1 + varintSize(weight));
       out[pos++] = VALUE_TAG;
-      pos = writeVarint(out, pos, g.weight);
+      pos = writeVarint(out, pos, weight);
     }
     if (g.priority !== 0) {
       out[pos++] = PRIORITY_TAG;
