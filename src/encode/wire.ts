@@ -10,6 +10,11 @@ export function tag(field: number, wire: number): number {
 
 /** Bytes a varint of `n` (0 <= n < 2^53) takes. */
 export function varintSize(n: number): number {
+  // Lengths, tags, weights and priorities are below 2^31: test bounds, no division.
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
   let size = 1;
   while (n >= 128) {
     n = Math.floor(n / 128);
@@ -20,6 +25,15 @@ export function varintSize(n: number): number {
 
 /** Writes `n` as a varint at `pos`; returns the position after it. */
 export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  if (n < 0x80000000) {
+    // Integer shifts are exact below 2^31; larger values take the division loop.
+    while (n >= 0x80) {
+      buf[pos++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    buf[pos++] = n;
+    return pos;
+  }
   while (n >= 128) {
     buf[pos++] = (n % 128) | 128;
     n = Math.floor(n / 128);
