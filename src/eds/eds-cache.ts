@@ -2,6 +2,7 @@
 // built and encoded once per (cluster, view key) and shared by every proxy with that key; a
 // registry change invalidates only the views of the clusters it touched.
 import { assembleClusterLoadAssignment, clusterNameField } from '../encode/cla.js';
+import { ClaTemplate } from '../encode/cla-template.js';
 import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
 import { ClusterEndpoints, type ClusterEndpointsOptions, type LocalityGroup, type EncodedEndpoint } from './cluster-endpoints.js';
 import type { ProxyView } from './proxy.js';
@@ -24,6 +25,8 @@ interface ClusterState {
   nameField: Uint8Array;
   version: number;
   views: Map<string, EncodedView>;
+  /** Built on the first view it suits after a change (see encode/cla-template.ts). */
+  template: ClaTemplate | undefined;
 }
 
 export type EdsChangeListener = (clusters: ReadonlySet<string>) => void;
@@ -110,7 +113,7 @@ export class EdsCache {
     if (!model) return this.clusters.delete(name);
     let s = this.clusters.get(name);
     if (!s) {
-      s = { model, endpoints: new ClusterEndpoints(this.options), nameField: clusterNameField(name), version: 0, views: new Map() };
+      s = { model, endpoints: new ClusterEndpoints(this.options), nameField: clusterNameField(name), version: 0, views: new Map(), template: undefined };
       this.clusters.set(name, s);
     }
     const policyChanged = s.model !== model;
@@ -127,6 +130,7 @@ export class EdsCache {
 function bump(s: ClusterState): void {
   s.version++;
   s.views.clear();
+  s.template = undefined;
 }
 
 /**
@@ -136,6 +140,16 @@ function bump(s: ClusterState): void {
  */
 const INJECTED_VIEW_SLOWDOWN = Math.max(0, Number(process.env['XDSIM_INJECT_VIEW_SLOWDOWN'] ?? '') || 0);
 
+/** The cluster's template, built now if these groups are the kind it serves. */
+function templateFor(s: ClusterState, groups: readonly ViewGroup<EncodedEndpoint, LocalityGroup>[]): ClaTemplate | undefined {
+  if (s.template === undefined) {
+    const localities = s.endpoints.localities();
+    if (!ClaTemplate.suits(localities, groups)) return undefined;
+    s.template = ClaTemplate.build(s.nameField, localities);
+  }
+  return s.template;
+}
+
 function buildView(s: ClusterState, key: string, proxy: ProxyView): EncodedView {
   const t0 = INJECTED_VIEW_SLOWDOWN > 0 ? performance.now() : 0;
   viewCounters.viewBuilds++;
@@ -143,7 +157,7 @@ function buildView(s: ClusterState, key: string, proxy: ProxyView): EncodedView 
   const view: EncodedView = {
     cluster: s.model.name,
     key,
-    bytes: assembleClusterLoadAssignment(s.nameField, groups),
+    bytes: templateFor(s, groups)?.render(groups) ?? assembleClusterLoadAssignment(s.nameField, groups),
     clusterVersion: s.version,
     groups,
   };

@@ -8,7 +8,8 @@ const LLE_WEIGHT = 3; // google.protobuf.UInt32Value load_balancing_weight
 const LLE_PRIORITY = 5;
 const UINT32_VALUE = 1;
 
-const ENDPOINTS_TAG = tag(CLA_ENDPOINTS, WIRE_LEN); // one byte, as are the others
+/** ClusterLoadAssignment.endpoints; one byte, as are the other tags. */
+export const CLA_ENDPOINTS_TAG = tag(CLA_ENDPOINTS, WIRE_LEN);
 const WEIGHT_TAG = tag(LLE_WEIGHT, WIRE_LEN);
 const PRIORITY_TAG = tag(LLE_PRIORITY, WIRE_VARINT);
 const VALUE_TAG = tag(UINT32_VALUE, WIRE_VARINT);
@@ -44,11 +45,27 @@ export function clusterNameField(name: string): Uint8Array {
   return out;
 }
 
-/** Bytes of the group's LocalityLbEndpoints after the body: its weight and (nonzero) priority. */
-function trailerSize(weight: number, priority: number): number {
+/** Bytes of a LocalityLbEndpoints after its body: the weight and a nonzero priority. */
+export function localityLbEndpointsTailSize(weight: number, priority: number): number {
   // UInt32Value with value 0 is an empty message; protobufjs still writes the (empty) field.
   const w = weight === 0 ? 2 : 3 + varintSize(weight);
   return priority === 0 ? w : w + 1 + varintSize(priority);
+}
+
+/** Writes the weight and a nonzero priority of a LocalityLbEndpoints; returns the end. */
+export function writeLocalityLbEndpointsTail(out: Uint8Array, pos: number, weight: number, priority: number): number {
+  out[pos++] = WEIGHT_TAG;
+  if (weight === 0) out[pos++] = 0;
+  else {
+    pos = writeVarint(out, pos, 1 + varintSize(weight));
+    out[pos++] = VALUE_TAG;
+    pos = writeVarint(out, pos, weight);
+  }
+  if (priority !== 0) {
+    out[pos++] = PRIORITY_TAG;
+    pos = writeVarint(out, pos, priority);
+  }
+  return pos;
 }
 
 /** Size of a group the rules cut: its locality and the kept endpoints' fields. */
@@ -72,7 +89,7 @@ export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: rea
     const g = groups[i]!;
     // Reading body first also brings the endpoints' offsets up to date.
     const whole = g.source.body.length;
-    const size = (g.endpoints === g.source.endpoints ? whole : partialBodySize(g)) + trailerSize(g.weight, g.priority);
+    const size = (g.endpoints === g.source.endpoints ? whole : partialBodySize(g)) + localityLbEndpointsTailSize(g.weight, g.priority);
     sizes[i] = size;
     total += 1 + varintSize(size) + size;
   }
@@ -83,7 +100,7 @@ export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: rea
     const g = groups[i]!;
     const source = g.source;
     const body = source.body;
-    out[pos++] = ENDPOINTS_TAG;
+    out[pos++] = CLA_ENDPOINTS_TAG;
     pos = writeVarint(out, pos, sizes[i]!);
     if (g.endpoints === source.endpoints) {
       out.set(body, pos);
@@ -96,18 +113,7 @@ export function assembleClusterLoadAssignment(nameField: Uint8Array, groups: rea
         pos += e.fieldLength;
       }
     }
-    const weight = g.weight;
-    out[pos++] = WEIGHT_TAG;
-    if (weight === 0) out[pos++] = 0;
-    else {
-      pos = writeVarint(out, pos, 1 + varintSize(weight));
-      out[pos++] = VALUE_TAG;
-      pos = writeVarint(out, pos, weight);
-    }
-    if (g.priority !== 0) {
-      out[pos++] = PRIORITY_TAG;
-      pos = writeVarint(out, pos, g.priority);
-    }
+    pos = writeLocalityLbEndpointsTail(out, pos, g.weight, g.priority);
   }
   if (pos !== total) throw new Error(`ClusterLoadAssignment size mismatch: wrote ${pos} of ${total}`);
   return out;

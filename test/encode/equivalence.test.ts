@@ -10,6 +10,7 @@ import { encodeCounters } from '../../src/eds/cluster-endpoints.js';
 import { EdsCache, type EncodedView } from '../../src/eds/eds-cache.js';
 import { proxyView, type ProxyView } from '../../src/eds/proxy.js';
 import { MAX_UINT32 } from '../../src/eds/view-group.js';
+import { templateCounters } from '../../src/encode/cla-template.js';
 import { encodeReference, referenceClaObject } from '../../src/encode/reference.js';
 import { LABEL_NETWORK } from '../../src/model/labels.js';
 import { parseLocality } from '../../src/model/locality.js';
@@ -148,6 +149,7 @@ function randomEdits(rng: Rng, store: ConfigStore, options: MeshOptions): Config
 
 describe('spliced ClusterLoadAssignment == protobufjs object encode', () => {
   it('matches on 240 randomized meshes, before and after incremental edits', () => {
+    const rendered0 = templateCounters.renders;
     for (let seed = 1; seed <= 240; seed++) {
       const { options, sendUnhealthy } = randomMesh(seed);
       const store = new ConfigStore();
@@ -178,6 +180,9 @@ describe('spliced ClusterLoadAssignment == protobufjs object encode', () => {
       registry.close();
     }
     expect(seen.views).toBeGreaterThan(1000);
+    // Failover views come from the cluster template, the others are spliced: both are checked.
+    expect(templateCounters.renders - rendered0).toBeGreaterThan(100);
+    expect(templateCounters.renders - rendered0).toBeLessThan(seen.views - 100);
     for (const [what, n] of Object.entries(seen)) expect(n, `randomized meshes never produced: ${what}`).toBeGreaterThan(0);
   });
 });
