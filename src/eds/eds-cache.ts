@@ -25,7 +25,9 @@ interface ClusterState {
   nameField: Uint8Array;
   version: number;
   views: Map<string, EncodedView>;
-  /** Built on the first view it suits after a change (see encode/cla-template.ts). */
+  /** Views built since the last change, counted until there is a template. */
+  builds: number;
+  /** Built on the second view it suits after a change (see encode/cla-template.ts). */
   template: ClaTemplate | undefined;
 }
 
@@ -113,7 +115,7 @@ export class EdsCache {
     if (!model) return this.clusters.delete(name);
     let s = this.clusters.get(name);
     if (!s) {
-      s = { model, endpoints: new ClusterEndpoints(this.options), nameField: clusterNameField(name), version: 0, views: new Map(), template: undefined };
+      s = { model, endpoints: new ClusterEndpoints(this.options), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined };
       this.clusters.set(name, s);
     }
     const policyChanged = s.model !== model;
@@ -130,6 +132,7 @@ export class EdsCache {
 function bump(s: ClusterState): void {
   s.version++;
   s.views.clear();
+  s.builds = 0;
   s.template = undefined;
 }
 
@@ -140,9 +143,14 @@ function bump(s: ClusterState): void {
  */
 const INJECTED_VIEW_SLOWDOWN = Math.max(0, Number(process.env['XDSIM_INJECT_VIEW_SLOWDOWN'] ?? '') || 0);
 
-/** The cluster's template, built now if these groups are the kind it serves. */
+/**
+ * The cluster's template, built now if these groups are the kind it serves and this is not the
+ * first view since the change: a cluster that changes between every view (or has one view) would
+ * pay for a template it never reuses.
+ */
 function templateFor(s: ClusterState, groups: readonly ViewGroup<EncodedEndpoint, LocalityGroup>[]): ClaTemplate | undefined {
   if (s.template === undefined) {
+    if (s.builds++ === 0) return undefined;
     const localities = s.endpoints.localities();
     if (!ClaTemplate.suits(localities, groups)) return undefined;
     s.template = ClaTemplate.build(s.nameField, localities);

@@ -69,7 +69,19 @@ export function localityMessage(l: Locality): object {
 
 const LocalityType = getType('envoy.config.core.v3.Locality');
 
+/**
+ * Every cluster with endpoints in a locality has a group for it, and all of them start with the
+ * same field: one copy per distinct locality (parsed localities are shared objects). Callers only
+ * read it.
+ */
+const localityFields = new WeakMap<Locality, Uint8Array>();
+
 export function encodeLocalityField(l: Locality): Uint8Array {
-  LocalityType.encodeDelimited(localityMessage(l), fragmentWriter.uint32(tag(LLE_LOCALITY, WIRE_LEN)));
-  return takeWritten();
+  let field = localityFields.get(l);
+  if (field === undefined) {
+    LocalityType.encodeDelimited(localityMessage(l), fragmentWriter.uint32(tag(LLE_LOCALITY, WIRE_LEN)));
+    field = takeWritten();
+    localityFields.set(l, field);
+  }
+  return field;
 }
