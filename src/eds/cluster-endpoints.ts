@@ -34,7 +34,8 @@ export class EncodedEndpoint extends Endpoint implements WeightedEndpoint {
 export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
   readonly key: string;
   readonly localityField: Uint8Array;
-  private readonly members = new Map<string, EncodedEndpoint>();
+  /** A set of objects, not a map by key: the cluster's `byKey` finds endpoints by key. */
+  private readonly members = new Set<EncodedEndpoint>();
   private sorted: EncodedEndpoint[] | undefined;
   /** The last joined body; kept while stale because unchanged endpoints are copied out of it. */
   private joined: Uint8Array | undefined;
@@ -52,7 +53,7 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
 
   get endpoints(): readonly EncodedEndpoint[] {
     if (!this.sorted) {
-      this.sorted = [...this.members.values()].sort(compareEndpoints);
+      this.sorted = [...this.members].sort(compareEndpoints);
     }
     return this.sorted;
   }
@@ -60,7 +61,7 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
   get weight(): number {
     if (this.cachedWeight < 0) {
       let w = 0;
-      for (const e of this.members.values()) w += e.weight;
+      for (const e of this.members) w += e.weight;
       this.cachedWeight = w > MAX_UINT32 ? MAX_UINT32 : w;
     }
     return this.cachedWeight;
@@ -78,17 +79,13 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
     return this.joined!;
   }
 
-  get(key: string): EncodedEndpoint | undefined {
-    return this.members.get(key);
-  }
-
-  set(e: EncodedEndpoint): void {
-    this.members.set(e.key, e);
+  add(e: EncodedEndpoint): void {
+    this.members.add(e);
     this.invalidate();
   }
 
-  delete(key: string): boolean {
-    if (!this.members.delete(key)) return false;
+  delete(e: EncodedEndpoint): boolean {
+    if (!this.members.delete(e)) return false;
     this.invalidate();
     return true;
   }
@@ -151,14 +148,14 @@ export interface ClusterEndpointsOptions {
 
 export class ClusterEndpoints {
   private readonly groups = new Map<string, LocalityGroup>();
-  /** endpoint key -> locality key, to find an endpoint's group when its locality changes. */
-  private readonly groupOf = new Map<string, string>();
+  /** Every endpoint by key; its `localityKey` names its group. */
+  private readonly byKey = new Map<string, EncodedEndpoint>();
   private sortedGroups: LocalityGroup[] | undefined;
 
   constructor(private readonly options: ClusterEndpointsOptions = {}) {}
 
   get endpointCount(): number {
-    return this.groupOf.size;
+    return this.byKey.size;
   }
 
   /** Non-empty locality groups, sorted by locality. */
@@ -171,7 +168,7 @@ export class ClusterEndpoints {
 
   /** Replaces everything; returns whether anything changed. */
   reset(endpoints: readonly Endpoint[]): boolean {
-    if (this.groupOf.size === 0) {
+    if (this.byKey.size === 0) {
       let changed = false;
       for (const ep of endpoints) if (this.upsert(ep)) changed = true;
       return changed;
@@ -182,7 +179,7 @@ export class ClusterEndpoints {
       if (this.upsert(ep)) changed = true;
       keep.add(ep.key);
     }
-    for (const key of [...this.groupOf.keys()]) if (!keep.has(key) && this.remove(key)) changed = true;
+    for (const key of [...this.byKey.keys()]) if (!keep.has(key) && this.remove(key)) changed = true;
     return changed;
   }
 
@@ -197,35 +194,39 @@ export class ClusterEndpoints {
   private upsert(ep: Endpoint): boolean {
     const send = !ep.unhealthy || this.options.sendUnhealthy === true;
     if (!send) return this.remove(ep.key);
-    const locKey = ep.localityKey;
-    const prevLoc = this.groupOf.get(ep.key);
-    if (prevLoc === locKey) {
-      const prev = this.groups.get(locKey)!.get(ep.key)!;
-      if (prev.sameAs(ep)) return false;
-    } else if (prevLoc !== undefined) {
-      this.groups.get(prevLoc)!.delete(ep.key);
+    const prev = this.byKey.get(ep.key);
+    if (prev !== undefined) {
+      if (prev.localityKey === ep.localityKey && prev.sameAs(ep)) return false;
+      this.leaveGroup(prev);
     }
+    const locKey = ep.localityKey;
     let g = this.groups.get(locKey);
     if (!g) {
       this.groups.set(locKey, (g = new LocalityGroup(ep.locality)));
+      this.sortedGroups = undefined;
     }
-    if (g.size === 0 || prevLoc !== locKey) this.sortedGroups = undefined;
-    g.set(new EncodedEndpoint(ep));
-    this.groupOf.set(ep.key, locKey);
+    const e = new EncodedEndpoint(ep);
+    g.add(e);
+    this.byKey.set(ep.key, e);
     return true;
   }
 
   private remove(key: string): boolean {
-    const locKey = this.groupOf.get(key);
-    if (locKey === undefined) return false;
-    const g = this.groups.get(locKey)!;
-    g.delete(key);
-    this.groupOf.delete(key);
+    const e = this.byKey.get(key);
+    if (e === undefined) return false;
+    this.byKey.delete(key);
+    this.leaveGroup(e);
+    return true;
+  }
+
+  /** Takes `e` out of its group, and the group out of the cluster once empty. */
+  private leaveGroup(e: EncodedEndpoint): void {
+    const g = this.groups.get(e.localityKey)!;
+    g.delete(e);
     if (g.size === 0) {
-      this.groups.delete(locKey);
+      this.groups.delete(e.localityKey);
       this.sortedGroups = undefined;
     }
-    return true;
   }
 }
 
