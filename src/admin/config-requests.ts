@@ -68,7 +68,7 @@ export function commitPrepared(store: ConfigStore, prepared: Extract<PreparedReq
     return {
       status: 200,
       body: {
-        applied: events.map((e) => ({ key: e.key, type: e.type, resourceVersion: e.resource.metadata.resourceVersion })),
+        applied: events.map((e) => ({ key: e.key, type: e.type, resourceVersion: String(e.revision) })),
         unchanged: prepared.resources.length - events.length,
         warnings: prepared.warnings,
       },

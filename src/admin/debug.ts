@@ -82,6 +82,6 @@ export function configz(store: ConfigStore, kind: string | null, namespace: stri
     kinds = [k];
   }
   const out = [];
-  for (const k of kinds) out.push(...store.list(k, namespace ?? undefined));
+  for (const k of kinds) out.push(...store.listStamped(k, namespace ?? undefined));
   return { status: 200, body: out };
 }
