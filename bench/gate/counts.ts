@@ -5,6 +5,7 @@ import { BENCH_PROXY, edsFixture, oneChangeCase, viewMesh } from '../eds.bench.j
 import type { WorkloadEntry } from '../../src/config/resources.js';
 import { encodeCounters } from '../../src/eds/cluster-endpoints.js';
 import { viewCounters } from '../../src/eds/eds-cache.js';
+import { templateCounters } from '../../src/encode/cla-template.js';
 import { meshLocalities } from '../../src/topology/generate.js';
 import { XdsCache } from '../../src/xds/cache.js';
 import { parseNode, type ProxyNode } from '../../src/xds/node.js';
@@ -66,6 +67,8 @@ async function pushCounts(): Promise<Record<string, number>> {
     }
   });
   const builds0 = viewCounters.viewBuilds;
+  const templates0 = templateCounters.builds;
+  const rendered0 = templateCounters.renders;
   let bytes = 0;
   for (let k = 0; k < CHANGES; k++) {
     const we = entries[(k * 37) % entries.length]!;
@@ -83,5 +86,8 @@ async function pushCounts(): Promise<Record<string, number>> {
     other_resources_changed_per_change: otherChanges / CHANGES,
     views_built_per_push: (viewCounters.viewBuilds - builds0) / CHANGES,
     view_bytes_encoded_per_push: bytes / CHANGES,
+    // The failover views after the first are copied out of one cluster template per change.
+    template_builds_per_push: (templateCounters.builds - templates0) / CHANGES,
+    template_views_per_push: (templateCounters.renders - rendered0) / CHANGES,
   };
 }
