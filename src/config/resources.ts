@@ -198,7 +198,9 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
 export type ResourceKey = string;
 
 export function resourceKey(kind: string, namespace: string, name: string): ResourceKey {
-  return `${kind}/${namespace}/${name}`;
+  // join builds one flat string; a template literal builds a chain of four cons strings, which
+  // every map keyed by it keeps alive (13 MB and 400k heap objects at 100k entries).
+  return [kind, namespace, name].join('/');
 }
 
 export function keyOf(r: { kind: string; metadata: { namespace: string; name: string } }): ResourceKey {
