@@ -17,24 +17,17 @@ const MAX_SLOT_PRIORITY = 127;
 export const templateCounters = { builds: 0, renders: 0 };
 
 export class ClaTemplate {
-  /**
-   * Per group: where its `endpoints` field starts (the tag), where its LocalityLbEndpoints
-   * content starts (after the length), and that content's length with the slot.
-   */
-  private readonly frameStart: Int32Array;
-  private readonly contentStart: Int32Array;
-  private readonly contentLength: Int32Array;
-
   private constructor(
     private readonly bytes: Uint8Array,
     private readonly sources: readonly EncodedLocality[],
     private readonly weights: readonly number[],
-    offsets: { frameStart: Int32Array; contentStart: Int32Array; contentLength: Int32Array },
-  ) {
-    this.frameStart = offsets.frameStart;
-    this.contentStart = offsets.contentStart;
-    this.contentLength = offsets.contentLength;
-  }
+    /** Per group: where its `endpoints` field starts (the tag). */
+    private readonly frameStart: Int32Array,
+    /** Per group: where its LocalityLbEndpoints content starts (after the length). */
+    private readonly contentStart: Int32Array,
+    /** Per group: that content's length, slot included. */
+    private readonly contentLength: Int32Array,
+  ) {}
 
   /** Whether a template of `localities` would render `groups`, and be worth building for them. */
   static suits(localities: readonly (EncodedLocality & { readonly weight: number })[], groups: readonly GroupToWrite[]): boolean {
@@ -71,12 +64,7 @@ export class ClaTemplate {
       pos = writeLocalityLbEndpointsTail(bytes, pos + l.body.length, l.weight, 1);
     }
     templateCounters.builds++;
-    return new ClaTemplate(bytes, localities, weights, { frameStart, contentStart, contentLength });
-  }
-
-  /** Bytes the template holds (memory accounting). */
-  get byteLength(): number {
-    return this.bytes.length;
+    return new ClaTemplate(bytes, localities, weights, frameStart, contentStart, contentLength);
   }
 
   /**
