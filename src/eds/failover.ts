@@ -46,7 +46,9 @@ export function applyLocalityFailover<E extends WeightedEndpoint, G extends Loca
 
 /**
  * applyLocalityFailover over whole localities, without first building them at priority 0: the
- * view of every failover-only DestinationRule takes this path.
+ * view of every failover-only DestinationRule takes this path. Kept apart from it on purpose:
+ * going through applyLocalityFailover(wholeGroups(...)) measured 0.5-1 µs slower per 1000-endpoint
+ * view (about 10%).
  */
 export function localityFailoverGroups<E extends WeightedEndpoint, G extends LocalityInput<E>>(
   localities: readonly G[],
