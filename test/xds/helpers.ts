@@ -167,6 +167,18 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, wha
   }
 }
 
+/**
+ * Waits until the server has recorded the ACK of `nonce`. An ACK races any push that follows it:
+ * if the push's response goes out first, the ACK carries a superseded nonce and is ignored, as
+ * istiod does. Tests that ACK and then change config wait here first.
+ */
+export async function acked(plane: ControlPlane, nonce: string): Promise<void> {
+  await waitFor(() => {
+    for (const c of plane.xds.connections) for (const s of c.typeStatuses()) if (s.ackedNonce === nonce) return true;
+    return false;
+  }, 5000, `ACK of nonce ${nonce}`);
+}
+
 export async function admin(plane: ControlPlane, path: string, init?: RequestInit): Promise<{ status: number; text: string; json: () => unknown }> {
   const res = await fetch(`http://127.0.0.1:${plane.adminPort}${path}`, init);
   const text = await res.text();

@@ -6,7 +6,7 @@ import type { PushSummary } from '../../src/xds/push.js';
 import type { ResourceChange } from '../../src/xds/cache.js';
 import { svc, we } from '../helpers/mesh.js';
 import { API, apiMesh } from './fixtures.js';
-import { node, SotwClient, startPlane, waitFor } from './helpers.js';
+import { acked, node, SotwClient, startPlane, waitFor } from './helpers.js';
 
 let plane: ControlPlane | undefined;
 const clients: SotwClient[] = [];
@@ -79,6 +79,7 @@ async function subscribed(n: number, locality = 'r1/z1/s1'): Promise<{ c: SotwCl
     c.send({ node: node(`p${i}`, locality), type_url: TYPE_URL.ENDPOINT, resource_names: [API] });
     const r = await c.recv();
     c.ack(r.raw, [API]);
+    await acked(plane!, r.raw.nonce!);
     out.push({ c, nonce: r.raw.nonce!, version: r.raw.version_info! });
   }
   return out;

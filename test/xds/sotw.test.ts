@@ -3,7 +3,7 @@ import { TYPE_URL } from '../../src/proto/index.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { svc, we } from '../helpers/mesh.js';
 import { API, API_HOST, apiMesh, failoverRule, WEB } from './fixtures.js';
-import { admin, node, SotwClient, startPlane, waitFor } from './helpers.js';
+import { acked, admin, node, SotwClient, startPlane, waitFor } from './helpers.js';
 
 let plane: ControlPlane | undefined;
 const clients: SotwClient[] = [];
@@ -57,6 +57,7 @@ describe('SotW ADS', () => {
     const r1 = await c.recv();
     expect(addresses(r1.resources[0] as unknown as Cla)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
     c.ack(r1.raw, [API]);
+    await acked(plane, r1.raw.nonce!);
     // A change to another cluster: nothing for this stream.
     plane.store.apply(we('web-b', { address: '10.0.1.2', labels: { app: 'web' } }));
     expect(await c.none(200)).toBe(true);
@@ -77,6 +78,7 @@ describe('SotW ADS', () => {
     c.send({ node: node('p1'), type_url: TYPE_URL.ENDPOINT, resource_names: [API] });
     const r1 = await c.recv();
     c.ack(r1.raw, [API]);
+    await acked(plane, r1.raw.nonce!);
     plane.store.apply(we('api-d', { address: '10.0.0.4', labels: { app: 'api' } }));
     const r2 = await c.recv();
     c.send({
@@ -102,6 +104,7 @@ describe('SotW ADS', () => {
     c.send({ node: node('p1'), type_url: TYPE_URL.ENDPOINT, resource_names: [API] });
     const r1 = await c.recv();
     c.ack(r1.raw, [API]);
+    await acked(plane, r1.raw.nonce!);
     plane.store.apply(we('api-d', { address: '10.0.0.4', labels: { app: 'api' } }));
     const r2 = await c.recv();
     // Answers r1 (superseded by r2) and asks for WEB: ignored entirely.
