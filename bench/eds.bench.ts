@@ -164,6 +164,9 @@ export interface FullBuildResult {
  */
 export function fullBuild(mesh: MeshOptions = FULL_BUILD_MESH): FullBuildResult {
   const ops = generateMesh(mesh).map((resource) => ({ op: 'apply' as const, resource }));
+  // Start timing from a settled heap: promoting the freshly generated input to the old generation
+  // is the cost of producing it (parsing, in a real load), which this benchmark leaves out.
+  (globalThis as { gc?: () => void }).gc?.();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const store = new ConfigStore();
@@ -199,7 +202,7 @@ export function fullBuild(mesh: MeshOptions = FULL_BUILD_MESH): FullBuildResult 
 export function fullBuildInFreshProcess(): FullBuildResult {
   const script = fileURLToPath(new URL('./full-build.ts', import.meta.url));
   // execArgv carries tsx's loader hooks into the child.
-  const stdout = execFileSync(process.execPath, [...process.execArgv, script], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const stdout = execFileSync(process.execPath, [...process.execArgv, '--expose-gc', script], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as FullBuildResult;
 }
 
