@@ -1,23 +1,19 @@
 // The small value syntaxes of scenario files: durations ("500ms", "10s", "1m30s"), fractions
 // ("10%" or 0.1) and rates ("100/s" or 100). Schemas check the spelling; these read the value.
 
+import { parseGoDuration } from '../config/duration.js';
+
+/** Go's duration syntax without its sub-millisecond units (ns, us). */
 export const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
+const DURATION = new RegExp(DURATION_PATTERN);
 export const PERCENT_PATTERN = '^\\d+(\\.\\d+)?%$';
 export const RATE_PATTERN = '^\\d+(\\.\\d+)?/(s|m)$';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** Milliseconds of a duration string; throws on a spelling the schema would have rejected. */
 export function parseDuration(s: string): number {
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    consumed += m[0].length;
-  }
-  if (consumed !== s.length || s.length === 0) throw new Error(`not a duration: "${s}"`);
-  return Math.round(total);
+  const ms = DURATION.test(s) ? parseGoDuration(s) : undefined;
+  if (ms === undefined) throw new Error(`not a duration: "${s}"`);
+  return Math.round(ms);
 }
 
 /** "10%" -> 0.1; numbers are fractions already. */

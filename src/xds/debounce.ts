@@ -1,6 +1,7 @@
 // istiod's push debouncing (SPEC §9): changes are merged until PILOT_DEBOUNCE_AFTER passes with
 // no new change, or PILOT_DEBOUNCE_MAX passes since the first one. With PILOT_ENABLE_EDS_DEBOUNCE
 // off, endpoint-only changes skip the wait.
+import { parseGoDuration } from '../config/duration.js';
 
 export interface DebounceOptions {
   /** PILOT_DEBOUNCE_AFTER: quiet period, ms (istiod: 100ms). */
@@ -102,13 +103,12 @@ export class Debouncer<T> {
   }
 }
 
-/** Durations as istiod's flags take them: `100ms`, `10s`, `1m`, `1.5s`, or a bare number of ms. */
+/** Durations as istiod's flags take them (Go syntax: `100ms`, `10s`, `1m30s`), or a bare number of ms. */
 export function parseDuration(s: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(s);
-  if (!m) throw new Error(`invalid duration "${s}" (examples: 100ms, 10s, 1m)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  const t = s.trim();
+  const ms = /^\d+(?:\.\d+)?$/.test(t) ? Number(t) : parseGoDuration(t);
+  if (ms === undefined) throw new Error(`invalid duration "${s}" (examples: 100ms, 10s, 1m)`);
+  return ms;
 }
 
 /** Reads the PILOT_* flags from the environment, over `base`. */
