@@ -1,7 +1,8 @@
 // `xdsim lb`: how a client would spread load over what the proxy receives.
 import type { Command } from 'commander';
-import { computeShares, formatSharesTable, type ClaJson } from '../lb/index.js';
+import { clusterLbOptions, computeShares, formatSharesTable, type ClaJson } from '../lb/index.js';
 import { toCanonicalJson } from '../proto/index.js';
+import { buildCluster } from '../xds/resources/cluster.js';
 import { addMeshQueryFlags, checkOutput, type MeshQueryFlags } from './eds.js';
 import { CliError } from './errors.js';
 import { loadMesh, requireCluster } from './mesh-input.js';
@@ -25,15 +26,10 @@ export function registerLbCommand(program: Command): void {
       const mesh = await loadMesh(flags.file, { sendUnhealthy: flags.sendUnhealthy });
       const cluster = requireCluster(mesh, flags.cluster);
       const view = mesh.eds.view(cluster, proxy)!;
-      const policy = mesh.registry.cluster(cluster)!.policy;
+      const cds = buildCluster(mesh.registry.cluster(cluster)!, { sendUnhealthy: flags.sendUnhealthy === true });
       const cla = toCanonicalJson('ClusterLoadAssignment', view.bytes) as unknown as ClaJson;
-      const shares = computeShares(cla, {
-        client: flags.client,
-        unhealthy,
-        // istiod sets the cluster's panic threshold and locality weighting; model what it sends.
-        panicThreshold: policy.panicThreshold,
-        localityWeighted: policy.localityWeighted,
-      });
+      // istiod sets the cluster's panic threshold and locality weighting; model what it sends.
+      const shares = computeShares(cla, { client: flags.client, unhealthy, ...clusterLbOptions(cds) });
       process.stdout.write(output === 'json' ? `${JSON.stringify(shares, null, 2)}\n` : `${formatSharesTable(shares)}\n`);
     });
 }

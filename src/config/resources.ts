@@ -106,11 +106,25 @@ export interface LoadBalancerSettings {
   warmupDurationSecs?: string;
 }
 
+/** DestinationRule outlierDetection; durations in Go syntax ("30s", "1m30s"). */
+export interface OutlierDetection {
+  /** Deprecated upstream and ignored by istiod; accepted so old rules load. */
+  consecutiveErrors?: number;
+  consecutive5xxErrors?: number;
+  consecutiveGatewayErrors?: number;
+  consecutiveLocalOriginFailures?: number;
+  splitExternalLocalOriginErrors?: boolean;
+  interval?: string;
+  baseEjectionTime?: string;
+  maxEjectionPercent?: number;
+  minHealthPercent?: number;
+}
+
 /** Settings that can appear at the top of a TrafficPolicy and per port. */
 export interface PortTrafficPolicy {
   loadBalancer?: LoadBalancerSettings;
   connectionPool?: Record<string, unknown>;
-  outlierDetection?: Record<string, unknown>;
+  outlierDetection?: OutlierDetection;
   tls?: Record<string, unknown>;
 }
 

@@ -226,11 +226,27 @@ const LoadBalancerSchema = Type.Object(
   closed,
 );
 
+/** Durations are checked (and read) by semantic checks, which can say what a duration looks like. */
+const OutlierDetectionSchema = Type.Object(
+  {
+    consecutiveErrors: Type.Optional(Int32NonNeg),
+    consecutive5xxErrors: Type.Optional(Uint32),
+    consecutiveGatewayErrors: Type.Optional(Uint32),
+    consecutiveLocalOriginFailures: Type.Optional(Uint32),
+    splitExternalLocalOriginErrors: Type.Optional(Type.Boolean()),
+    interval: Type.Optional(Type.String()),
+    baseEjectionTime: Type.Optional(Type.String()),
+    maxEjectionPercent: Type.Optional(Int(0, 100)),
+    minHealthPercent: Type.Optional(Int(0, 100)),
+  },
+  closed,
+);
+
 /** Fields shared by a TrafficPolicy and its per-port settings. */
 const policyFields = {
   loadBalancer: Type.Optional(LoadBalancerSchema),
   connectionPool: Type.Optional(OpaqueObject),
-  outlierDetection: Type.Optional(OpaqueObject),
+  outlierDetection: Type.Optional(OutlierDetectionSchema),
   tls: Type.Optional(OpaqueObject),
 };
 

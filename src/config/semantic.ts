@@ -5,12 +5,15 @@ import type {
   DestinationRule,
   KubeService,
   LocalityLbSetting,
+  OutlierDetection,
+  PortTrafficPolicy,
   Resource,
   ServiceEntry,
   TrafficPolicy,
   WorkloadEntrySpec,
 } from './resources.js';
 import { formatPath } from './diagnostics.js';
+import { parseGoDuration } from './duration.js';
 
 export type Path = (string | number)[];
 
@@ -187,14 +190,37 @@ function checkLocalityLb(lb: LocalityLbSetting, path: Path, out: Issue[]): void 
   });
 }
 
+/** Istio's duration rule for outlier detection: at least 1ms, in whole milliseconds. */
+function checkOutlierDetection(od: OutlierDetection, path: Path, out: Issue[]): void {
+  for (const field of ['interval', 'baseEjectionTime'] as const) {
+    const v = od[field];
+    if (v === undefined) continue;
+    const ms = parseGoDuration(v);
+    if (ms === undefined)
+      out.push({ severity: 'error', path: [...path, field], message: `expected a duration such as 10s, 1m30s or 500ms, got ${JSON.stringify(v)}` });
+    else if (ms < 1) out.push({ severity: 'error', path: [...path, field], message: `must be at least 1ms, got ${JSON.stringify(v)}` });
+    else if (!Number.isInteger(Math.round(ms * 1e6) / 1e6))
+      out.push({ severity: 'error', path: [...path, field], message: `only whole milliseconds are supported, got ${JSON.stringify(v)}` });
+  }
+  if (od.consecutiveErrors !== undefined)
+    out.push({
+      severity: 'warning',
+      path: [...path, 'consecutiveErrors'],
+      at: 'key',
+      message: 'deprecated and ignored by istiod: use consecutive5xxErrors or consecutiveGatewayErrors',
+    });
+}
+
+function checkPolicy(p: PortTrafficPolicy, path: Path, out: Issue[]): void {
+  const lb = p.loadBalancer?.localityLbSetting;
+  if (lb) checkLocalityLb(lb, [...path, 'loadBalancer', 'localityLbSetting'], out);
+  if (p.outlierDetection) checkOutlierDetection(p.outlierDetection, [...path, 'outlierDetection'], out);
+}
+
 function checkTrafficPolicy(tp: TrafficPolicy | undefined, path: Path, out: Issue[]): void {
   if (!tp) return;
-  const lb = tp.loadBalancer?.localityLbSetting;
-  if (lb) checkLocalityLb(lb, [...path, 'loadBalancer', 'localityLbSetting'], out);
-  tp.portLevelSettings?.forEach((p, i) => {
-    const plb = p.loadBalancer?.localityLbSetting;
-    if (plb) checkLocalityLb(plb, [...path, 'portLevelSettings', i, 'loadBalancer', 'localityLbSetting'], out);
-  });
+  checkPolicy(tp, path, out);
+  tp.portLevelSettings?.forEach((p, i) => checkPolicy(p, [...path, 'portLevelSettings', i], out));
 }
 
 function checkDestinationRule(dr: DestinationRule, out: Issue[]): void {

@@ -42,7 +42,7 @@ export class EdsCache {
 
   constructor(
     private readonly registry: Registry,
-    private readonly options: ClusterEndpointsOptions = {},
+    readonly options: ClusterEndpointsOptions = {},
   ) {
     for (const name of registry.clusterNames()) this.rebuild(name);
     this.unsubscribe = registry.onChange((d) => this.onDelta(d));

@@ -7,6 +7,7 @@ import type { Client, Shares } from './shares.js';
 export type { ClaJson, HealthStatus, LocalityJson, LbEndpointJson, LocalityLbEndpointsJson } from './cla.js';
 export type { Client, EndpointShare, LocalityShare, PriorityShare, Shares } from './shares.js';
 export { DEFAULT_OVERPROVISIONING_FACTOR, DEFAULT_PANIC_THRESHOLD } from './envoy.js';
+export { clusterLbOptions } from './cluster-options.js';
 
 export interface ComputeSharesOptions {
   client: Client;
@@ -16,7 +17,7 @@ export interface ComputeSharesOptions {
   overprovisioningFactor?: number;
   /**
    * Envoy only: percent, default 50; 0 disables panic. Istio sets the cluster's threshold from
-   * outlierDetection.minHealthPercent, which defaults to 0.
+   * outlierDetection.minHealthPercent, which defaults to 0 (see clusterLbOptions).
    */
   panicThreshold?: number;
   /**

@@ -2,6 +2,7 @@
 import type {
   DestinationRule,
   LocalityLbSetting,
+  OutlierDetection,
   PortTrafficPolicy,
   TrafficPolicy,
 } from '../config/resources.js';
@@ -15,13 +16,10 @@ export interface ClusterLbPolicy {
   readonly localityLb: LocalityLbSetting | null;
   /** Failover priorities are only set when outlier detection is configured (SPEC §4). */
   readonly outlierDetection: boolean;
+  /** The outlierDetection in effect for the port/subset; the CDS Cluster carries it. */
+  readonly outlier?: OutlierDetection;
   /** Whether istiod turns on Envoy's locality-weighted LB for the cluster (CDS common_lb_config). */
   readonly localityWeighted: boolean;
-  /**
-   * Envoy's healthy_panic_threshold as istiod sets it: outlierDetection.minHealthPercent, which
-   * defaults to 0 (panic mode off); undefined leaves Envoy's default (50).
-   */
-  readonly panicThreshold?: number;
 }
 
 /** DestinationRule host as a FQDN: short names are relative to the rule's namespace. */
@@ -106,13 +104,12 @@ export function clusterLbPolicy(
   const enabled = fromRule ? fromRule.enabled !== false : meshDefault.enabled !== false;
   const localityLb = enabled ? setting : null;
   const outlier = policy?.outlierDetection;
-  const minHealth = outlier?.minHealthPercent;
   return {
     localityLb,
     outlierDetection: !!outlier,
+    ...(outlier && { outlier }),
     localityWeighted:
       !!localityLb &&
       (!!localityLb.distribute?.length || (!!outlier && (!!localityLb.failover?.length || !!localityLb.failoverPriority?.length))),
-    panicThreshold: outlier ? (typeof minHealth === 'number' ? minHealth : 0) : undefined,
   };
 }

@@ -177,10 +177,13 @@ export interface OutlierDetection {
   base_ejection_time?: Duration;
   max_ejection_percent?: UInt32Value;
   enforcing_consecutive_5xx?: UInt32Value;
+  enforcing_success_rate?: UInt32Value;
   consecutive_gateway_failure?: UInt32Value;
   enforcing_consecutive_gateway_failure?: UInt32Value;
   split_external_local_origin_errors?: boolean;
   consecutive_local_origin_failure?: UInt32Value;
+  enforcing_consecutive_local_origin_failure?: UInt32Value;
+  enforcing_local_origin_success_rate?: UInt32Value;
 }
 export interface Cluster {
   name?: string;

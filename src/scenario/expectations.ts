@@ -3,12 +3,13 @@
 // tested on synthetic observations and reused by the runner unchanged.
 import type { EdsCache } from '../eds/eds-cache.js';
 import { proxyView } from '../eds/proxy.js';
-import { computeShares, type ClaJson, type Shares } from '../lb/index.js';
+import { clusterLbOptions, computeShares, type ClaJson, type Shares } from '../lb/index.js';
 import { localityMatches, parseLocality } from '../model/locality.js';
 import type { Registry } from '../model/registry.js';
 import { toCanonicalJson } from '../proto/index.js';
 import type { LatencySummary } from '../report/histogram.js';
 import type { ExpectationResult } from '../report/types.js';
+import { buildCluster } from '../xds/resources/cluster.js';
 import type { Expectation, ExpectationSpec, LbSharesSpec } from './model.js';
 import { formatPercent } from './units.js';
 
@@ -121,13 +122,9 @@ export function lbSharesFromMesh(spec: LbSharesSpec, eds: EdsCache, registry: Re
   const view = eds.view(spec.cluster, proxy);
   if (!view) return { error: `cluster ${spec.cluster} has no endpoints view` };
   const cla = toCanonicalJson('ClusterLoadAssignment', view.bytes) as unknown as ClaJson;
-  return computeShares(cla, {
-    client: spec.client,
-    unhealthy: spec.failing,
-    // Model what istiod sends for this cluster: its panic threshold and locality weighting.
-    panicThreshold: cluster.policy.panicThreshold,
-    localityWeighted: cluster.policy.localityWeighted,
-  });
+  // Model what istiod sends for this cluster: its panic threshold and locality weighting.
+  const cds = buildCluster(cluster, { sendUnhealthy: eds.options.sendUnhealthy === true });
+  return computeShares(cla, { client: spec.client, unhealthy: spec.failing, ...clusterLbOptions(cds) });
 }
 
 /** Sum of the shares of localities matching an Istio-style pattern (missing parts and `*` match all). */

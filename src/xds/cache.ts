@@ -173,7 +173,7 @@ export class XdsCache {
     };
     for (const name of names) {
       const model = this.registry.cluster(name);
-      if (put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model)))) mark('cds', name);
+      if (put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model, { sendUnhealthy: this.eds.options.sendUnhealthy })))) mark('cds', name);
       const parsed = parseClusterName(name);
       if (!parsed || parsed.subset !== '') continue;
       const lname = `${parsed.host}:${parsed.port}`;

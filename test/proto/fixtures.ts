@@ -108,10 +108,13 @@ export function edsClusterFixture(pack: Pack): Cluster {
       base_ejection_time: { seconds: 30 },
       max_ejection_percent: { value: 100 },
       enforcing_consecutive_5xx: { value: 100 },
+      enforcing_success_rate: { value: 0 },
       consecutive_gateway_failure: { value: 5 },
       enforcing_consecutive_gateway_failure: { value: 0 },
       split_external_local_origin_errors: true,
       consecutive_local_origin_failure: { value: 5 },
+      enforcing_consecutive_local_origin_failure: { value: 100 },
+      enforcing_local_origin_success_rate: { value: 0 },
     },
     common_lb_config: { healthy_panic_threshold: { value: 50.5 }, locality_weighted_lb_config: {} },
     transport_socket: {

@@ -1,19 +1,18 @@
 // Cluster (CDS) for one registry cluster, as istiod sends it to proxyless gRPC and Envoy:
-// EDS over ADS, ROUND_ROBIN, locality-weighted LB when distribute or failover is in effect.
+// EDS over ADS, ROUND_ROBIN, locality-weighted LB when distribute or failover is in effect, and
+// the DestinationRule's outlier detection with the panic threshold it implies.
 import type { ClusterModel } from '../../model/registry.js';
 import type { Cluster } from '../../proto/messages.js';
+import { outlierDetectionOf, panicThresholdOf } from './outlier-detection.js';
 
 export const CONNECT_TIMEOUT_SECONDS = 10;
 
-/** Istio sets locality_weighted_lb_config when distribute is set, or failover with outlier detection. */
-export function wantsLocalityWeightedLb(model: ClusterModel): boolean {
-  const lb = model.policy.localityLb;
-  if (!lb) return false;
-  if (lb.distribute?.length) return true;
-  return model.policy.outlierDetection && !!(lb.failover?.length || lb.failoverPriority?.length);
+export interface ClusterBuildOptions {
+  /** PILOT_SEND_UNHEALTHY_ENDPOINTS: unhealthy endpoints are sent, so panic mode stays off. */
+  sendUnhealthy?: boolean;
 }
 
-export function buildCluster(model: ClusterModel): Cluster {
+export function buildCluster(model: ClusterModel, opts: ClusterBuildOptions = {}): Cluster {
   const c: Cluster = {
     name: model.name,
     type: 'EDS',
@@ -24,6 +23,13 @@ export function buildCluster(model: ClusterModel): Cluster {
     connect_timeout: { seconds: CONNECT_TIMEOUT_SECONDS },
     lb_policy: 'ROUND_ROBIN',
   };
-  if (wantsLocalityWeightedLb(model)) c.common_lb_config = { locality_weighted_lb_config: {} };
+  const od = model.policy.outlier;
+  if (od) c.outlier_detection = outlierDetectionOf(od);
+  if (od || model.policy.localityWeighted) {
+    c.common_lb_config = {
+      ...(od && { healthy_panic_threshold: panicThresholdOf(od, opts.sendUnhealthy === true) }),
+      ...(model.policy.localityWeighted && { locality_weighted_lb_config: {} }),
+    };
+  }
   return c;
 }

@@ -1,0 +1,16 @@
+// What an Envoy client takes from the CDS Cluster when it balances over a ClusterLoadAssignment.
+import type { Cluster } from '../proto/messages.js';
+import type { ComputeSharesOptions } from './index.js';
+
+/**
+ * The Cluster's panic threshold (unset: Envoy's default) and whether it weights localities.
+ * Read from the message the control plane sends, so the model sees exactly what a proxy would.
+ */
+export function clusterLbOptions(c: Cluster): Pick<ComputeSharesOptions, 'panicThreshold' | 'localityWeighted'> {
+  const common = c.common_lb_config;
+  const threshold = common?.healthy_panic_threshold?.value;
+  return {
+    ...(threshold !== undefined && { panicThreshold: threshold }),
+    localityWeighted: common?.locality_weighted_lb_config !== undefined,
+  };
+}
