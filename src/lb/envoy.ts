@@ -18,7 +18,16 @@ export interface EnvoyOptions {
    * Default true; with false Envoy ignores locality weights entirely.
    */
   localityWeighted?: boolean;
+  /**
+   * The cluster's outlier detection, which is how an Istio sidecar stops using failing hosts (istiod
+   * configures no active health checks): its ejection cap, or false when the cluster has none.
+   * Unset: not known, and the `unhealthy` hosts are taken as out without comment.
+   */
+  outlierDetection?: { maxEjectionPercent: number } | false;
 }
+
+/** Envoy's max_ejection_percent when outlier detection leaves it unset. */
+export const DEFAULT_MAX_EJECTION_PERCENT = 10;
 
 export const DEFAULT_OVERPROVISIONING_FACTOR = 140;
 export const DEFAULT_PANIC_THRESHOLD = 50;
@@ -83,6 +92,7 @@ export function envoyShares(cla: NormalizedCla, opts: EnvoyOptions): Shares {
     );
   }
   for (const a of opts.unhealthy) if (!seen.has(a)) notes.push(`unhealthy address ${a} is not in the CLA`);
+  ejectionNotes(opts, cla, notes);
 
   const endpointShare = new Map<number, number>();
   const priorityInfo = new Map<number, Omit<PriorityShare, 'priority' | 'share'>>();
@@ -165,6 +175,32 @@ export function envoyShares(cla: NormalizedCla, opts: EnvoyOptions): Shares {
     if (l.load > 0) spreadWithinLevel(l, l.load / 100, of, localityWeighted, state, endpointShare, notes);
   }
   return finish();
+}
+
+/** What outlier detection means for the hosts the caller marked failing: the shares assume all are out. */
+function ejectionNotes(opts: EnvoyOptions, cla: NormalizedCla, notes: string[]): void {
+  if (opts.outlierDetection === undefined || opts.unhealthy.size === 0) return;
+  let total = 0;
+  let failing = 0;
+  for (const g of cla.groups) {
+    for (const e of g.endpoints) {
+      total++;
+      if (opts.unhealthy.has(e.address)) failing++;
+    }
+  }
+  if (failing === 0) return;
+  if (opts.outlierDetection === false) {
+    notes.push(
+      'the cluster has no outlier detection and istiod sets up no active health checks: Envoy keeps sending to failing endpoints until the control plane removes them from EDS',
+    );
+    return;
+  }
+  const cap = opts.outlierDetection.maxEjectionPercent;
+  if (100 * failing > cap * total) {
+    notes.push(
+      `${failing} of ${total} endpoints marked failing (${round1((100 * failing) / total)}%), more than outlier detection may eject (max_ejection_percent ${cap}%): Envoy stops ejecting at about that share, so some would stay in rotation`,
+    );
+  }
 }
 
 function spreadWithinLevel(

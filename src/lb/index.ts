@@ -6,7 +6,7 @@ import type { Client, Shares } from './shares.js';
 
 export type { ClaJson, HealthStatus, LocalityJson, LbEndpointJson, LocalityLbEndpointsJson } from './cla.js';
 export type { Client, EndpointShare, LocalityShare, PriorityShare, Shares } from './shares.js';
-export { DEFAULT_OVERPROVISIONING_FACTOR, DEFAULT_PANIC_THRESHOLD } from './envoy.js';
+export { DEFAULT_MAX_EJECTION_PERCENT, DEFAULT_OVERPROVISIONING_FACTOR, DEFAULT_PANIC_THRESHOLD } from './envoy.js';
 export { clusterLbOptions } from './cluster-options.js';
 
 export interface ComputeSharesOptions {
@@ -25,6 +25,8 @@ export interface ComputeSharesOptions {
    * turns it on only with a localityLbSetting that has distribute or failover.
    */
   localityWeighted?: boolean;
+  /** Envoy only: the cluster's outlier ejection cap, or false for none (notes on `unhealthy`). */
+  outlierDetection?: { maxEjectionPercent: number } | false;
 }
 
 export function computeShares(cla: ClaJson, opts: ComputeSharesOptions): Shares {
@@ -36,6 +38,7 @@ export function computeShares(cla: ClaJson, opts: ComputeSharesOptions): Shares 
     ...(opts.overprovisioningFactor !== undefined && { overprovisioningFactor: opts.overprovisioningFactor }),
     ...(opts.panicThreshold !== undefined && { panicThreshold: opts.panicThreshold }),
     ...(opts.localityWeighted !== undefined && { localityWeighted: opts.localityWeighted }),
+    ...(opts.outlierDetection !== undefined && { outlierDetection: opts.outlierDetection }),
   });
 }
 

@@ -309,6 +309,22 @@ const envoyCases: Case[] = [
     endpoints: { '10.0.1.1': 0.5, '10.0.2.1': 0.5 },
     priorities: { 0: 1, 1: 0 },
   },
+  {
+    // 3 of 10 failing is 30%, above the default 10% ejection cap: the shares still take all 3
+    // out (7 left: health floor(140 * 7 / 10) = 98, P0 keeps 100%), with a note saying so.
+    name: 'more failing hosts than outlier detection may eject: noted',
+    cla: cla(loc('r1/z1/', 0, 10, ips(0, 1, 10))),
+    opts: { client: 'envoy', unhealthy: ips(0, 1, 3).map(addr), outlierDetection: { maxEjectionPercent: 10 } },
+    endpoints: Object.fromEntries(ips(0, 1, 10).slice(3).map((ip) => [ip, 1 / 7])),
+    notes: [/3 of 10 endpoints marked failing \(30%\), more than outlier detection may eject \(max_ejection_percent 10%\)/],
+  },
+  {
+    name: 'failing hosts without outlier detection on the cluster: noted',
+    cla: cla(loc('r1/z1/', 0, 1, ['10.0.1.1', '10.0.1.2'])),
+    opts: { client: 'envoy', unhealthy: ['10.0.1.1:80'], outlierDetection: false },
+    endpoints: { '10.0.1.2': 1 },
+    notes: [/no outlier detection and istiod sets up no active health checks/],
+  },
 ];
 
 describe('envoy shares', () => {
@@ -316,6 +332,20 @@ describe('envoy shares', () => {
     const s = computeShares(c.cla, c.opts);
     expect(s.client).toBe('envoy');
     check(c, s);
+  });
+
+  it.each<[string, ComputeSharesOptions['outlierDetection'], number]>([
+    ['within the cap', { maxEjectionPercent: 20 }, 1],
+    ['at the cap', { maxEjectionPercent: 20 }, 2],
+    ['cap 100', { maxEjectionPercent: 100 }, 10],
+    ['not known', undefined, 5],
+  ])('no ejection note: %s', (_label, outlierDetection, failing) => {
+    const s = computeShares(cla(loc('r1/z1/', 0, 10, ips(0, 1, 10))), {
+      client: 'envoy',
+      unhealthy: ips(0, 1, failing).map(addr),
+      ...(outlierDetection !== undefined && { outlierDetection }),
+    });
+    expect(s.notes.filter((n) => /eject|outlier/.test(n))).toEqual([]);
   });
 
   it('rejects a fractional overprovisioning factor (it is a percentage)', () => {

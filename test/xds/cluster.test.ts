@@ -113,14 +113,24 @@ describe('CDS Cluster from the traffic policy', () => {
 
 describe('clusterLbOptions: what the Envoy LB model takes from the Cluster', () => {
   it.each<[string, TrafficPolicy | undefined, boolean, ReturnType<typeof clusterLbOptions>]>([
-    ['no rule: Envoy defaults, no locality weighting', undefined, false, { localityWeighted: false }],
-    ['outlier detection: minHealthPercent', { outlierDetection: { minHealthPercent: 30 } }, false, { panicThreshold: 30, localityWeighted: false }],
-    ['outlier detection, unhealthy sent: 0', { outlierDetection: { minHealthPercent: 30 } }, true, { panicThreshold: 0, localityWeighted: false }],
+    ['no rule: Envoy defaults, no locality weighting, no ejection', undefined, false, { localityWeighted: false, outlierDetection: false }],
+    [
+      'outlier detection: minHealthPercent, Envoy default ejection cap',
+      { outlierDetection: { minHealthPercent: 30 } },
+      false,
+      { panicThreshold: 30, localityWeighted: false, outlierDetection: { maxEjectionPercent: 10 } },
+    ],
+    [
+      'outlier detection, unhealthy sent: 0',
+      { outlierDetection: { minHealthPercent: 30, maxEjectionPercent: 100 } },
+      true,
+      { panicThreshold: 0, localityWeighted: false, outlierDetection: { maxEjectionPercent: 100 } },
+    ],
     [
       'failover with outlier detection',
-      { loadBalancer: { localityLbSetting: { failover: [{ from: 'r1', to: 'r2' }] } }, outlierDetection: {} },
+      { loadBalancer: { localityLbSetting: { failover: [{ from: 'r1', to: 'r2' }] } }, outlierDetection: { maxEjectionPercent: 50 } },
       false,
-      { panicThreshold: 0, localityWeighted: true },
+      { panicThreshold: 0, localityWeighted: true, outlierDetection: { maxEjectionPercent: 50 } },
     ],
   ])('%s', (_label, policy, sendUnhealthy, want) => {
     expect(clusterLbOptions(clusterFor(policy, sendUnhealthy))).toEqual(want);
