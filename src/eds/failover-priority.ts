@@ -1,5 +1,5 @@
 // `failoverPriority` (SPEC §4): priorities by how many of an ordered label list match the proxy.
-import type { Labels } from '../model/labels.js';
+import { LABEL_NETWORK, type Labels } from '../model/labels.js';
 import { sumWeights, type LocalityInput, type ViewGroup, type WeightedEndpoint } from './view-group.js';
 
 export interface PriorityLabel {
@@ -8,21 +8,43 @@ export interface PriorityLabel {
   readonly value?: string;
 }
 
+/**
+ * The ordered labels. A `label=value` fixes the value for that label name wherever it appears in
+ * the list (the last such entry wins), as istiod's override map does.
+ */
 export function parseFailoverPriority(entries: readonly string[]): PriorityLabel[] {
-  return entries.map((e) => {
+  const fixed = new Map<string, string>();
+  const names = entries.map((e) => {
     const i = e.indexOf('=');
-    return i < 0 ? { label: e } : { label: e.slice(0, i), value: e.slice(i + 1) };
+    if (i < 0) return e;
+    fixed.set(e.slice(0, i), e.slice(i + 1));
+    return e.slice(0, i);
+  });
+  return names.map((label) => {
+    const value = fixed.get(label);
+    return value === undefined ? { label } : { label, value };
   });
 }
 
-/** n - j for the first label j (0-based, of n) whose value differs from the proxy's; 0 if all match. */
+/**
+ * n - j for the first label j (0-based, of n) whose value differs from the proxy's; 0 if all match.
+ * A network listed first is istiod's exception: an endpoint on another network is not cut off
+ * there but ranked by the remaining labels, n lower, so other networks come after every
+ * same-network endpoint and keep their label order among themselves.
+ */
 export function labelPriority(proxy: Labels, endpoint: Labels, labels: readonly PriorityLabel[]): number {
+  let adjust = 0;
   for (let j = 0; j < labels.length; j++) {
     const { label, value } = labels[j]!;
     const want = value ?? proxy[label] ?? '';
-    if ((endpoint[label] ?? '') !== want) return labels.length - j;
+    if ((endpoint[label] ?? '') === want) continue;
+    if (j === 0 && label === LABEL_NETWORK) {
+      adjust = labels.length;
+      continue;
+    }
+    return labels.length - j + adjust;
   }
-  return 0;
+  return adjust;
 }
 
 /**

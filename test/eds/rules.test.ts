@@ -156,8 +156,29 @@ describe('failoverPriority (SPEC §4)', () => {
       proxy('r2/z9/s9'),
       ['r1/z1/s1 p1 w3 [10.2.0.1:80,10.2.0.2:80,10.2.0.3:80]', 'r2/z1/s1 p0 w4 [10.2.0.4:80*4]'],
     ],
+    [
+      // istiod keeps one fixed value per label name: env=dev applies to the first entry too.
+      'label=value fixes the label wherever it is listed',
+      { failoverPriority: ['env', 'tier', 'env=dev'] },
+      proxy('r1/z1/s1', { labels: { env: 'prod', tier: 'gold' } }),
+      // a2 matches all three (env dev, tier gold); a1, a3, a4 fail env=dev at j=0 -> 3
+      ['r1/z1/s1 p0 w1 [10.2.0.2:80]', 'r1/z1/s1 p1 w2 [10.2.0.1:80,10.2.0.3:80]', 'r2/z1/s1 p1 w4 [10.2.0.4:80*4]'],
+    ],
   ])('%s', (_n, setting, p, want) => {
     expect(runFp(setting as LocalityLbSetting, p)).toEqual(want);
+  });
+
+  it('network listed first: other networks rank after it, still ordered by the remaining labels', () => {
+    const entries = [
+      we('b1', { address: '10.3.0.1', locality: 'r1/z1/s1', network: 'n1', labels: { app: 'a', tier: 'gold' } }),
+      we('b2', { address: '10.3.0.2', locality: 'r1/z1/s1', network: 'n1', labels: { app: 'a', tier: 'silver' } }),
+      we('b3', { address: '10.3.0.3', locality: 'r2/z1/s1', network: 'n2', labels: { app: 'a', tier: 'gold' } }),
+      we('b4', { address: '10.3.0.4', locality: 'r2/z1/s1', network: 'n2', labels: { app: 'a', tier: 'silver' } }),
+    ];
+    const rule = dr('a', { host: 'a', trafficPolicy: lb({ failoverPriority: ['topology.istio.io/network', 'tier'] }) });
+    const got = summarize(mesh([...entries, service, rule]).eds, C, proxy('r1/z1/s1', { network: 'n1', labels: { tier: 'gold' } }));
+    // b1 0; b2 2-1 = 1; b3 network differs: 2 + (tier matches) 0 = 2; b4 2 + 1 = 3
+    expect(got).toEqual(['r1/z1/s1 p0 w1 [10.3.0.1:80]', 'r1/z1/s1 p1 w1 [10.3.0.2:80]', 'r2/z1/s1 p2 w1 [10.3.0.3:80]', 'r2/z1/s1 p3 w1 [10.3.0.4:80]']);
   });
 });
 
