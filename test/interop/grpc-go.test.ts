@@ -1,19 +1,14 @@
 // grpc-go, the reference proxyless xDS client, resolving xds:/// through xdsim: the same checks
 // as the grpc-js-xds test (describeProxylessClient), from a second, independent implementation. Run with
 // `npm run test:interop` (it builds test/interop/grpc-go, which needs Go and its module proxy).
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { describeProxylessClient, ECHO_TARGET, EchoMesh } from '../helpers/echo-mesh.js';
-
-const MODULE_DIR = fileURLToPath(new URL('./grpc-go/', import.meta.url));
+import { buildGoProgram } from './go-build.js';
 
 let mesh: EchoMesh;
-let dir: string;
+let client: { bin: string; remove: () => void } | undefined;
 let child: ChildProcessWithoutNullStreams;
 let lines: Interface;
 const pending: ((line: string) => void)[] = [];
@@ -36,12 +31,9 @@ async function tally(n: number): Promise<Record<string, number>> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'xdsim-grpc-go-'));
-  const bin = path.join(dir, 'client');
-  const build = spawnSync('go', ['build', '-o', bin, '.'], { cwd: MODULE_DIR, encoding: 'utf8', timeout: 600_000 });
-  if (build.status !== 0) throw new Error(`go build failed (${build.error?.message ?? `exit ${build.status}`}):\n${build.stderr}`);
+  client = buildGoProgram('grpc-go', 600_000);
   mesh = await EchoMesh.start();
-  child = spawn(bin, ['-target', ECHO_TARGET], {
+  child = spawn(client.bin, ['-target', ECHO_TARGET], {
     env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(mesh.bootstrap()) },
   });
   child.stderr.on('data', (d: Buffer) => {
@@ -62,7 +54,7 @@ afterAll(async () => {
   }
   lines?.close();
   await mesh?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  client?.remove();
 });
 
 describeProxylessClient('grpc-go xDS client', () => ({ mesh, tally }));

@@ -7,7 +7,7 @@ export default defineConfig({
     root: fileURLToPath(new URL('../..', import.meta.url)),
     include: ['test/interop/**/*.test.ts'],
     testTimeout: 120_000,
-    hookTimeout: 660_000,
+    hookTimeout: 1_560_000,
     pool: 'forks',
   },
 });
