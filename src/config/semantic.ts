@@ -130,7 +130,41 @@ function checkLocalityPattern(s: string, path: Path, out: Issue[], at?: 'key'): 
     });
 }
 
-function checkLocalityLb(lb: LocalityLbSetting, path: Path, out: Issue[]): void {
+/** Whether two distribute patterns can match one locality (a missing part or `*` matches any). */
+function patternsOverlap(a: string, b: string): boolean {
+  const pa = a.split('/');
+  const pb = b.split('/');
+  for (let i = 0; i < 3; i++) {
+    const x = pa[i] ?? '*';
+    const y = pb[i] ?? '*';
+    if (x === '*' || y === '*') return true;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
+/**
+ * istiod's validation refuses overlapping localities; the SPEC gives each locality to the first
+ * pattern that matches, so xdsim keeps the document and says so.
+ */
+function warnOverlaps(patterns: readonly string[], pathOf: (i: number) => Path, what: string, out: Issue[], at?: 'key'): void {
+  patterns.forEach((p, i) => {
+    const earlier = patterns.slice(0, i).find((q) => patternsOverlap(p, q));
+    if (earlier === undefined) return;
+    out.push({
+      severity: 'warning',
+      path: pathOf(i),
+      at,
+      message: `${JSON.stringify(p)} overlaps ${JSON.stringify(earlier)}: istiod's validation rejects overlapping localities; xdsim takes the first ${what} that matches`,
+    });
+  });
+}
+
+/** Topology labels istiod refuses in failoverPriority when failover is also set. */
+const LOCALITY_LABELS = new Set(['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone']);
+
+/** `outlier`: whether the traffic policy in effect has outlierDetection, without which failover does nothing. */
+function checkLocalityLb(lb: LocalityLbSetting, path: Path, outlier: boolean, out: Issue[]): void {
   lb.distribute?.forEach((rule, i) => {
     const rp = [...path, 'distribute', i];
     if (rule.from === undefined || rule.from === '')
@@ -144,10 +178,15 @@ function checkLocalityLb(lb: LocalityLbSetting, path: Path, out: Issue[]): void 
     for (const [pattern, pct] of Object.entries(rule.to)) {
       sum += pct;
       checkLocalityPattern(pattern, [...rp, 'to', pattern], out, 'key');
+      if (pct < 1 || pct > 100) out.push({ severity: 'error', path: [...rp, 'to', pattern], message: `expected a percentage 1..100, got ${pct}` });
     }
     if (sum !== 100)
       out.push({ severity: 'error', path: [...rp, 'to'], message: `percentages must sum to 100, got ${sum}` });
+    const to = Object.keys(rule.to);
+    warnOverlaps(to, (k) => [...rp, 'to', to[k]!], 'pattern', out, 'key');
   });
+  const froms = (lb.distribute ?? []).map((r) => r.from ?? '');
+  if (froms.every((f) => f !== '')) warnOverlaps(froms, (i) => [...path, 'distribute', i, 'from'], 'rule', out);
   lb.failover?.forEach((rule, i) => {
     const rp = [...path, 'failover', i];
     for (const side of ['from', 'to'] as const) {
@@ -174,8 +213,27 @@ function checkLocalityLb(lb: LocalityLbSetting, path: Path, out: Issue[]): void 
       severity: 'warning',
       path: [...path, 'failover'],
       at: 'key',
-      message: 'both distribute and failover are set: distribute wins, failover ignored',
+      message: "both distribute and failover are set: istiod's validation rejects this; xdsim applies distribute and ignores failover",
     });
+  for (const key of ['failover', 'failoverPriority'] as const) {
+    if (!lb[key]?.length || outlier || lb.distribute?.length) continue;
+    out.push({
+      severity: 'warning',
+      path: [...path, key],
+      at: 'key',
+      message: 'has no effect without outlierDetection in the same traffic policy: istiod then sets no failover priorities',
+    });
+  }
+  if (lb.failover?.length) {
+    lb.failoverPriority?.forEach((entry, i) => {
+      if (LOCALITY_LABELS.has(entry))
+        out.push({
+          severity: 'error',
+          path: [...path, 'failoverPriority', i],
+          message: `${entry} cannot be used together with failover (istiod rejects it: failover already orders by locality)`,
+        });
+    });
+  }
   lb.failoverPriority?.forEach((entry, i) => {
     const eq = entry.indexOf('=');
     const key = eq >= 0 ? entry.slice(0, eq) : entry;
@@ -211,20 +269,23 @@ function checkOutlierDetection(od: OutlierDetection, path: Path, out: Issue[]): 
     });
 }
 
-function checkPolicy(p: PortTrafficPolicy, path: Path, out: Issue[]): void {
+/** `inheritedOutlier`: a subset's policy merges over the rule's top level, outlierDetection included. */
+function checkPolicy(p: PortTrafficPolicy, path: Path, inheritedOutlier: boolean, out: Issue[]): void {
   const lb = p.loadBalancer?.localityLbSetting;
-  if (lb) checkLocalityLb(lb, [...path, 'loadBalancer', 'localityLbSetting'], out);
+  if (lb) checkLocalityLb(lb, [...path, 'loadBalancer', 'localityLbSetting'], inheritedOutlier || p.outlierDetection !== undefined, out);
   if (p.outlierDetection) checkOutlierDetection(p.outlierDetection, [...path, 'outlierDetection'], out);
 }
 
-function checkTrafficPolicy(tp: TrafficPolicy | undefined, path: Path, out: Issue[]): void {
+function checkTrafficPolicy(tp: TrafficPolicy | undefined, path: Path, inheritedOutlier: boolean, out: Issue[]): void {
   if (!tp) return;
-  checkPolicy(tp, path, out);
-  tp.portLevelSettings?.forEach((p, i) => checkPolicy(p, [...path, 'portLevelSettings', i], out));
+  checkPolicy(tp, path, inheritedOutlier, out);
+  // Port-level settings replace the policy's outlierDetection rather than inherit it.
+  tp.portLevelSettings?.forEach((p, i) => checkPolicy(p, [...path, 'portLevelSettings', i], false, out));
 }
 
 function checkDestinationRule(dr: DestinationRule, out: Issue[]): void {
-  checkTrafficPolicy(dr.spec.trafficPolicy, ['spec', 'trafficPolicy'], out);
+  checkTrafficPolicy(dr.spec.trafficPolicy, ['spec', 'trafficPolicy'], false, out);
+  const topOutlier = dr.spec.trafficPolicy?.outlierDetection !== undefined;
   const seen = new Map<string, number>();
   dr.spec.subsets?.forEach((s, i) => {
     const first = seen.get(s.name);
@@ -235,7 +296,7 @@ function checkDestinationRule(dr: DestinationRule, out: Issue[]): void {
         message: `duplicate subset name ${JSON.stringify(s.name)} (also spec.subsets[${first}])`,
       });
     else seen.set(s.name, i);
-    checkTrafficPolicy(s.trafficPolicy, ['spec', 'subsets', i, 'trafficPolicy'], out);
+    checkTrafficPolicy(s.trafficPolicy, ['spec', 'subsets', i, 'trafficPolicy'], topOutlier, out);
   });
 }
 

@@ -82,13 +82,14 @@ describe('semantic checks', () => {
     ['distribute sum', `semantic-errors.yaml:40 (document 4) DestinationRule pay/dr-locality ${LB}.distribute[0].to: percentages must sum to 100, got 90`],
     ['distribute from missing', `semantic-errors.yaml:42 (document 4) DestinationRule pay/dr-locality ${LB}.distribute[1].from: required field missing`],
     ['wildcard inside a part', `semantic-errors.yaml:43 (document 4) DestinationRule pay/dr-locality ${LB}.distribute[1].to["*/zone*"]: '*' may only stand alone as the last part, got "*/zone*"`],
-    ['distribute and failover', `semantic-errors.yaml:44 (document 4) DestinationRule pay/dr-locality ${LB}.failover: warning: both distribute and failover are set: distribute wins, failover ignored`],
+    ['distribute and failover', `semantic-errors.yaml:44 (document 4) DestinationRule pay/dr-locality ${LB}.failover: warning: both distribute and failover are set: istiod's validation rejects this; xdsim applies distribute and ignores failover`],
     ['failover from == to', `semantic-errors.yaml:46 (document 4) DestinationRule pay/dr-locality ${LB}.failover[0].to: must differ from "from" (both are "us-east")`],
     ['failover from not a region', `semantic-errors.yaml:47 (document 4) DestinationRule pay/dr-locality ${LB}.failover[1].from: expected a region (no '/' or '*'), got "us-east/us-east-1a"`],
     ['failover to missing', `semantic-errors.yaml:47 (document 4) DestinationRule pay/dr-locality ${LB}.failover[1].to: required field missing`],
     ['failover from missing', `semantic-errors.yaml:48 (document 4) DestinationRule pay/dr-locality ${LB}.failover[2].from: required field missing`],
     ['failoverPriority entry', `semantic-errors.yaml:52 (document 4) DestinationRule pay/dr-locality ${LB}.failoverPriority[2]: expected "label" or "label=value", got "=oops"`],
     ['duplicate subset', 'semantic-errors.yaml:56 (document 4) DestinationRule pay/dr-locality spec.subsets[1].name: duplicate subset name "v1" (also spec.subsets[0])'],
+    ['failover without outlierDetection (port-level settings do not inherit it)', 'semantic-errors.yaml:73 (document 5) DestinationRule pay/dr-subset-lb spec.subsets[0].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failover: warning: has no effect without outlierDetection in the same traffic policy: istiod then sets no failover priorities'],
     ['subset port-level setting', 'semantic-errors.yaml:75 (document 5) DestinationRule pay/dr-subset-lb spec.subsets[0].trafficPolicy.portLevelSettings[0].loadBalancer.localityLbSetting.failover[0].to: must differ from "from" (both are "us-west")'],
     ['Service name DNS-1035', `semantic-errors.yaml:80 (document 6) Service pay/9reviews metadata.name: must be a DNS-1035 label (lowercase letters, digits and '-'; starting with a letter, ending with a letter or digit; at most 63 characters), got "9reviews"`],
     ['headless Service note', 'semantic-errors.yaml:83 (document 6) Service pay/9reviews spec.clusterIP: warning: headless Service accepted; xdsim builds no clusters or endpoints from it'],
@@ -106,7 +107,7 @@ describe('semantic checks', () => {
   });
 
   it('reports nothing else; only documents with warnings alone are loaded', () => {
-    expect(out).toHaveLength(27);
+    expect(out).toHaveLength(28);
     expect(names(result)).toEqual(['WorkloadGroup/pay/wg-addr', 'Namespace//pay']);
   });
 
@@ -118,11 +119,12 @@ metadata: {name: dr, namespace: pay}
 spec:
   host: reviews
   trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 5}
     loadBalancer:
       localityLbSetting:
         distribute:
           - from: us-east/us-east-1a/*
-            to: {"us-east/us-east-1a/*": 80, "us-east/*": 15, "*": 5}
+            to: {"us-east/us-east-1a/*": 80, "us-east/us-east-1b/*": 15, "us-west": 5}
         failoverPriority: [topology.istio.io/network, "topology.kubernetes.io/region=us-east", app]
 `,
       'ok.yaml',
