@@ -292,8 +292,9 @@ function trafficPolicyFor(rng: Rng, o: MeshOptions, regions: readonly string[], 
     case 'distribute':
       return lb({ enabled: true, distribute: distributeRules(rng, o, regions) });
     case 'failoverPriority': {
-      const setting: LocalityLbSetting = { enabled: true, failoverPriority: failoverPriorityLabels(rng, o) };
-      if (rng.chance(0.5)) setting.failover = failoverRing(regions);
+      const withFailover = regions.length > 1 && (o.networks || o.racks || o.subsets) ? rng.chance(0.5) : false;
+      const setting: LocalityLbSetting = { enabled: true, failoverPriority: failoverPriorityLabels(rng, o, withFailover) };
+      if (withFailover) setting.failover = failoverRing(regions);
       return lb(setting);
     }
   }
@@ -306,28 +307,35 @@ function failoverRing(regions: readonly string[]): { from: string; to: string }[
 }
 
 /**
- * One rule per region (plus sometimes a catch-all `*` rule last): most traffic to the proxy's
- * own zone, some to its region, the rest to the next region. Percentages are random and may
- * be 0; patterns with missing parts and wildcards are both used.
+ * One rule per region: most traffic to one zone of the proxy's region, some to its other zones,
+ * the rest to the next region. Valid as istiod validates it: every percentage 1..100, no two
+ * patterns of a rule (and no two `from`s) overlapping. Patterns with missing parts and with
+ * wildcards are both used.
  */
 function distributeRules(rng: Rng, o: MeshOptions, regions: readonly string[]): NonNullable<LocalityLbSetting['distribute']> {
   const rules: NonNullable<LocalityLbSetting['distribute']> = [];
   for (let r = 0; r < regions.length; r++) {
-    const zone = zoneName(r, rng.int(0, Math.max(0, o.zonesPerRegion - 1)));
-    const own = rng.int(0, 100);
-    const region = rng.int(0, 100 - own);
-    const to: Record<string, number> = { [`${regions[r]}/${zone}/*`]: own, [`${regions[r]}/*`]: region };
-    const rest = 100 - own - region;
-    if (regions.length > 1) to[regions[(r + 1) % regions.length]!] = rest;
-    else to[`${regions[r]}/${zone}`] = rest;
+    const zones = Array.from({ length: Math.max(1, o.zonesPerRegion) }, (_, z) => zoneName(r, z));
+    const own = rng.pick(zones);
+    const patterns = [`${regions[r]}/${own}/*`];
+    for (const z of zones) if (z !== own && rng.chance(0.5)) patterns.push(rng.chance(0.5) ? `${regions[r]}/${z}/*` : `${regions[r]}/${z}`);
+    if (regions.length > 1) patterns.push(regions[(r + 1) % regions.length]!);
+    const to: Record<string, number> = {};
+    let left = 100;
+    patterns.forEach((p, i) => {
+      const others = patterns.length - 1 - i;
+      const w = others === 0 ? left : rng.int(1, left - others);
+      to[p] = w;
+      left -= w;
+    });
     rules.push({ from: rng.chance(0.5) ? `${regions[r]}/*` : regions[r]!, to });
   }
-  if (rng.chance(0.3)) rules.push({ from: '*', to: { '*': 100 } });
   return rules;
 }
 
-function failoverPriorityLabels(rng: Rng, o: MeshOptions): string[] {
-  const pool = [LABEL_REGION, LABEL_ZONE, LABEL_SUBZONE];
+/** With `failover` too, istiod refuses the locality labels: failover already orders by locality. */
+function failoverPriorityLabels(rng: Rng, o: MeshOptions, withFailover: boolean): string[] {
+  const pool = withFailover ? [] : [LABEL_REGION, LABEL_ZONE, LABEL_SUBZONE];
   if (o.networks) pool.push(LABEL_NETWORK);
   if (o.racks) pool.push('rack');
   if (o.subsets) pool.push(`version=v${rng.int(1, o.subsets)}`);
