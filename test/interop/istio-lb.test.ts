@@ -111,6 +111,8 @@ function randomCase(seed: number): Case {
     endpoints: Array.from({ length: rng.int(1, 4) }, () => ({
       address: `10.0.${Math.floor(ip / 250)}.${(ip++ % 250) + 1}`,
       port: 8080,
+      // Small weights: near 2^32, istiod's uint32 sums wrap (the failoverPriority re-sum, the
+      // distribute products) where the SPEC saturates, and xdsim follows the SPEC.
       weight: rng.chance(0.3) ? 1 : rng.int(1, 5),
       labels: randomLabels(rng),
     })),
