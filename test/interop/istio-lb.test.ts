@@ -2,13 +2,17 @@
 // through our EDS computation and through istio.io/istio's loadbalancer package (built from
 // test/interop/istio-lb, which replays istiod's endpoint builder around it), and the resulting
 // ClusterLoadAssignments must agree group for group: locality, priority, weight, endpoints.
-// Run with `npm run test:interop` (the first Go build of istio takes minutes).
+// The mesh-wide localityLbSetting varies too. Run with `npm run test:interop` (the first Go build
+// of istio takes minutes).
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalityLbSetting, Resource } from '../../src/config/resources.js';
 import { toCanonicalJson } from '../../src/proto/index.js';
+import { ConfigStore } from '../../src/config/store.js';
+import { EdsCache } from '../../src/eds/eds-cache.js';
+import { Registry } from '../../src/model/registry.js';
 import { Rng } from '../../src/topology/generate.js';
-import { dr, mesh, proxy, svc, we } from '../helpers/mesh.js';
+import { dr, proxy, svc, we } from '../helpers/mesh.js';
 import { buildGoProgram } from './go-build.js';
 
 const CLUSTER = 'outbound|8080||api.pay.svc.cluster.local';
@@ -27,6 +31,8 @@ interface Case {
   /** The DestinationRule has outlierDetection. */
   outlier: boolean;
   setting?: LocalityLbSetting;
+  /** MeshConfig.localityLbSetting; a default install has `{ enabled: true }`. */
+  meshSetting: LocalityLbSetting;
   groups: { locality: string; endpoints: Endpoint[] }[];
 }
 
@@ -118,11 +124,13 @@ function randomCase(seed: number): Case {
     })),
   }));
   const proxyLocality = rng.chance(0.85) ? rng.pick(LOCALITIES) : rng.pick(['', 'r9/z9/s9', 'r1/z3/s1']);
+  const proxyRegion = proxyLocality.split('/')[0]!;
   return {
     name: `case-${seed}`,
     proxy: { locality: proxyLocality, labels: rng.chance(0.8) ? randomLabels(rng) : {} },
     outlier: rng.chance(0.7),
-    setting: randomSetting(rng, proxyLocality.split('/')[0]!),
+    setting: randomSetting(rng, proxyRegion),
+    meshSetting: rng.chance(0.6) ? { enabled: true } : (randomSetting(rng, proxyRegion) ?? { enabled: false }),
     groups,
   };
 }
@@ -148,7 +156,9 @@ function ours(c: Case): ClaJson {
       }),
     );
   }
-  const { eds } = mesh(resources);
+  const store = new ConfigStore();
+  store.commit(resources.map((resource) => ({ op: 'apply' as const, resource })));
+  const eds = new EdsCache(new Registry(store, { meshLocalityLb: c.meshSetting }));
   const view = eds.view(CLUSTER, proxy(c.proxy.locality, { labels: c.proxy.labels }))!;
   return toCanonicalJson('ClusterLoadAssignment', view.bytes) as unknown as ClaJson;
 }
@@ -161,8 +171,7 @@ function harnessCase(c: Case): object {
     proxy: { locality: { region, zone, subZone }, labels: c.proxy.labels },
     enableFailover: c.outlier,
     ...(c.setting && { localityLbSetting: c.setting }),
-    // A default install's mesh config.
-    meshLocalityLbSetting: { enabled: true },
+    meshLocalityLbSetting: c.meshSetting,
     // Topology labels as istiod adds them to proxies and endpoints, with its default cluster ID.
     augmentTopologyLabels: true,
     clusterId: 'Kubernetes',
@@ -211,7 +220,7 @@ describe("locality load balancing against istiod's loadbalancer package", () => 
       const kind = c.setting ? Object.keys(c.setting).sort().join('+') : 'none';
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       if (JSON.stringify(got) !== JSON.stringify(want)) {
-        mismatches.push(`${c.name} ${JSON.stringify({ proxy: c.proxy, outlier: c.outlier, setting: c.setting })}\n  istiod: ${want.join(' | ')}\n  xdsim:  ${got.join(' | ')}`);
+        mismatches.push(`${c.name} ${JSON.stringify({ proxy: c.proxy, outlier: c.outlier, setting: c.setting, mesh: c.meshSetting })}\n  istiod: ${want.join(' | ')}\n  xdsim:  ${got.join(' | ')}`);
       }
     });
     if (process.env['XDSIM_TEST_LOG']) console.log(Object.fromEntries(kinds));
