@@ -21,7 +21,7 @@ export function computeView<E extends WeightedEndpoint, G extends LocalityInput<
     return rule < 0 ? groups : applyDistribute(groups, lb.distribute[rule]!);
   }
   // Without outlier detection Envoy would never fail over, so istiod sets no priorities.
-  if (!policy.outlierDetection) return wholeGroups(localities);
+  if (!policy.outlier) return wholeGroups(localities);
   if (lb.failoverPriority?.length) {
     let groups = applyFailoverPriority(wholeGroups<E, G>(localities), proxy.priorityLabels, parseFailoverPriority(lb.failoverPriority));
     if (lb.failover?.length) groups = applyLocalityFailover(groups, proxy.locality, lb.failover);
@@ -49,7 +49,7 @@ export function viewKey(policy: ClusterLbPolicy, proxy: ProxyView): string {
   const lb = policy.localityLb;
   if (!lb) return '-';
   if (lb.distribute?.length) return `d${matchingDistributeRule(proxy.locality, lb.distribute)}`;
-  if (!policy.outlierDetection) return '-';
+  if (!policy.outlier) return '-';
   let key = '';
   if (lb.failoverPriority?.length) {
     if (Object.keys(proxy.priorityLabels).length === 0) key = 'p-';

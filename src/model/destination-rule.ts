@@ -14,9 +14,10 @@ export const ROOT_NAMESPACE = 'istio-system';
 export interface ClusterLbPolicy {
   /** The locality LB setting in effect, or null when locality LB is disabled. */
   readonly localityLb: LocalityLbSetting | null;
-  /** Failover priorities are only set when outlier detection is configured (SPEC §4). */
-  readonly outlierDetection: boolean;
-  /** The outlierDetection in effect for the port/subset; the CDS Cluster carries it. */
+  /**
+   * The outlierDetection in effect for the port/subset; the CDS Cluster carries it. Failover
+   * priorities are only set when there is one (SPEC §4).
+   */
   readonly outlier?: OutlierDetection;
   /** Whether istiod turns on Envoy's locality-weighted LB for the cluster (CDS common_lb_config). */
   readonly localityWeighted: boolean;
@@ -106,7 +107,6 @@ export function clusterLbPolicy(
   const outlier = policy?.outlierDetection;
   return {
     localityLb,
-    outlierDetection: !!outlier,
     ...(outlier && { outlier }),
     localityWeighted:
       !!localityLb &&
