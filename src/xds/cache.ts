@@ -8,7 +8,7 @@ import { DOMAIN_SUFFIX, parseClusterName } from '../model/service.js';
 import { encode, TYPE_URL } from '../proto/index.js';
 import type { ProxyNode } from './node.js';
 import { buildCluster } from './resources/cluster.js';
-import { endpointResource } from './resources/endpoint.js';
+import { emptyEndpointResource, endpointResource } from './resources/endpoint.js';
 import { contentVersion } from './resources/hash.js';
 import { buildListener } from './resources/listener.js';
 import { buildRoute, routeDomains } from './resources/route.js';
@@ -76,14 +76,16 @@ export class XdsCache {
     return n;
   }
 
-  /** One resource as `proxy` sees it, or undefined when it does not exist. */
+  /** One resource as `proxy` sees it, or undefined when it does not exist (never for EDS with a proxy). */
   get(t: XdsType, name: string, proxy: ProxyNode | undefined): EncodedResource | undefined {
     switch (t) {
       case 'cds':
         return this.clusters.get(name);
       case 'eds': {
-        const v = proxy ? this.eds.view(name, proxy.view) : undefined;
-        return v ? endpointResource(v) : undefined;
+        if (!proxy) return undefined;
+        // istiod answers every EDS name; an unknown cluster gets an empty assignment at once.
+        const v = this.eds.view(name, proxy.view);
+        return v ? endpointResource(v) : emptyEndpointResource(name);
       }
       case 'lds':
         return this.listeners.get(name) ?? this.alias(name, proxy?.namespace ?? '');

@@ -39,13 +39,15 @@ describe('delta ADS', () => {
     expect(r2.raw.removed_resources).toEqual([WEB]);
   });
 
-  it('subscribe, removed_resources for unknown names, unsubscribe', async () => {
+  it('subscribe, an empty assignment for unknown names (as istiod), unsubscribe', async () => {
     plane = await startPlane(apiMesh());
     const c = client();
     c.send({ node: node('d1'), type_url: TYPE_URL.ENDPOINT, resource_names_subscribe: [API, MISSING] });
     const r1 = await c.recv();
-    expect(r1.raw.resources!.map((r) => r.name)).toEqual([API]);
-    expect(r1.raw.removed_resources).toEqual([MISSING]);
+    // istiod's EdsGenerator.GenerateDeltas builds every watched name and deletes none.
+    expect(r1.raw.resources!.map((r) => r.name)).toEqual([API, MISSING]);
+    expect(r1.resources[1]).toEqual({ cluster_name: MISSING });
+    expect(r1.raw.removed_resources).toEqual([]);
     c.send({ type_url: TYPE_URL.ENDPOINT, response_nonce: r1.raw.nonce! });
     expect(await c.none()).toBe(true);
     // Unsubscribe API: its changes no longer reach us; WEB subscription gets WEB.
@@ -89,6 +91,25 @@ describe('delta ADS', () => {
     const r2 = await again.recv();
     expect(r2.raw.resources!.map((r) => r.name)).toEqual([WEB]);
     expect(r2.raw.removed_resources).toEqual([MISSING]);
+  });
+
+  it('EDS: a subscribed cluster that goes away becomes an empty assignment, then comes back', async () => {
+    plane = await startPlane(apiMesh());
+    const c = client();
+    c.send({ node: node('d1'), type_url: TYPE_URL.ENDPOINT, resource_names_subscribe: [WEB] });
+    const r1 = await c.recv();
+    expect((r1.resources[0]!['endpoints'] as unknown[]).length).toBeGreaterThan(0);
+    c.send({ type_url: TYPE_URL.ENDPOINT, response_nonce: r1.raw.nonce! });
+    const web = apiMesh().find((r) => r.kind === 'Service' && r.metadata.name === 'web')!;
+    plane.store.delete('Service/pay/web');
+    const r2 = await c.recv();
+    expect(r2.raw.removed_resources).toEqual([]);
+    expect(r2.resources).toEqual([{ cluster_name: WEB }]);
+    c.send({ type_url: TYPE_URL.ENDPOINT, response_nonce: r2.raw.nonce! });
+    plane.store.apply(web);
+    const r3 = await c.recv();
+    expect(r3.raw.resources!.map((r) => r.name)).toEqual([WEB]);
+    expect((r3.resources[0]!['endpoints'] as unknown[]).length).toBeGreaterThan(0);
   });
 
   it('NACK is counted and not answered', async () => {

@@ -131,12 +131,15 @@ describe('SotW ADS', () => {
     expect(addresses(r2.resources[0] as unknown as Cla)).toContain('10.0.0.4');
   });
 
-  it('remembers a name that does not exist yet and sends it when it appears', async () => {
+  it('answers an unknown EDS name with an empty assignment, then sends the real one when it appears', async () => {
     plane = await startPlane(apiMesh());
     const c = client();
     const later = 'outbound|7070||later.pay.svc.cluster.local';
     c.send({ node: node('p1'), type_url: TYPE_URL.ENDPOINT, resource_names: [later] });
-    expect(await c.none()).toBe(true);
+    // istiod: BuildClusterLoadAssignment -> buildEmptyClusterLoadAssignment (cluster_name only).
+    const r0 = await c.recv();
+    expect(r0.resources).toEqual([{ cluster_name: later }]);
+    c.ack(r0.raw, [later]);
     plane.store.commit([
       { op: 'apply', resource: svc('later', { app: 'later' }, [{ name: 'grpc', port: 7070 }]) },
       { op: 'apply', resource: we('later-a', { address: '10.0.2.1', labels: { app: 'later' } }) },

@@ -1,6 +1,7 @@
 // ClusterLoadAssignment (EDS): the EdsCache already builds and encodes each (cluster, view) once;
 // this wraps a view as a resource, once per view object, so streams sharing it share the bytes.
 import type { EncodedView } from '../../eds/eds-cache.js';
+import { clusterNameField } from '../../encode/cla.js';
 import { TYPE_URL } from '../../proto/index.js';
 import { EncodedResource } from '../wire.js';
 import { contentVersion } from './hash.js';
@@ -12,6 +13,26 @@ export function endpointResource(view: EncodedView): EncodedResource {
   if (!r) {
     r = new EncodedResource(TYPE_URL.ENDPOINT, view.cluster, contentVersion(view.bytes), view.bytes);
     wrapped.set(view, r);
+  }
+  return r;
+}
+
+/** Names are client input: the memo is bounded, and cleared rather than evicted piecemeal. */
+const EMPTY_MEMO_LIMIT = 10_000;
+const empties = new Map<string, EncodedResource>();
+
+/**
+ * What istiod answers for a cluster it does not know (its buildEmptyClusterLoadAssignment):
+ * `cluster_name` and nothing else. A known cluster with no endpoints encodes to the same bytes,
+ * so both carry the same version.
+ */
+export function emptyEndpointResource(cluster: string): EncodedResource {
+  let r = empties.get(cluster);
+  if (!r) {
+    const bytes = clusterNameField(cluster);
+    r = new EncodedResource(TYPE_URL.ENDPOINT, cluster, contentVersion(bytes), bytes);
+    if (empties.size >= EMPTY_MEMO_LIMIT) empties.clear();
+    empties.set(cluster, r);
   }
   return r;
 }
