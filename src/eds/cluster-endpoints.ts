@@ -31,6 +31,12 @@ export class EncodedEndpoint extends Endpoint implements WeightedEndpoint {
   }
 }
 
+/** What a cluster's endpoints are encoded with beyond themselves; shared by its groups. */
+export interface ClusterEncoding {
+  /** The DestinationRule's TLS mode for the cluster: decides the endpoints' tlsMode metadata. */
+  ruleTlsMode: string | undefined;
+}
+
 export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
   readonly key: string;
   readonly localityField: Uint8Array;
@@ -42,7 +48,10 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
   private stale = true;
   private cachedWeight = -1;
 
-  constructor(readonly locality: Locality) {
+  constructor(
+    readonly locality: Locality,
+    private readonly encoding: ClusterEncoding = { ruleTlsMode: undefined },
+  ) {
     this.key = localityString(locality);
     this.localityField = encodeLocalityField(locality);
   }
@@ -90,6 +99,12 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
     return true;
   }
 
+  /** Every endpoint encoded afresh on the next join (the cluster's encoding changed). */
+  reencode(): void {
+    for (const e of this.members) e.fieldOffset = -1;
+    this.invalidate();
+  }
+
   private invalidate(): void {
     this.sorted = undefined;
     this.stale = true;
@@ -108,7 +123,7 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
     for (const e of eps) {
       if (e.fieldOffset < 0) {
         // Until the copy below, fieldOffset holds -1 - (the field's end in the batch).
-        const end = appendLbEndpoint(e, e.unhealthy);
+        const end = appendLbEndpoint(e, e.unhealthy, this.encoding.ruleTlsMode);
         e.fieldLength = end - encoded;
         e.fieldOffset = -1 - end;
         encoded = end;
@@ -151,8 +166,17 @@ export class ClusterEndpoints {
   /** Every endpoint by key; its `localityKey` names its group. */
   private readonly byKey = new Map<string, EncodedEndpoint>();
   private sortedGroups: LocalityGroup[] | undefined;
+  private readonly encoding: ClusterEncoding = { ruleTlsMode: undefined };
 
   constructor(private readonly options: ClusterEndpointsOptions = {}) {}
+
+  /** Sets the cluster's DestinationRule TLS mode; a change re-encodes every endpoint. Returns whether it changed. */
+  setRuleTlsMode(mode: string | undefined): boolean {
+    if (this.encoding.ruleTlsMode === mode) return false;
+    this.encoding.ruleTlsMode = mode;
+    for (const g of this.groups.values()) g.reencode();
+    return this.byKey.size > 0;
+  }
 
   get endpointCount(): number {
     return this.byKey.size;
@@ -202,7 +226,7 @@ export class ClusterEndpoints {
     const locKey = ep.localityKey;
     let g = this.groups.get(locKey);
     if (!g) {
-      this.groups.set(locKey, (g = new LocalityGroup(ep.locality)));
+      this.groups.set(locKey, (g = new LocalityGroup(ep.locality, this.encoding)));
       this.sortedGroups = undefined;
     }
     const e = new EncodedEndpoint(ep);

@@ -120,7 +120,8 @@ export class EdsCache {
     }
     const policyChanged = s.model !== model;
     s.model = model;
-    const endpointsChanged = s.endpoints.reset(this.registry.endpointsOf(name));
+    const tlsChanged = s.endpoints.setRuleTlsMode(model.policy.tlsMode);
+    const endpointsChanged = s.endpoints.reset(this.registry.endpointsOf(name)) || tlsChanged;
     if (s.version === 0 || policyChanged || endpointsChanged) {
       bump(s);
       return true;

@@ -4,17 +4,25 @@ import { getType, types } from '../proto/index.js';
 import type { Locality } from '../model/locality.js';
 import type { Endpoint } from '../model/registry.js';
 import protobuf from 'protobufjs';
+import { lbEndpointMetadata } from './endpoint-metadata.js';
 import { tag, WIRE_LEN } from './wire.js';
 
 const LLE_LOCALITY = 1;
 const LLE_LB_ENDPOINTS = 2;
 const HEALTH_UNHEALTHY = 2;
 
-/** LbEndpoint as istiod sends it: socket address, explicit weight, health only when unhealthy. */
-export function lbEndpointMessage(ep: Pick<Endpoint, 'address' | 'port' | 'weight'>, unhealthy: boolean): object {
+/** What an LbEndpoint is encoded from. */
+export type EncodableEndpoint = Pick<Endpoint, 'address' | 'port' | 'weight' | 'workload'>;
+
+/**
+ * LbEndpoint as istiod sends it: socket address, explicit weight, health only when unhealthy,
+ * and its metadata (`ruleTlsMode`: the cluster's DestinationRule TLS mode, if any).
+ */
+export function lbEndpointMessage(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string): object {
   return {
     endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
     health_status: unhealthy ? HEALTH_UNHEALTHY : 0,
+    metadata: lbEndpointMetadata(ep.workload, ruleTlsMode),
     load_balancing_weight: { value: ep.weight },
   };
 }
@@ -37,8 +45,8 @@ function takeWritten(): Uint8Array {
 }
 
 /** One `lb_endpoints` field (tag, length, LbEndpoint) as its own bytes. */
-export function encodeLbEndpointField(ep: Pick<Endpoint, 'address' | 'port' | 'weight'>, unhealthy: boolean): Uint8Array {
-  appendLbEndpoint(ep, unhealthy);
+export function encodeLbEndpointField(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string): Uint8Array {
+  appendLbEndpoint(ep, unhealthy, ruleTlsMode);
   return takeWritten();
 }
 
@@ -47,9 +55,9 @@ export function encodeLbEndpointField(ep: Pick<Endpoint, 'address' | 'port' | 'w
  * end offsets, then take all the bytes at once. One buffer for a whole locality group instead of
  * one per endpoint.
  */
-export function appendLbEndpoint(ep: Pick<Endpoint, 'address' | 'port' | 'weight'>, unhealthy: boolean): number {
+export function appendLbEndpoint(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string): number {
   // Plain objects with numeric enums encode directly; fromObject would only copy them.
-  types.LbEndpoint.encodeDelimited(lbEndpointMessage(ep, unhealthy), fragmentWriter.uint32(tag(LLE_LB_ENDPOINTS, WIRE_LEN)));
+  types.LbEndpoint.encodeDelimited(lbEndpointMessage(ep, unhealthy, ruleTlsMode), fragmentWriter.uint32(tag(LLE_LB_ENDPOINTS, WIRE_LEN)));
   return fragmentWriter.len;
 }
 

@@ -10,20 +10,23 @@ import { lbEndpointMessage, localityMessage } from './fragments.js';
 /** The parts of a view group (eds/view-group.ts ViewGroup over EncodedEndpoint) the reference reads. */
 export interface ReferenceGroup {
   readonly source: { readonly locality: Locality };
-  readonly endpoints: readonly { readonly endpoint: Pick<Endpoint, 'address' | 'port' | 'weight' | 'unhealthy'> }[];
+  readonly endpoints: readonly { readonly endpoint: Pick<Endpoint, 'address' | 'port' | 'weight' | 'unhealthy' | 'workload'> }[];
   readonly weight: number;
   readonly priority: number;
 }
 
-/** The ClusterLoadAssignment of `groups` as a protobufjs plain object (snake_case field names). */
-export function referenceClaObject(clusterName: string, groups: readonly ReferenceGroup[]): ClusterLoadAssignment {
+/**
+ * The ClusterLoadAssignment of `groups` as a protobufjs plain object (snake_case field names);
+ * `ruleTlsMode` is the cluster's DestinationRule TLS mode, which the endpoints' metadata reflects.
+ */
+export function referenceClaObject(clusterName: string, groups: readonly ReferenceGroup[], ruleTlsMode?: string): ClusterLoadAssignment {
   return {
     cluster_name: clusterName,
     endpoints: groups.map((g) => ({
       locality: localityMessage(g.source.locality),
       // An endpoint only reaches a view while unhealthy if PILOT_SEND_UNHEALTHY_ENDPOINTS is on,
       // and then it is sent as UNHEALTHY: its own flag is the health to encode.
-      lb_endpoints: g.endpoints.map((e) => lbEndpointMessage(e.endpoint, e.endpoint.unhealthy)),
+      lb_endpoints: g.endpoints.map((e) => lbEndpointMessage(e.endpoint, e.endpoint.unhealthy, ruleTlsMode)),
       load_balancing_weight: { value: g.weight },
       priority: g.priority,
     })),

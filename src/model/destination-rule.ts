@@ -21,6 +21,8 @@ export interface ClusterLbPolicy {
   readonly outlier?: OutlierDetection;
   /** Whether istiod turns on Envoy's locality-weighted LB for the cluster (CDS common_lb_config). */
   readonly localityWeighted: boolean;
+  /** The rule's client TLS mode for the port/subset (`ISTIO_MUTUAL`, `DISABLE`...); decides endpoints' tlsMode metadata. */
+  readonly tlsMode?: string;
 }
 
 /** DestinationRule host as a FQDN: short names are relative to the rule's namespace. */
@@ -105,11 +107,35 @@ export function clusterLbPolicy(
   const enabled = fromRule ? fromRule.enabled !== false : meshDefault.enabled !== false;
   const localityLb = enabled ? setting : null;
   const outlier = policy?.outlierDetection;
+  const tlsMode = ruleTlsMode(dr, port, subset);
   return {
     localityLb,
     ...(outlier && { outlier }),
+    ...(tlsMode !== undefined && { tlsMode }),
     localityWeighted:
       !!localityLb &&
       (!!localityLb.distribute?.length || (!!outlier && (!!localityLb.failover?.length || !!localityLb.failoverPriority?.length))),
   };
+}
+
+type TlsPolicy = Pick<TrafficPolicy, 'tls' | 'portLevelSettings'> | undefined;
+
+function policyTlsMode(tp: TlsPolicy, port: number): string | undefined {
+  let mode = tp?.tls ? String(tp.tls['mode'] ?? 'DISABLE') : undefined;
+  const pl = tp?.portLevelSettings?.find((p) => p.port?.number === port && p.tls);
+  if (pl) mode = String(pl.tls!['mode'] ?? 'DISABLE');
+  return mode;
+}
+
+/**
+ * istiod's tlsModeForDestinationRule (EDS mTLS checker), which reads TLS apart from the merged
+ * policy: a subset's own mode, else the top-level one; an unknown subset has none. A `tls` block
+ * without a mode is DISABLE, the enum's zero value.
+ */
+export function ruleTlsMode(dr: DestinationRule | undefined, port: number, subset: string): string | undefined {
+  if (!dr) return undefined;
+  if (!subset) return policyTlsMode(dr.spec.trafficPolicy, port);
+  const s = dr.spec.subsets?.find((x) => x.name === subset);
+  if (!s) return undefined;
+  return policyTlsMode(s.trafficPolicy, port) ?? policyTlsMode(dr.spec.trafficPolicy, port);
 }

@@ -46,6 +46,8 @@ export class Endpoint {
     const b = other.workload;
     if (a.address !== b.address || this.port !== other.port || a.weight !== b.weight || a.unhealthy !== b.unhealthy) return false;
     if (a.localityKey !== b.localityKey || a.network !== b.network) return false;
+    // Endpoint metadata: the telemetry name, namespace and cluster, and the TLS mode.
+    if (a.workloadName !== b.workloadName || a.namespace !== b.namespace || a.clusterId !== b.clusterId || a.tlsMode !== b.tlsMode) return false;
     // priorityLabels derive from labels, locality and network, so comparing labels suffices.
     return sameLabels(a.labels, b.labels);
   }

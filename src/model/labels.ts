@@ -12,6 +12,13 @@ export const LABEL_CLUSTER = 'topology.istio.io/cluster';
 
 export const ANNOTATION_HEALTH_CHECKS = 'proxy.istio.io/health-checks-enabled';
 
+/** Endpoint metadata inputs (istiod's getTLSModeFromWorkloadEntry, WorkloadNameFromWorkloadEntry). */
+export const LABEL_TLS_MODE = 'security.istio.io/tlsMode';
+export const LABEL_WORKLOAD_NAME = 'service.istio.io/workload-name';
+export const ANNOTATION_AUTO_REGISTRATION_GROUP = 'istio.io/autoRegistrationGroup';
+export const TLS_MODE_ISTIO = 'istio';
+export const TLS_MODE_DISABLED = 'disabled';
+
 /** istiod's default cluster ID when none is configured. */
 export const DEFAULT_CLUSTER_ID = 'Kubernetes';
 

@@ -1,10 +1,15 @@
 // A WorkloadEntry (or a ServiceEntry inline endpoint) reduced to what endpoint computation needs (SPEC §2).
 import type { WorkloadEntry, WorkloadEntrySpec } from '../config/resources.js';
 import {
+  ANNOTATION_AUTO_REGISTRATION_GROUP,
   ANNOTATION_HEALTH_CHECKS,
   DEFAULT_CLUSTER_ID,
   LABEL_LEGACY_LOCALITY,
   LABEL_LOCALITY,
+  LABEL_TLS_MODE,
+  LABEL_WORKLOAD_NAME,
+  TLS_MODE_DISABLED,
+  TLS_MODE_ISTIO,
   augmentTopologyLabels,
   type Labels,
 } from './labels.js';
@@ -34,7 +39,11 @@ export class Workload {
     readonly serviceAccount: string,
     /** Health-checked and not reporting Healthy=True: left out of EDS (or sent UNHEALTHY). */
     readonly unhealthy: boolean,
-    private readonly clusterId: string,
+    readonly clusterId: string,
+    /** Telemetry workload name: auto-registration group, workload-name label, or the entry's name. */
+    readonly workloadName = '',
+    /** The entry's TLS mode label, else `istio` with a service account, else `disabled`. */
+    readonly tlsMode = TLS_MODE_DISABLED,
   ) {
     this.localityKey = localityString(locality);
   }
@@ -66,7 +75,10 @@ export function workloadFromEntry(we: WorkloadEntry, clusterId = DEFAULT_CLUSTER
   const labels = !metaLabels || isEmpty(metaLabels) ? (specLabels ?? NO_LABELS) : !specLabels || isEmpty(specLabels) ? metaLabels : { ...specLabels, ...metaLabels };
   const healthChecked = we.metadata.annotations?.[ANNOTATION_HEALTH_CHECKS] === 'true';
   const unhealthy = healthChecked && !(we.status?.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') ?? false);
-  return build(key ?? `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}`, we.metadata.namespace, we.spec, labels, unhealthy, clusterId);
+  // istiod's WorkloadNameFromWorkloadEntry: the annotation, then the entry's own (metadata) label.
+  const workloadName =
+    we.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP] ?? we.metadata.labels?.[LABEL_WORKLOAD_NAME] ?? we.metadata.name;
+  return build(key ?? `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}`, we.metadata.namespace, we.spec, labels, unhealthy, clusterId, workloadName);
 }
 
 export function workloadFromInlineEndpoint(
@@ -76,10 +88,26 @@ export function workloadFromInlineEndpoint(
   spec: WorkloadEntrySpec,
   clusterId = DEFAULT_CLUSTER_ID,
 ): Workload {
-  return build(`ServiceEntry/${seNamespace}/${seName}#${index}`, seNamespace, spec, spec.labels ?? NO_LABELS, false, clusterId);
+  // istiod names an inline endpoint `<ServiceEntry name>-<index>` (convertServiceEntryToInstances).
+  return build(`ServiceEntry/${seNamespace}/${seName}#${index}`, seNamespace, spec, spec.labels ?? NO_LABELS, false, clusterId, `${seName}-${index}`);
 }
 
-function build(key: string, namespace: string, spec: WorkloadEntrySpec, labels: Labels, unhealthy: boolean, clusterId: string): Workload {
+/** istiod's getTLSModeFromWorkloadEntry: the label as given, else `istio` when a service account is set. */
+function tlsModeOf(spec: WorkloadEntrySpec, labels: Labels): string {
+  const label = labels[LABEL_TLS_MODE];
+  if (label !== undefined) return label;
+  return spec.serviceAccount ? TLS_MODE_ISTIO : TLS_MODE_DISABLED;
+}
+
+function build(
+  key: string,
+  namespace: string,
+  spec: WorkloadEntrySpec,
+  labels: Labels,
+  unhealthy: boolean,
+  clusterId: string,
+  workloadName: string,
+): Workload {
   const locality = parseLocality(spec.locality || labels[LABEL_LOCALITY] || labels[LABEL_LEGACY_LOCALITY]);
   return new Workload(
     key,
@@ -93,6 +121,8 @@ function build(key: string, namespace: string, spec: WorkloadEntrySpec, labels: 
     spec.serviceAccount ?? 'default',
     unhealthy,
     clusterId,
+    workloadName,
+    tlsModeOf(spec, labels),
   );
 }
 

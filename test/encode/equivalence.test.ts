@@ -4,7 +4,7 @@
 // one endpoint encode and one locality re-join.
 import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import type { WorkloadEntry } from '../../src/config/resources.js';
+import type { Resource, WorkloadEntry } from '../../src/config/resources.js';
 import { ConfigStore, type ConfigOp } from '../../src/config/store.js';
 import { encodeCounters } from '../../src/eds/cluster-endpoints.js';
 import { EdsCache, type EncodedView } from '../../src/eds/eds-cache.js';
@@ -44,10 +44,12 @@ const seen = {
   unhealthySent: 0,
   emptiedGroups: 0,
   splitLocalities: 0,
+  tlsModeSent: 0,
+  tlsModeDroppedByRule: 0,
 };
 
-function checkView(cluster: string, v: EncodedView): void {
-  const ref = referenceClaObject(cluster, v.groups);
+function checkView(cluster: string, v: EncodedView, ruleTlsMode?: string): void {
+  const ref = referenceClaObject(cluster, v.groups, ruleTlsMode);
   const refBytes = encodeReference(ref);
   const ours = officialDecode(v.bytes);
   // Same message as protobufjs' encode of the reference object, as read by the upstream schema...
@@ -68,6 +70,37 @@ function checkView(cluster: string, v: EncodedView): void {
   if (v.groups.some((g) => g.endpoints.some((e) => e.endpoint.unhealthy))) seen.unhealthySent++;
   if (v.groups.some((g) => g.endpoints.length === 0)) seen.emptiedGroups++;
   if (new Set(v.groups.map((g) => g.source)).size < v.groups.length) seen.splitLocalities++;
+  const json = JSON.stringify(ours);
+  if (json.includes('envoy.transport_socket_match')) seen.tlsModeSent++;
+  if (ruleTlsMode && ruleTlsMode !== 'ISTIO_MUTUAL' && v.groups.some((g) => g.endpoints.some((e) => e.endpoint.workload.tlsMode === 'istio'))) seen.tlsModeDroppedByRule++;
+}
+
+const TLS_MODES = [undefined, 'ISTIO_MUTUAL', 'DISABLE', 'SIMPLE'] as const;
+
+/**
+ * What the generated meshes leave out but endpoint metadata reads: service accounts, the tlsMode
+ * label, telemetry name labels and annotations, and DestinationRule TLS modes.
+ */
+function withMetadataInputs(rng: Rng, resources: Resource[]): Resource[] {
+  return resources.map((r) => {
+    if (r.kind === 'WorkloadEntry') {
+      const we = structuredClone(r);
+      if (rng.chance(0.5)) we.spec.serviceAccount = 'vm-sa';
+      if (rng.chance(0.2)) we.spec.labels = { ...we.spec.labels, 'security.istio.io/tlsMode': rng.pick(['istio', 'disabled', 'mutual']) };
+      if (rng.chance(0.2)) we.metadata.labels = { ...we.metadata.labels, 'service.istio.io/workload-name': 'wl' };
+      if (rng.chance(0.2)) we.metadata.annotations = { ...we.metadata.annotations, 'istio.io/autoRegistrationGroup': 'grp' };
+      if (rng.chance(0.2)) we.spec.labels = { ...we.spec.labels, 'app.kubernetes.io/version': 'latest' };
+      return we;
+    }
+    if (r.kind === 'DestinationRule') {
+      const mode = rng.pick(TLS_MODES);
+      if (mode === undefined) return r;
+      const dr = structuredClone(r);
+      dr.spec.trafficPolicy = { ...dr.spec.trafficPolicy, tls: { mode } };
+      return dr;
+    }
+    return r;
+  });
 }
 
 const POLICIES: readonly DestinationRulePolicy[] = ['none', 'failover', 'distribute', 'failoverPriority', 'mixed'];
@@ -137,6 +170,7 @@ function randomEdits(rng: Rng, store: ConfigStore, options: MeshOptions): Config
         break;
       case 2:
         next.spec.locality = rng.pick(localities);
+        if (rng.chance(0.5)) next.spec.serviceAccount = next.spec.serviceAccount ? undefined : 'vm-sa';
         break;
       default:
         ops.push({ op: 'delete', key: `WorkloadEntry/${we.metadata.namespace}/${we.metadata.name}` });
@@ -153,14 +187,15 @@ describe('spliced ClusterLoadAssignment == protobufjs object encode', () => {
     for (let seed = 1; seed <= 240; seed++) {
       const { options, sendUnhealthy } = randomMesh(seed);
       const store = new ConfigStore();
-      store.commit(generateMesh(options).map((resource) => ({ op: 'apply', resource })));
+      const rng = new Rng(seed);
+      store.commit(withMetadataInputs(rng, generateMesh(options)).map((resource) => ({ op: 'apply', resource })));
       const registry = new Registry(store);
       const eds = new EdsCache(registry, { sendUnhealthy });
-      const rng = new Rng(seed);
       const proxies = randomProxies(rng, options, 5);
       const clusters = eds.clusterNames();
+      const tls = (c: string) => registry.cluster(c)?.policy.tlsMode;
       expect(clusters.length).toBeGreaterThan(0);
-      for (const c of clusters) for (const p of proxies) checkView(c, eds.view(c, p)!);
+      for (const c of clusters) for (const p of proxies) checkView(c, eds.view(c, p)!, tls(c));
 
       // Incremental state must encode exactly like a cache built from scratch on the same store.
       store.commit(randomEdits(rng, store, options));
@@ -170,7 +205,7 @@ describe('spliced ClusterLoadAssignment == protobufjs object encode', () => {
       for (const c of eds.clusterNames()) {
         for (const p of proxies) {
           const v = eds.view(c, p)!;
-          checkView(c, v);
+          checkView(c, v, tls(c));
           expect(hex(v.bytes)).toBe(hex(fresh.view(c, p)!.bytes));
         }
       }

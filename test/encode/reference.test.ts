@@ -3,12 +3,20 @@
 import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { encodeReference, referenceClaObject, type ReferenceGroup } from '../../src/encode/reference.js';
+import { workloadFromInlineEndpoint } from '../../src/model/workload.js';
 import { loadOfficialRoot } from '../proto/official.js';
 
 const CLA: protobuf.Type = loadOfficialRoot().lookupType('envoy.config.endpoint.v3.ClusterLoadAssignment');
 const decode = (b: Uint8Array) => CLA.toObject(CLA.decode(b), { longs: String, enums: String, defaults: false });
 
-const ep = (address: string, weight: number, unhealthy = false) => ({ endpoint: { address, port: 8080, weight, unhealthy } });
+const workload = workloadFromInlineEndpoint('pay', 'se', 0, { address: '10.0.0.1', labels: { app: 'pay', version: 'v1' }, serviceAccount: 'sa' });
+const ep = (address: string, weight: number, unhealthy = false) => ({ endpoint: { address, port: 8080, weight, unhealthy, workload } });
+const metadata = {
+  filter_metadata: {
+    'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: 'istio' } } },
+    istio: { fields: { workload: { stringValue: 'se-0;pay;pay;v1;Kubernetes' } } },
+  },
+};
 
 describe('referenceClaObject + encodeReference', () => {
   it('encodes localities, endpoints, health, weights and priorities as istiod does', () => {
@@ -28,8 +36,8 @@ describe('referenceClaObject + encodeReference', () => {
         {
           locality: { region: 'r1', zone: 'z1', sub_zone: 's1' },
           lb_endpoints: [
-            { endpoint: socket('10.0.0.1'), load_balancing_weight: { value: 3 } },
-            { endpoint: socket('10.0.0.2'), health_status: 'UNHEALTHY', load_balancing_weight: { value: 0xffffffff } },
+            { endpoint: socket('10.0.0.1'), metadata, load_balancing_weight: { value: 3 } },
+            { endpoint: socket('10.0.0.2'), health_status: 'UNHEALTHY', metadata, load_balancing_weight: { value: 0xffffffff } },
           ],
           load_balancing_weight: { value: 0xffffffff },
         },

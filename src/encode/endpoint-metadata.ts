@@ -1,0 +1,52 @@
+// The metadata istiod puts on every LbEndpoint (its buildEnvoyLbEndpoint + AppendLbEndpointMetadata):
+// `istio.workload` for telemetry, and `envoy.transport_socket_match.tlsMode` where mTLS applies.
+import type { Workload } from '../model/workload.js';
+import { TLS_MODE_DISABLED, TLS_MODE_ISTIO, type Labels } from '../model/labels.js';
+
+const CANONICAL_NAME_LABELS = ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app'] as const;
+const CANONICAL_REVISION_LABELS = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'version'] as const;
+/** istiod's default canonical revision, which it leaves out of the workload string. */
+const LATEST = 'latest';
+
+function firstLabel(labels: Labels, keys: readonly string[]): string | undefined {
+  for (const k of keys) {
+    const v = labels[k];
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+/** `<workload>;<namespace>;<canonical name>;<canonical revision>;<cluster>`, istiod's compressed telemetry label. */
+export function istioWorkloadString(w: Pick<Workload, 'workloadName' | 'namespace' | 'labels' | 'clusterId'>): string {
+  const name = firstLabel(w.labels, CANONICAL_NAME_LABELS) ?? w.workloadName;
+  const revision = firstLabel(w.labels, CANONICAL_REVISION_LABELS) ?? '';
+  return `${w.workloadName};${w.namespace};${name};${revision === LATEST ? '' : revision};${w.clusterId}`;
+}
+
+/**
+ * The tlsMode an endpoint is sent with, or undefined for none (istiod's mtlsChecker, then
+ * AppendLbEndpointMetadata). A DestinationRule TLS mode for the cluster decides alone: under
+ * ISTIO_MUTUAL the entry's own mode is kept, under any other it is dropped. Without one, only an
+ * `istio` entry keeps it (xdsim has no PeerAuthentication that could disable it). `disabled` is
+ * never sent.
+ */
+export function endpointTlsMode(workloadTlsMode: string, ruleTlsMode: string | undefined): string | undefined {
+  const mtls = ruleTlsMode !== undefined ? ruleTlsMode === 'ISTIO_MUTUAL' : workloadTlsMode === TLS_MODE_ISTIO;
+  if (!mtls || workloadTlsMode === '' || workloadTlsMode === TLS_MODE_DISABLED) return undefined;
+  return workloadTlsMode;
+}
+
+/**
+ * envoy.config.core.v3.Metadata as a protobufjs plain object. Keys in sorted order, as Go's
+ * deterministic marshalling writes them; the bundled Struct type has camelCase Value members.
+ */
+export function lbEndpointMetadata(w: Workload, ruleTlsMode: string | undefined): object {
+  const tlsMode = endpointTlsMode(w.tlsMode, ruleTlsMode);
+  const istio = { fields: { workload: { stringValue: istioWorkloadString(w) } } };
+  return {
+    filter_metadata:
+      tlsMode === undefined
+        ? { istio }
+        : { 'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: tlsMode } } }, istio },
+  };
+}
