@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError } from './errors.js';
+import { parseGoBool } from '../registration/identity.js';
 import { DEFAULT_ADMIN_LIMITS, type AdminLimits } from '../admin/server.js';
 import { ConfigLoadError, startControlPlane } from '../server/control-plane.js';
 import { createLogger } from '../server/logger.js';
@@ -30,6 +31,7 @@ interface ServeFlags {
   jwtAudience?: string[];
   jwtIssuer?: string;
   adminTokenFile?: string;
+  validateIdentity?: string;
   maxMessageSize?: string;
   maxResourceNames?: string;
   streamRequestsPerSecond?: string;
@@ -136,6 +138,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--send-unhealthy-endpoints', 'send unhealthy endpoints as UNHEALTHY instead of leaving them out (PILOT_SEND_UNHEALTHY_ENDPOINTS)')
     .option('--grace-period <duration>', 'delete auto-registered entries this long after their last disconnect (PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)', '10s')
     .option('--no-registration', 'turn off WorkloadEntry auto-registration and health reporting')
+    .option('--validate-identity <bool>', 'auto-registration and health checks need a verified identity (bearer token) that may own the entry (ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY, default true)')
     .option('--state-dir <dir>', 'keep applied config and registered entries here across restarts (fsynced journal)')
     .option('--tls-cert <file>', 'serve xDS over TLS with this certificate (PEM)')
     .option('--tls-key <file>', 'private key for --tls-cert (PEM)')
@@ -186,6 +189,11 @@ export function registerServeCommand(program: Command): Command {
               ...(flags.jwtIssuer ? { issuer: flags.jwtIssuer } : {}),
             }
           : undefined;
+      let validateIdentity: boolean | undefined;
+      if (flags.validateIdentity !== undefined) {
+        validateIdentity = parseGoBool(flags.validateIdentity);
+        if (validateIdentity === undefined) throw new CliError(`--validate-identity: expected true or false; got "${flags.validateIdentity}"`);
+      }
       const adminToken = flags.adminTokenFile ? readFileSync(flags.adminTokenFile, 'utf8').trim() : undefined;
       const { limits, serverLimits, adminLimits } = limitOptions(flags);
       let plane;
@@ -193,6 +201,7 @@ export function registerServeCommand(program: Command): Command {
         plane = await startControlPlane({
           gracePeriodMs: parseDuration(flags.gracePeriod ?? '10s'),
           registration: flags.registration !== false,
+          ...(validateIdentity !== undefined ? { validateIdentity } : {}),
           ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
           ...(flags.tlsCert ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey!, ...(flags.clientCa ? { clientCaFile: flags.clientCa } : {}) } } : {}),
           ...(tokenAuth ? { tokenAuth } : {}),

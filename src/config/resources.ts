@@ -10,6 +10,20 @@ export interface ObjectMeta {
   resourceVersion?: string;
   generation?: number;
   creationTimestamp?: string;
+  /** Set by the config store (ConfigStore.uid); a manifest value is ignored. */
+  uid?: string;
+  /** Written by controllers (auto-registration); a manifest value is ignored. */
+  ownerReferences?: OwnerReference[];
+}
+
+/** A Kubernetes owner reference (metav1.OwnerReference). */
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
 }
 
 export interface Condition {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { keyOf, type Resource, type ResourceKey, type ResourceKind } from './resources.js';
 
@@ -29,8 +30,9 @@ export type ConfigOp = { op: 'apply'; resource: Resource } | { op: 'delete'; key
  *
  * Applied resources are kept as given, never copied or written to: callers hand them over and
  * must not change them afterwards (the registry shares their label sets). The stamps
- * (resourceVersion, generation, creationTimestamp) are kept beside each resource, and `stamped`
- * shows them in its metadata, as `kubectl get` would.
+ * (resourceVersion, generation, creationTimestamp, and a uid made on first request and kept
+ * across updates) are kept beside each resource, and `stamped` shows them in its metadata, as
+ * `kubectl get` would.
  */
 export class ConfigStore {
   /** kind -> key -> entry. One map per kind and no global one: a 100k-entry mesh pays for one index. */
@@ -49,6 +51,16 @@ export class ConfigStore {
 
   get<K extends Resource>(key: ResourceKey): K | undefined {
     return this.lookup(key)?.resource as K | undefined;
+  }
+
+  /**
+   * The resource's `metadata.uid`, as the API server assigns one at creation: made on first
+   * request (a 100k load pays nothing for it) and kept until the resource is deleted.
+   */
+  uid(key: ResourceKey): string | undefined {
+    const e = this.lookup(key);
+    if (!e) return undefined;
+    return (e.uid ??= randomUUID());
   }
 
   /** Resources of one kind, optionally in one namespace, in key order (deterministic). */
@@ -108,6 +120,7 @@ export class ConfigStore {
           revision,
           generation: previous ? previous.generation + 1 : 1,
           created: previous?.created ?? (now ??= new Date().toISOString()),
+          ...(previous?.uid ? { uid: previous.uid } : {}),
         });
         if (previous) events.push({ type: 'updated', key, resource, previous: previous.resource, revision });
         else {
@@ -149,15 +162,17 @@ interface StoreEntry {
   readonly revision: number;
   readonly generation: number;
   readonly created: string;
+  /** metadata.uid, made on first request (ConfigStore.uid). */
+  uid?: string;
 }
 
 function stampedCopy(e: StoreEntry): Resource {
-  const metadata = { ...e.resource.metadata, resourceVersion: String(e.revision), generation: e.generation, creationTimestamp: e.created };
+  const metadata = { ...e.resource.metadata, uid: (e.uid ??= randomUUID()), resourceVersion: String(e.revision), generation: e.generation, creationTimestamp: e.created };
   return { ...e.resource, metadata } as Resource;
 }
 
 /** Stamped by the store, so never part of what a client changed. */
-const STORE_METADATA = new Set(['resourceVersion', 'generation', 'creationTimestamp']);
+const STORE_METADATA = new Set(['uid', 'resourceVersion', 'generation', 'creationTimestamp']);
 
 /**
  * Whether `b` changes nothing that `a` holds: apiVersion, spec, status and metadata apart from the

@@ -1,7 +1,7 @@
 // istiod's WorkloadEntry auto-registration (SPEC §6): agents that connect with
 // AUTO_REGISTER_GROUP get a WorkloadEntry from the group's template; it is marked disconnected
 // when the last connection of its identity goes, and deleted after a grace period.
-import type { WorkloadEntry, WorkloadGroup } from '../config/resources.js';
+import type { OwnerReference, WorkloadEntry, WorkloadGroup } from '../config/resources.js';
 import { resourceKey } from '../config/resources.js';
 import type { ConfigStore } from '../config/store.js';
 import { ANNOTATION_HEALTH_CHECKS, LABEL_LEGACY_LOCALITY } from '../model/labels.js';
@@ -16,6 +16,8 @@ import type { ConnectedProxy } from './connected-proxy.js';
 import { autoRegisteredEntryName, identityKey } from './entry-name.js';
 import type { StoreWriter } from './store-writer.js';
 import { checkAutoRegistration, checkGeneratedEntry, REFUSAL_LOG_MESSAGE, wantsAutoRegistration, type RegistrationRefusal } from './validation.js';
+import { DEFAULT_VALIDATE_IDENTITY, identityRefusal } from './identity.js';
+import { rfc3339Nano } from './time.js';
 
 export interface AutoRegistrationOptions {
   /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected entry survives. */
@@ -25,6 +27,11 @@ export interface AutoRegistrationOptions {
   /** Written to istio.io/workloadController. */
   controllerId?: string;
   now?: () => number;
+  /**
+   * ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (istiod's default: true): registering needs a verified
+   * identity that may own the entry (identity.ts).
+   */
+  validateIdentity?: boolean;
   log?: (level: 'info' | 'warn', msg: string, fields?: object) => void;
 }
 
@@ -47,6 +54,7 @@ export class AutoRegistrationController {
   private readonly grace: number;
   private readonly controllerId: string;
   private readonly now: () => number;
+  private readonly validateIdentity: boolean;
 
   constructor(
     private readonly store: ConfigStore,
@@ -56,6 +64,7 @@ export class AutoRegistrationController {
     this.grace = options.gracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
     this.controllerId = options.controllerId ?? 'xdsim';
     this.now = options.now ?? Date.now;
+    this.validateIdentity = options.validateIdentity ?? DEFAULT_VALIDATE_IDENTITY;
     this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? Math.max(1000, this.grace));
     this.sweepTimer.unref();
     // A WorkloadGroup created after its agents connected registers them then.
@@ -118,7 +127,7 @@ export class AutoRegistrationController {
     if (!entry) return;
     const annotations = { ...(entry.metadata.annotations ?? {}) };
     delete annotations[ANNOTATION_CONNECTED_AT];
-    annotations[ANNOTATION_DISCONNECTED_AT] = new Date(this.now()).toISOString();
+    annotations[ANNOTATION_DISCONNECTED_AT] = rfc3339Nano(this.now());
     this.writer.apply({ ...entry, metadata: { ...entry.metadata, annotations } }, key);
     this.scheduleDeletion(key);
   }
@@ -136,7 +145,7 @@ export class AutoRegistrationController {
       if (this.connectedEntries.has(key)) continue;
       const since = a[ANNOTATION_DISCONNECTED_AT];
       if (since === undefined) {
-        const annotations: Record<string, string> = { ...a, [ANNOTATION_DISCONNECTED_AT]: new Date(now).toISOString() };
+        const annotations: Record<string, string> = { ...a, [ANNOTATION_DISCONNECTED_AT]: rfc3339Nano(now) };
         delete annotations[ANNOTATION_CONNECTED_AT];
         this.writer.apply({ ...we, metadata: { ...we.metadata, annotations } }, key);
         this.scheduleDeletion(key);
@@ -155,12 +164,18 @@ export class AutoRegistrationController {
 
   /** What connecting `p` will do to its entry, decided before any bookkeeping changes. */
   private plan(p: ConnectedProxy, key: string): Plan {
+    // istiod's registerWorkload: an existing entry is checked against the proxy's identity, a new
+    // one is built from the group and checked before it is created.
     const existing = this.writer.get<WorkloadEntry>(key);
-    if (existing) return { reconnect: existing };
-    const group = this.store.get<WorkloadGroup>(resourceKey('WorkloadGroup', p.namespace, p.group!));
+    if (existing) {
+      const refusal = identityRefusal(p, existing, this.validateIdentity);
+      return refusal ? { refusal } : { reconnect: existing };
+    }
+    const groupKey = resourceKey('WorkloadGroup', p.namespace, p.group!);
+    const group = this.store.get<WorkloadGroup>(groupKey);
     if (!group) return { waitForGroup: true };
-    const entry = entryFromGroup(key.split('/')[2]!, p, group, this.controllerId, new Date(this.now()).toISOString());
-    const refusal = checkGeneratedEntry(entry);
+    const entry = entryFromGroup(key.split('/')[2]!, p, group, this.controllerId, rfc3339Nano(this.now()), this.store.uid(groupKey) ?? '');
+    const refusal = identityRefusal(p, entry, this.validateIdentity) ?? checkGeneratedEntry(entry);
     return refusal ? { refusal } : { create: entry };
   }
 
@@ -168,7 +183,7 @@ export class AutoRegistrationController {
     if ('reconnect' in plan) {
       // Reconnect: the entry keeps its spec and health; only the connection state changes.
       const existing = plan.reconnect;
-      const now = new Date(this.now()).toISOString();
+      const now = rfc3339Nano(this.now());
       const annotations: Record<string, string> = { ...(existing.metadata.annotations ?? {}), [ANNOTATION_WORKLOAD_CONTROLLER]: this.controllerId, [ANNOTATION_CONNECTED_AT]: now };
       delete annotations[ANNOTATION_DISCONNECTED_AT];
       this.writer.apply({ ...existing, metadata: { ...existing.metadata, annotations } }, key);
@@ -223,26 +238,36 @@ export class AutoRegistrationController {
 }
 
 /**
- * The entry istiod creates: the group's template plus the address; labels from the template,
- * then the group's metadata, then the proxy's; network and locality from the proxy.
+ * The entry istiod creates (workloadEntryFromGroup + setConnectMeta in
+ * pilot/pkg/autoregistration/controller.go): the group's template with the proxy's first IP as
+ * the address; labels from the template, then the group's metadata, then the proxy's LABELS (and
+ * then no `istio-locality` label: the entry has a locality); annotations
+ * `istio.io/autoRegistrationGroup`, then the group's metadata annotations over it, the
+ * health-checks annotation when the proxy's PROXY_CONFIG carries a readinessProbe (the agent
+ * probes, so it reports health), and the connection annotations; network and locality from the
+ * proxy; an owner reference to the group, as its controller.
  */
-export function entryFromGroup(name: string, p: ConnectedProxy, group: WorkloadGroup, controllerId: string, connectedAt: string): WorkloadEntry {
+export function entryFromGroup(name: string, p: ConnectedProxy, group: WorkloadGroup, controllerId: string, connectedAt: string, groupUid: string): WorkloadEntry {
   const t = group.spec.template ?? {};
-  const labels: Record<string, string> = { ...(t.labels ?? {}), ...(group.spec.metadata?.labels ?? {}), ...p.labels };
-  // istio-locality travels with slashes in proxy labels but is stored with dots.
-  if (labels[LABEL_LEGACY_LOCALITY]) labels[LABEL_LEGACY_LOCALITY] = labels[LABEL_LEGACY_LOCALITY].replaceAll('/', '.');
+  let labels: Record<string, string> = { ...(t.labels ?? {}) };
+  if (group.spec.metadata?.labels) Object.assign(labels, group.spec.metadata.labels);
+  if (sentLabels(p)) {
+    labels = Object.assign(labels, p.labels);
+    delete labels[LABEL_LEGACY_LOCALITY];
+  }
   const annotations: Record<string, string> = {
     [ANNOTATION_AUTO_REGISTRATION_GROUP]: group.metadata.name,
     ...(group.spec.metadata?.annotations ?? {}),
-    [ANNOTATION_WORKLOAD_CONTROLLER]: controllerId,
-    [ANNOTATION_CONNECTED_AT]: connectedAt,
   };
-  if (group.spec.probe) annotations[ANNOTATION_HEALTH_CHECKS] = 'true';
+  if (hasReadinessProbe(p)) annotations[ANNOTATION_HEALTH_CHECKS] = 'true';
+  annotations[ANNOTATION_WORKLOAD_CONTROLLER] = controllerId;
+  annotations[ANNOTATION_CONNECTED_AT] = connectedAt;
   const locality = localityLabel(p.locality);
+  const owner: OwnerReference = { apiVersion: WORKLOAD_GROUP_API_VERSION, kind: 'WorkloadGroup', name: group.metadata.name, uid: groupUid, controller: true };
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'WorkloadEntry',
-    metadata: { name, namespace: p.namespace, labels, annotations },
+    metadata: { name, namespace: p.namespace, labels, annotations, ownerReferences: [owner] },
     spec: {
       ...t,
       address: p.ip!,
@@ -251,4 +276,24 @@ export function entryFromGroup(name: string, p: ConnectedProxy, group: WorkloadG
       ...(locality ? { locality } : {}),
     },
   };
+}
+
+/**
+ * The owner reference's apiVersion: istiod writes the group version of the WorkloadGroup as its
+ * config store holds it, gvk.WorkloadGroup (networking.istio.io/v1), whatever version was applied.
+ */
+export const WORKLOAD_GROUP_API_VERSION = 'networking.istio.io/v1';
+
+/** istiod reads the proxy's labels when its metadata has LABELS at all (`proxy.Metadata.Labels != nil`). */
+function sentLabels(p: ConnectedProxy): boolean {
+  const sent = p.metadata?.['LABELS'];
+  return (sent !== undefined && sent !== null) || Object.keys(p.labels).length > 0;
+}
+
+/** `proxy.Metadata.ProxyConfig.ReadinessProbe != nil`: PROXY_CONFIG node metadata with a readinessProbe. */
+export function hasReadinessProbe(p: Pick<ConnectedProxy, 'metadata'>): boolean {
+  const pc = p.metadata?.['PROXY_CONFIG'];
+  if (!pc || typeof pc !== 'object' || Array.isArray(pc)) return false;
+  const probe = (pc as Record<string, unknown>)['readinessProbe'];
+  return probe !== undefined && probe !== null;
 }

@@ -1,5 +1,6 @@
 // What the xDS server tells the registration and health controllers about a connection.
 import type { Locality } from '../model/locality.js';
+import type { VerifiedIdentity } from '../security/token-authenticator.js';
 import type { RegistrationRefusal } from './validation.js';
 
 export interface ConnectedProxy {
@@ -25,6 +26,8 @@ export interface ConnectedProxy {
    * coerced (wrong types dropped), so validation looks here for types and every INSTANCE_IPS entry.
    */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /** The identity the stream's credentials proved (a verified bearer token), if any: istiod's proxy.VerifiedIdentity. */
+  readonly identity?: VerifiedIdentity;
 }
 
 export interface HealthReport {

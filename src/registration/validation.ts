@@ -35,7 +35,11 @@ export type RefusalKind =
   | 'labels'
   | 'locality'
   | 'entry_name'
-  | 'entry';
+  | 'entry'
+  // The proxy's verified identity may not own the entry (identity.ts, istiod's ensureProxyCanControlEntry).
+  | 'identity_missing'
+  | 'identity_namespace'
+  | 'identity_service_account';
 
 export interface RegistrationRefusal {
   readonly kind: RefusalKind;
@@ -57,7 +61,16 @@ export const REFUSAL_LOG_MESSAGE: Readonly<Record<RefusalKind, string>> = {
   locality: 'auto-registration refused: invalid locality',
   entry_name: 'auto-registration refused: invalid WorkloadEntry name',
   entry: 'auto-registration refused: generated WorkloadEntry fails validation',
+  // istiod logs the error itself; these are its texts (the mismatch's values go in the fields).
+  identity_missing: 'registration of WorkloadEntry requires a verified identity',
+  identity_namespace: 'registration of WorkloadEntry namespace mismatch',
+  identity_service_account: 'registration of WorkloadEntry service account mismatch',
 };
+
+/** Refusals about who the proxy is, not what it sent: istiod ends those streams with the bare error. */
+export function isIdentityRefusal(r: RegistrationRefusal): boolean {
+  return r.kind === 'identity_missing' || r.kind === 'identity_namespace' || r.kind === 'identity_service_account';
+}
 
 /** Metadata keys auto-registration reads that must be strings when present. */
 const STRING_KEYS = ['AUTO_REGISTER_GROUP', 'NAMESPACE', 'INSTANCE_IPS', 'NETWORK', 'CLUSTER_ID', 'SERVICE_ACCOUNT', 'WORKLOAD_ENTRY'] as const;
@@ -220,8 +233,9 @@ function checkLabels(labels: Readonly<Record<string, string>>, where: string): s
   for (const k of keys) {
     const kw = labelKeyProblem(k);
     if (kw) return `${where} key ${q(k)}: ${kw}`;
-    // istio-locality travels with slashes and is stored with dots (entryFromGroup).
-    const v = k === LABEL_LEGACY_LOCALITY ? labels[k]!.replaceAll('/', '.') : labels[k]!;
+    // istio-locality travels with slashes and never reaches the entry (entryFromGroup drops it).
+    if (k === LABEL_LEGACY_LOCALITY) continue;
+    const v = labels[k]!;
     const vw = labelValueProblem(v);
     if (vw) return `${where}[${q(k)}] value ${q(labels[k]!)}: ${vw}`;
   }

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ConnectionHooks, ConnectionInfo, StreamRefusal } from '../xds/hooks.js';
 import type { RejectReason } from '../xds/metrics.js';
 import type { ConnectedProxy, ProxyLifecycle } from './connected-proxy.js';
-import { REFUSAL_LOG_MESSAGE, type RegistrationRefusal } from './validation.js';
+import { isIdentityRefusal, REFUSAL_LOG_MESSAGE, type RegistrationRefusal } from './validation.js';
 
 export function connectedProxy(conn: ConnectionInfo): ConnectedProxy {
   const n = conn.node;
@@ -22,6 +22,7 @@ export function connectedProxy(conn: ConnectionInfo): ConnectedProxy {
     labels: n.labels,
     locality: n.locality,
     metadata: n.metadata,
+    ...(conn.identity ? { identity: conn.identity } : {}),
   };
 }
 
@@ -35,6 +36,17 @@ export const REFUSAL_REASON: RejectReason = 'invalid_node_metadata';
 export const REFUSAL_PREFIX = 'invalid auto-registration metadata: ';
 
 export function streamRefusal(refusal: RegistrationRefusal): StreamRefusal {
+  if (isIdentityRefusal(refusal)) {
+    // istiod's OnConnect returns ensureProxyCanControlEntry's plain error, which ends the stream:
+    // grpc-go sends a plain error as UNKNOWN with its text as the message.
+    return {
+      code: grpc.status.UNKNOWN,
+      message: refusal.message,
+      reason: refusal.kind === 'identity_missing' ? 'unauthenticated' : 'identity_mismatch',
+      log: REFUSAL_LOG_MESSAGE[refusal.kind],
+      fields: { rule: refusal.kind, detail: refusal.message },
+    };
+  }
   return {
     code: REFUSAL_STATUS,
     message: REFUSAL_PREFIX + refusal.message,

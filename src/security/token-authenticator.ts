@@ -3,6 +3,7 @@
 // Kubernetes service account it names becomes the proxy's verified identity.
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, importSPKI, jwtVerify, decodeProtectedHeader, type JWTPayload, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { KeyObject } from 'node:crypto';
 
 export interface VerifiedIdentity {
   readonly namespace: string;
@@ -17,6 +18,10 @@ export interface TokenAuthOptions {
   jwksFile?: string;
   /** Or a single PEM public key (SPKI). */
   publicKeyFile?: string;
+  /** Or a JWKS given as an object (e.g. the embedded control plane's own key: token-issuer.ts). */
+  jwks?: JSONWebKeySet;
+  /** Or a public key object. */
+  publicKey?: KeyObject;
   /** Accepted audiences; istiod's default is `istio-ca`. */
   audiences?: string[];
   /** Required issuer, if set. */
@@ -49,7 +54,12 @@ export class TokenAuthenticator {
       };
       return new TokenAuthenticator(get, opts);
     }
-    throw new Error('token authentication needs a JWKS file or a public key file');
+    if (opts.jwks) return new TokenAuthenticator(createLocalJWKSet(opts.jwks), opts);
+    if (opts.publicKey) {
+      const key = opts.publicKey;
+      return new TokenAuthenticator(async () => key, opts);
+    }
+    throw new Error('token authentication needs a JWKS or a public key');
   }
 
   /** Verifies an `authorization` header value; throws AuthError saying why it is refused. */

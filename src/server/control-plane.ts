@@ -20,6 +20,7 @@ import { hostname } from 'node:os';
 import { StateJournal } from '../persist/journal.js';
 import { WorkloadEntryController } from '../registration/controller.js';
 import { registrationHooks } from '../registration/xds-hooks.js';
+import { validateIdentityFromEnv } from '../registration/identity.js';
 import { TokenAuthenticator, type TokenAuthOptions } from '../security/token-authenticator.js';
 import { serverCredentials, type ServerTlsOptions } from '../security/tls.js';
 
@@ -52,6 +53,12 @@ export interface ControlPlaneOptions {
   registration?: boolean;
   /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD (default 10 s). */
   gracePeriodMs?: number;
+  /**
+   * ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY: auto-registration and health checks need a verified
+   * identity (a bearer token, `tokenAuth`) that may own the entry. Default: the environment
+   * variable, else true, as in istiod. On without `tokenAuth`, every registration is refused.
+   */
+  validateIdentity?: boolean;
   /** Durable state: applied config and registered entries survive restarts. */
   stateDir?: string;
   /** xDS over TLS (mTLS with clientCaFile). */
@@ -111,12 +118,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   // Registration warnings are per connecting proxy (a node without INSTANCE_IPS, a missing
   // group): a fleet of misconfigured agents must not flood the log, so once per kind per minute.
   const registrationLog = new LogLimiter(log);
+  const validateIdentity = opts.validateIdentity ?? validateIdentityFromEnv();
+  if (opts.registration !== false && validateIdentity && !opts.tokenAuth) {
+    log.warn('ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY is on and no token authentication is configured: every auto-registration and WORKLOAD_ENTRY health check will be refused ("registration of WorkloadEntry requires a verified identity")');
+  }
   const workloadEntries =
     opts.registration === false
       ? undefined
       : new WorkloadEntryController(store, {
           ...(opts.gracePeriodMs !== undefined ? { gracePeriodMs: opts.gracePeriodMs } : {}),
           controllerId: `xdsim-${hostname()}-${process.pid}`,
+          validateIdentity,
           log: (level, msg, fields) => (level === 'warn' ? registrationLog.warn(`registration: ${msg}`, clipFields(fields), msg) : log[level](fields ?? {}, msg)),
         });
   const hooks = combineHooks(workloadEntries ? registrationHooks(workloadEntries) : undefined, opts.hooks);

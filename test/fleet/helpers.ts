@@ -59,6 +59,8 @@ export async function startTestServer(opts: { groups: readonly VmGroup[]; graceP
     resources: vmMesh(opts.groups),
     debounce: { debounceAfterMs: 50 },
     registration: REGISTRATION_AVAILABLE,
+    // Plaintext agents without tokens; identity validation has its own tests (test/registration).
+    validateIdentity: false,
     gracePeriodMs: opts.gracePeriodMs ?? 1000,
   });
   return {

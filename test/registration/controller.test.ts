@@ -31,6 +31,8 @@ function agent(i: number, more: Partial<ConnectedProxy> = {}): ConnectedProxy {
     ip: `10.1.0.${i}`,
     labels: { tier: 'proxy' },
     locality: parseLocality('r1/z1/s1'),
+    // As an istioctl-configured VM sends it: the group's probe in its ProxyConfig.
+    metadata: { PROXY_CONFIG: { readinessProbe: group.spec.probe } },
     ...more,
   };
 }
@@ -55,7 +57,7 @@ describe('WorkloadEntryController', () => {
     vi.useFakeTimers({ now: Date.parse('2026-11-23T00:00:00Z') });
     store = new ConfigStore();
     store.apply(group);
-    ctl = new WorkloadEntryController(store, { gracePeriodMs: 10_000, controllerId: 'xdsim-test' });
+    ctl = new WorkloadEntryController(store, { gracePeriodMs: 10_000, controllerId: 'xdsim-test', validateIdentity: false });
   });
   afterEach(() => {
     ctl.close();
@@ -68,11 +70,14 @@ describe('WorkloadEntryController', () => {
     const we = entry(1)!;
     expect(we.metadata.labels).toEqual({ app: 'pay', tier: 'proxy', version: 'v1' });
     expect(we.spec).toMatchObject({ address: '10.1.0.1', serviceAccount: 'pay-sa', ports: { http: 8080 }, locality: 'r1/z1/s1' });
+    expect(we.metadata.ownerReferences).toEqual([
+      { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', name: 'payments', uid: store.uid('WorkloadGroup/pay/payments'), controller: true },
+    ]);
     expect(we.metadata.annotations).toEqual({
       'istio.io/autoRegistrationGroup': 'payments',
       team: 'a',
       'istio.io/workloadController': 'xdsim-test',
-      'istio.io/connectedAt': '2026-11-23T00:00:00.000Z',
+      'istio.io/connectedAt': '2026-11-23T00:00:00Z',
       'proxy.istio.io/health-checks-enabled': 'true',
     });
   });
@@ -93,7 +98,7 @@ describe('WorkloadEntryController', () => {
     expect(entry(1)!.metadata.annotations!['istio.io/disconnectedAt']).toBeUndefined();
     ctl.onDisconnect(b);
     ctl.flush();
-    expect(entry(1)!.metadata.annotations!['istio.io/disconnectedAt']).toBe('2026-11-23T00:00:00.000Z');
+    expect(entry(1)!.metadata.annotations!['istio.io/disconnectedAt']).toBe('2026-11-23T00:00:00Z');
     expect(entry(1)!.metadata.annotations!['istio.io/connectedAt']).toBeUndefined();
     vi.advanceTimersByTime(9_999);
     ctl.flush();
@@ -115,7 +120,7 @@ describe('WorkloadEntryController', () => {
     ctl.flush();
     const we = entry(1)!;
     expect(we.metadata.annotations!['istio.io/disconnectedAt']).toBeUndefined();
-    expect(we.metadata.annotations!['istio.io/connectedAt']).toBe('2026-11-23T00:00:05.000Z');
+    expect(we.metadata.annotations!['istio.io/connectedAt']).toBe('2026-11-23T00:00:05Z');
     expect(we.status?.conditions?.[0]).toMatchObject({ type: 'Healthy', status: 'True' });
   });
 
@@ -215,7 +220,7 @@ describe('WorkloadEntryController: invalid metadata', () => {
     store = new ConfigStore();
     store.apply(group);
     logs = [];
-    ctl = new WorkloadEntryController(store, { gracePeriodMs: 10_000, controllerId: 'xdsim-test', log: (level, msg, fields) => logs.push({ level, msg, ...(fields ? { fields } : {}) }) });
+    ctl = new WorkloadEntryController(store, { gracePeriodMs: 10_000, controllerId: 'xdsim-test', validateIdentity: false, log: (level, msg, fields) => logs.push({ level, msg, ...(fields ? { fields } : {}) }) });
   });
   afterEach(() => {
     ctl.close();

@@ -199,7 +199,7 @@ describe('checkGeneratedEntry (the config validation a YAML WorkloadEntry gets)'
     metadata: { name: 'payments', namespace: 'pay' },
     spec: { metadata: { labels: { app: 'pay' } }, template: { ports: { http: 8080 }, serviceAccount: 'pay-sa' }, ...spec },
   });
-  const entry = (g: WorkloadGroup, p: ConnectedProxy = vm(), name = 'payments-10.1.0.1') => entryFromGroup(name, p, g, 'xdsim', '2026-11-23T00:00:00.000Z');
+  const entry = (g: WorkloadGroup, p: ConnectedProxy = vm(), name = 'payments-10.1.0.1') => entryFromGroup(name, p, g, 'xdsim', '2026-11-23T00:00:00Z', 'group-uid');
 
   it('an entry from a valid group and proxy passes', () => {
     expect(checkGeneratedEntry(entry(group()))).toBeUndefined();

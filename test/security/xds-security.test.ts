@@ -46,6 +46,8 @@ beforeAll(async () => {
   plane = await startPlane([we('vm', { address: '10.0.0.1', labels: { app: 'a' } }), svc('a', { app: 'a' }, [{ port: 80 }]), group], {
     tls: { certFile: f('server.pem'), keyFile: f('server.key'), clientCaFile: f('ca.pem') },
     tokenAuth: { jwksFile: f('jwks.json') },
+    // istiod's default: registration needs the token's identity (the fleet test below has it).
+    validateIdentity: true,
   });
 });
 

@@ -18,6 +18,9 @@ export function startPlane(resources: Resource[], opts: Partial<ControlPlaneOpti
     logger: silent,
     processMetrics: false,
     debounce: { debounceAfterMs: 5, debounceMaxMs: 100, enableEdsDebounce: true },
+    // Tests of other behaviour register unauthenticated test nodes: istiod's identity validation
+    // (on by default) is tested with tokens in test/registration/identity*.test.ts.
+    validateIdentity: false,
     ...opts,
   });
 }
