@@ -24,7 +24,12 @@ export interface ServiceModel {
   readonly selector?: Labels;
   /** ServiceEntry inline endpoints. */
   readonly inline: readonly Workload[];
+  /** istiod's DefaultAddress: the clusterIP, or a ServiceEntry's first address; 0.0.0.0 without one. */
+  readonly address?: string;
 }
+
+/** istiod's constants.UnspecifiedIP, the address of a service that has none. */
+export const UNSPECIFIED_IP = '0.0.0.0';
 
 export function serviceFromKube(svc: KubeService): ServiceModel | undefined {
   // Headless services and services without a selector have no endpoints istiod computes from WorkloadEntries.
@@ -38,6 +43,7 @@ export function serviceFromKube(svc: KubeService): ServiceModel | undefined {
     ports: (svc.spec.ports ?? []).map((p) => ({ name: p.name ?? '', number: p.port, targetPort: p.targetPort })),
     selector: svc.spec.selector,
     inline: [],
+    address: svc.spec.clusterIP || UNSPECIFIED_IP,
   };
 }
 
@@ -55,6 +61,7 @@ export function serviceFromEntry(se: ServiceEntry): ServiceModel | undefined {
     ports: (se.spec.ports ?? []).map((p) => ({ name: p.name, number: p.number, targetPort: p.targetPort })),
     selector: selector && Object.keys(selector).length > 0 ? selector : undefined,
     inline: (se.spec.endpoints ?? []).map((e, i) => workloadFromInlineEndpoint(ns, se.metadata.name, i, e)),
+    address: se.spec.addresses?.[0] ?? UNSPECIFIED_IP,
   };
 }
 

@@ -42,6 +42,10 @@ export const TYPE_URL = Object.freeze({
   HTTP_CONNECTION_MANAGER:
     'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   ROUTER: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  /** The fault filter istiod puts before the router in a proxyless client's listener. */
+  FAULT: 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
+  /** The retry host predicate of istiod's default retry policy. */
+  PREVIOUS_HOSTS: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
   /** Istio's health report pseudo-type: no body, only DiscoveryRequest.error_detail (SPEC §7). */
   HEALTH_INFO: 'type.googleapis.com/istio.v1.HealthInformation',
 } as const);

@@ -224,21 +224,32 @@ export interface RouteMatch {
   path?: string;
   case_sensitive?: BoolValue;
 }
+export interface RetryPolicy {
+  retry_on?: string;
+  num_retries?: UInt32Value;
+  retry_host_predicate?: { name?: string; typed_config?: Any }[];
+  /** int64: a string when decoded. */
+  host_selection_retry_max_attempts?: number | string;
+}
 export interface RouteAction {
   cluster?: string;
   weighted_clusters?: { clusters?: { name?: string; weight?: UInt32Value }[]; total_weight?: UInt32Value };
   timeout?: Duration;
+  retry_policy?: RetryPolicy;
+  max_grpc_timeout?: Duration;
 }
 export interface Route {
   name?: string;
   match?: RouteMatch;
   route?: RouteAction;
   non_forwarding_action?: Record<string, never>;
+  decorator?: { operation?: string };
 }
 export interface VirtualHost {
   name?: string;
   domains?: string[];
   routes?: Route[];
+  include_request_attempt_count?: boolean;
 }
 export interface RouteConfiguration {
   name?: string;

@@ -4,13 +4,14 @@
 // reported as the names it touched per type, and bumps that type's version.
 import type { EdsCache } from '../eds/eds-cache.js';
 import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
-import { DOMAIN_SUFFIX, parseClusterName } from '../model/service.js';
+import { DOMAIN_SUFFIX, UNSPECIFIED_IP, parseClusterName } from '../model/service.js';
 import { encode, TYPE_URL } from '../proto/index.js';
 import type { ProxyNode } from './node.js';
-import { buildCluster } from './resources/cluster.js';
+import { buildCluster, buildProxylessCluster } from './resources/cluster.js';
 import { emptyEndpointResource, endpointResource } from './resources/endpoint.js';
 import { contentVersion } from './resources/hash.js';
-import { buildListener } from './resources/listener.js';
+import { buildListener, buildProxylessListener } from './resources/listener.js';
+import { buildProxylessRoute } from './resources/proxyless-route.js';
 import { buildRoute, routeDomains } from './resources/route.js';
 import type { XdsType } from './types.js';
 import { EncodedResource } from './wire.js';
@@ -35,6 +36,17 @@ export class XdsCache {
   private readonly routes = new Map<string, EncodedResource>();
   /** Listeners under a short name (`svc.ns:port`), made on request; dropped on any LDS change. */
   private readonly aliases = new Map<string, EncodedResource | null>();
+  /**
+   * The proxyless generator's flavour (nodes with `GENERATOR: grpc`): clusters and canonical
+   * listeners by name; routes by `outbound|<port>||<host>` from their sources, encoded per proxy
+   * DNS domain on request (dropped on any RDS change), since the short names differ by namespace.
+   */
+  private readonly proxylessClusters = new Map<string, EncodedResource>();
+  private readonly proxylessListeners = new Map<string, EncodedResource>();
+  private readonly proxylessRouteSources = new Map<string, ProxylessRouteSource>();
+  private readonly proxylessRoutes = new Map<string, EncodedResource>();
+  /** Canonical listener name `<host>:<port>` -> its cluster `outbound|<port>||<host>`. */
+  private readonly listenerClusters = new Map<string, string>();
   private readonly sortedNames = new Map<XdsType, string[]>();
   private readonly versions: Record<XdsType, number> = { cds: 1, eds: 1, lds: 1, rds: 1 };
   private readonly subscribers = new Set<ResourceChangeListener>();
@@ -66,7 +78,9 @@ export class XdsCache {
   }
 
   /** Every name of a full-state type (what a wildcard subscription gets), sorted. */
-  names(t: XdsType): readonly string[] {
+  names(t: XdsType, proxy?: ProxyNode): readonly string[] {
+    // istiod's proxyless generator builds only the clusters asked for by name: no wildcard CDS.
+    if (t === 'cds' && proxy?.proxyless) return NO_NAMES;
     let n = this.sortedNames.get(t);
     if (!n) {
       const src = t === 'cds' ? this.clusters : t === 'lds' ? this.listeners : t === 'rds' ? this.routes : undefined;
@@ -80,7 +94,7 @@ export class XdsCache {
   get(t: XdsType, name: string, proxy: ProxyNode | undefined): EncodedResource | undefined {
     switch (t) {
       case 'cds':
-        return this.clusters.get(name);
+        return (proxy?.proxyless ? this.proxylessClusters : this.clusters).get(name);
       case 'eds': {
         if (!proxy) return undefined;
         // istiod answers every EDS name; an unknown cluster gets an empty assignment at once.
@@ -88,9 +102,10 @@ export class XdsCache {
         return v ? endpointResource(v) : emptyEndpointResource(name);
       }
       case 'lds':
-        return this.listeners.get(name) ?? this.alias(name, proxy?.namespace ?? '');
+        if (proxy?.proxyless) return this.proxylessListeners.get(name) ?? this.alias(name, proxy.namespace, true);
+        return this.listeners.get(name) ?? this.alias(name, proxy?.namespace ?? '', false);
       case 'rds':
-        return this.routes.get(name);
+        return proxy?.proxyless ? this.proxylessRoute(name, proxy.dnsDomain) : this.routes.get(name);
     }
   }
 
@@ -99,7 +114,7 @@ export class XdsCache {
    * `svc.ns:port`, or `svc:port` in the proxy's namespace): same content under the asked name,
    * as istiod resolves them, routing through the canonical route.
    */
-  private alias(name: string, namespace: string): EncodedResource | undefined {
+  private alias(name: string, namespace: string, proxyless: boolean): EncodedResource | undefined {
     const colon = name.lastIndexOf(':');
     if (colon <= 0) return undefined;
     const host = name.slice(0, colon);
@@ -107,18 +122,35 @@ export class XdsCache {
     const dots = host.split('.').length - 1;
     let canonical: string;
     if (dots === 0 && namespace) canonical = `${host}.${namespace}.svc.${DOMAIN_SUFFIX}:${port}`;
-    else if (dots === 1) canonical = `${host}.svc.${DOMAIN_SUFFIX}:${port}`;
-    else if (dots === 2 && host.endsWith('.svc')) canonical = `${host}.${DOMAIN_SUFFIX}:${port}`;
+    // istiod's proxyless generator (tryFindFQDN) expands `svc.ns` and `svc.ns.svc` only in the proxy's own namespace.
+    else if (dots === 1 && (!proxyless || host.endsWith(`.${namespace}`))) canonical = `${host}.svc.${DOMAIN_SUFFIX}:${port}`;
+    else if (dots === 2 && host.endsWith('.svc') && (!proxyless || host.endsWith(`.${namespace}.svc`))) canonical = `${host}.${DOMAIN_SUFFIX}:${port}`;
     else return undefined;
-    const key = `${name}\u0000${canonical}`;
+    const key = `${proxyless ? 'G' : 'S'}\u0000${name}\u0000${canonical}`;
     const hit = this.aliases.get(key);
     if (hit !== undefined) return hit ?? undefined;
-    const made = this.listeners.has(canonical)
-      ? encoded(TYPE_URL.LISTENER, 'Listener', name, buildListener(name, canonical))
-      : null;
+    const source = this.proxylessRouteSources.get(this.listenerClusters.get(canonical) ?? '');
+    const made = !this.listeners.has(canonical)
+      ? null
+      : proxyless && source
+        ? encoded(TYPE_URL.LISTENER, 'Listener', name, buildProxylessListener(name, source.cluster, source.address, source.port))
+        : encoded(TYPE_URL.LISTENER, 'Listener', name, buildListener(name, canonical));
     if (this.aliases.size > 10_000) this.aliases.clear();
     this.aliases.set(key, made);
     return made ?? undefined;
+  }
+
+  private proxylessRoute(name: string, dnsDomain: string): EncodedResource | undefined {
+    const source = this.proxylessRouteSources.get(name);
+    if (!source) return undefined;
+    const key = `${name}\u0000${dnsDomain}`;
+    let r = this.proxylessRoutes.get(key);
+    if (!r) {
+      r = encoded(TYPE_URL.ROUTE, 'RouteConfiguration', name, buildProxylessRoute(name, source.host, source.port, source.address, dnsDomain));
+      if (this.proxylessRoutes.size > 10_000) this.proxylessRoutes.clear();
+      this.proxylessRoutes.set(key, r);
+    }
+    return r;
   }
 
   private onRegistry(d: RegistryDelta): void {
@@ -160,6 +192,7 @@ export class XdsCache {
       this.versions[t]++;
       this.sortedNames.delete(t);
       if (t === 'lds') this.aliases.clear();
+      if (t === 'rds') this.proxylessRoutes.clear();
     }
     if (changed.size === 0) return;
     const change: ResourceChange = { types: changed, at: this.pendingAt };
@@ -175,15 +208,44 @@ export class XdsCache {
     };
     for (const name of names) {
       const model = this.registry.cluster(name);
-      if (put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model, { sendUnhealthy: this.eds.options.sendUnhealthy })))) mark('cds', name);
+      const sidecarChanged = put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model, { sendUnhealthy: this.eds.options.sendUnhealthy })));
+      if (put(this.proxylessClusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildProxylessCluster(model))) || sidecarChanged) mark('cds', name);
       const parsed = parseClusterName(name);
       if (!parsed || parsed.subset !== '') continue;
       const lname = `${parsed.host}:${parsed.port}`;
       const svc = model ?? undefined;
-      if (put(this.listeners, lname, svc && encoded(TYPE_URL.LISTENER, 'Listener', lname, buildListener(lname, lname)))) mark('lds', lname);
+      const source = svc && proxylessRouteSource(svc);
+      const listenerChanged = put(this.listeners, lname, svc && encoded(TYPE_URL.LISTENER, 'Listener', lname, buildListener(lname, lname)));
+      const proxylessListener = source && encoded(TYPE_URL.LISTENER, 'Listener', lname, buildProxylessListener(lname, name, source.address, source.port));
+      if (put(this.proxylessListeners, lname, proxylessListener) || listenerChanged) mark('lds', lname);
+      if (svc) this.listenerClusters.set(lname, name);
+      else this.listenerClusters.delete(lname);
       if (put(this.routes, lname, svc && routeFor(lname, svc))) mark('rds', lname);
+      const before = this.proxylessRouteSources.get(name);
+      if (source) this.proxylessRouteSources.set(name, source);
+      else this.proxylessRouteSources.delete(name);
+      if (!sameSource(before, source)) mark('rds', name);
     }
   }
+}
+
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** What a proxyless route of a subset-less cluster is built from, besides the proxy's DNS domain. */
+interface ProxylessRouteSource {
+  readonly cluster: string;
+  readonly host: string;
+  readonly port: number;
+  readonly address: string;
+}
+
+function proxylessRouteSource(model: ClusterModel): ProxylessRouteSource {
+  return { cluster: model.name, host: model.host, port: model.port.number, address: model.service.address ?? UNSPECIFIED_IP };
+}
+
+function sameSource(a: ProxylessRouteSource | undefined, b: ProxylessRouteSource | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.cluster === b.cluster && a.host === b.host && a.port === b.port && a.address === b.address;
 }
 
 function routeFor(name: string, model: ClusterModel): EncodedResource {

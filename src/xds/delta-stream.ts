@@ -83,7 +83,7 @@ export class DeltaStream extends XdsConnection {
     if (pure && !w.force && w.sentTypeVersion === typeVersion) return undefined;
     const resources: EncodedResource[] = [];
     const removed: string[] = [];
-    const scope = w.wildcard ? new Set([...cache.names(t), ...w.names]) : w.names;
+    const scope = w.wildcard ? new Set([...cache.names(t, this.node), ...w.names]) : w.names;
     for (const n of scope) {
       const r = cache.get(t, n, this.node);
       if (r) {

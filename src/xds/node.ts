@@ -3,6 +3,7 @@
 import type protobuf from 'protobufjs';
 import { proxyView, type ProxyView } from '../eds/proxy.js';
 import { NO_LOCALITY, type Locality } from '../model/locality.js';
+import { DOMAIN_SUFFIX } from '../model/service.js';
 import { fromStruct, toObject } from '../proto/index.js';
 import type { Node } from '../proto/messages.js';
 
@@ -19,6 +20,12 @@ export interface ProxyNode {
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly userAgent: string;
   readonly view: ProxyView;
+  /** Node metadata GENERATOR: `grpc` selects istiod's proxyless generator for CDS/LDS/RDS. */
+  readonly generator: string;
+  /** GENERATOR is `grpc` (istiod's Proxy.IsProxylessGrpc). */
+  readonly proxyless: boolean;
+  /** istiod's DNSDomain: the `<ns>.svc.cluster.local` of a 4-part id, else from the namespace, else ''. */
+  readonly dnsDomain: string;
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -46,10 +53,12 @@ export function parseNode(node: protobuf.Message | Node | null | undefined): Pro
   const network = str(metadata['NETWORK']);
   const labels = stringMap(metadata['LABELS']);
   const clusterId = str(metadata['CLUSTER_ID']) || undefined;
+  const generator = str(metadata['GENERATOR']);
+  const namespace = str(metadata['NAMESPACE']) || idNamespace;
   return {
     id,
     cluster: n.cluster ?? '',
-    namespace: str(metadata['NAMESPACE']) || idNamespace,
+    namespace,
     ip: ips[0] ?? (idParts.length === 4 ? idParts[1]! : ''),
     locality,
     network,
@@ -57,6 +66,10 @@ export function parseNode(node: protobuf.Message | Node | null | undefined): Pro
     metadata,
     userAgent: [n.user_agent_name, n.user_agent_version].filter(Boolean).join('/'),
     view: proxyView({ locality, network, labels, ...(clusterId ? { clusterId } : {}) }),
+    generator,
+    proxyless: generator === 'grpc',
+    // istiod takes it from the id's last part (`<ns>.svc.cluster.local`).
+    dnsDomain: idParts.length === 4 ? idParts[3]! : namespace ? `${namespace}.svc.${DOMAIN_SUFFIX}` : '',
   };
 }
 

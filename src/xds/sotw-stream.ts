@@ -93,7 +93,7 @@ export class SotwStream extends XdsConnection {
       const pure = w.wildcard && w.names.size === 0;
       if (pure && !w.force && w.sentTypeVersion === typeVersion) return undefined;
       let changed = w.force;
-      const names = w.wildcard ? new Set([...cache.names(t), ...w.names]) : w.names;
+      const names = w.wildcard ? new Set([...cache.names(t, this.node), ...w.names]) : w.names;
       for (const n of names) {
         const r = cache.get(t, n, this.node);
         if (!r) continue;
@@ -105,7 +105,8 @@ export class SotwStream extends XdsConnection {
       w.sentTypeVersion = pure ? typeVersion : -1;
       if (!changed) return undefined;
       w.sent = new Map(resources.map((r) => [r.name, r.version]));
-      return this.respond(t, w, resources, pure ? `W\u0000${typeVersion}` : undefined);
+      // Proxyless nodes get another flavour of the same names: their full set is shared apart.
+      return this.respond(t, w, resources, pure ? `W\u0000${this.node.proxyless ? 'grpc' : ''}\u0000${typeVersion}` : undefined);
     }
     for (const n of w.names) {
       const r = cache.get(t, n, this.node);

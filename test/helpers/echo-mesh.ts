@@ -117,14 +117,17 @@ status:
     expect(r.status, r.text).toBe(200);
   }
 
-  /** A gRPC xDS bootstrap for a client in r1/z1/s1. */
+  /**
+   * A gRPC xDS bootstrap for a client in r1/z1/s1, with the GENERATOR istio-agent writes into a
+   * proxyless bootstrap (its agent.go), so xdsim serves the proxyless generator's resources.
+   */
   bootstrap(): object {
     return {
       xds_servers: [{ server_uri: `127.0.0.1:${this.plane.xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
       node: {
         id: 'sidecar~127.0.0.9~client.pay~pay.svc.cluster.local',
         locality: { region: 'r1', zone: 'z1', sub_zone: 's1' },
-        metadata: { NAMESPACE: 'pay' },
+        metadata: { NAMESPACE: 'pay', GENERATOR: 'grpc' },
       },
     };
   }

@@ -177,11 +177,23 @@ export function inlineRouteListenerFixture(pack: Pack): Listener {
             {
               name: 'echo',
               domains: [HOST, `${HOST}:8080`, '*'],
+              include_request_attempt_count: true,
               routes: [
                 {
                   name: 'exact',
                   match: { path: '/echo.Echo/Call', case_sensitive: { value: false } },
-                  route: { cluster: CLUSTER, timeout: { seconds: 0, nanos: 500_000_000 } },
+                  route: {
+                    cluster: CLUSTER,
+                    timeout: { seconds: 0, nanos: 500_000_000 },
+                    max_grpc_timeout: { seconds: 1 },
+                    retry_policy: {
+                      retry_on: 'connect-failure,unavailable',
+                      num_retries: { value: 2 },
+                      retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: pack(TYPE_URL.PREVIOUS_HOSTS, {}) }],
+                      host_selection_retry_max_attempts: '5',
+                    },
+                  },
+                  decorator: { operation: `${HOST}:8080/*` },
                 },
                 {
                   name: 'split',
@@ -201,7 +213,10 @@ export function inlineRouteListenerFixture(pack: Pack): Listener {
             },
           ],
         },
-        http_filters: [{ name: 'envoy.filters.http.router', typed_config: pack(TYPE_URL.ROUTER, {}) }],
+        http_filters: [
+          { name: 'envoy.filters.http.fault', typed_config: pack(TYPE_URL.FAULT, {}) },
+          { name: 'envoy.filters.http.router', typed_config: pack(TYPE_URL.ROUTER, {}) },
+        ],
       }),
     },
   };

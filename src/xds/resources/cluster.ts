@@ -33,3 +33,19 @@ export function buildCluster(model: ClusterModel, opts: ClusterBuildOptions = {}
   }
   return c;
 }
+
+/**
+ * The Cluster istiod's proxyless generator sends a `GENERATOR: grpc` node (grpcgen's edsCluster):
+ * EDS over ADS and nothing else: no connect timeout, outlier detection or locality weighting, and
+ * `lb_policy` left at its default (ROUND_ROBIN). Its DestinationRule extras (LEAST_REQUEST, ring
+ * hash, http2MaxRequests circuit breakers, ISTIO_MUTUAL TLS) are not modelled.
+ */
+export function buildProxylessCluster(model: ClusterModel): Cluster {
+  return {
+    name: model.name,
+    // istiod's DelimitedStatsPrefix: the name and its stat delimiter.
+    alt_stat_name: `${model.name};`,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: { ads: {} }, service_name: model.name },
+  };
+}
