@@ -140,13 +140,20 @@ export class XdsCache {
     return made ?? undefined;
   }
 
+  /**
+   * istiod's grpcgen buildHTTPRoute answers any name that parses as a cluster key with a host and a
+   * port: the service's virtual host (also under a subset's name: it routes to the default cluster),
+   * or no virtual host at all for a service it does not know.
+   */
   private proxylessRoute(name: string, dnsDomain: string): EncodedResource | undefined {
-    const source = this.proxylessRouteSources.get(name);
-    if (!source) return undefined;
-    const key = `${name}\u0000${dnsDomain}`;
+    const parsed = parseClusterName(name);
+    if (!parsed || !parsed.host || parsed.port === 0) return undefined;
+    const source = this.proxylessRouteSources.get(parsed.subset ? `outbound|${parsed.port}||${parsed.host}` : name);
+    const key = `${name}\u0000${source ? dnsDomain : ''}`;
     let r = this.proxylessRoutes.get(key);
     if (!r) {
-      r = encoded(TYPE_URL.ROUTE, 'RouteConfiguration', name, buildProxylessRoute(name, source.host, source.port, source.address, dnsDomain));
+      const route = source ? buildProxylessRoute(source.cluster, source.host, source.port, source.address, dnsDomain, name) : { name };
+      r = encoded(TYPE_URL.ROUTE, 'RouteConfiguration', name, route);
       if (this.proxylessRoutes.size > 10_000) this.proxylessRoutes.clear();
       this.proxylessRoutes.set(key, r);
     }

@@ -147,6 +147,18 @@ describe('proxyless generator (GENERATOR: grpc)', () => {
     expect(domains['outbound|9000||ext.example.com']).toEqual(['ext.example.com', 'ext.example.com:9000', 'ext.example.com.', 'ext.example.com.:9000']);
   });
 
+  it('RDS: an unknown service gets a route with no virtual host; a subset name routes to the default cluster (grpcgen buildHTTPRoute)', async () => {
+    plane = await startPlane(meshWith());
+    const unknown = 'outbound|9999||nope.pay.svc.cluster.local';
+    const subset = `outbound|8080|v1|${API_HOST}`;
+    const r = await fetch(client(), TYPE_URL.ROUTE, [unknown, subset], true);
+    const byName = Object.fromEntries(r.resources.map((x) => [x['name'], x]));
+    expect(byName[unknown]).toEqual({ name: unknown });
+    const vh = (byName[subset]!['virtual_hosts'] as { name: string; routes: { route: { cluster: string } }[] }[])[0]!;
+    expect(vh.name).toBe(`${API_HOST}:8080`);
+    expect(vh.routes[0]!.route.cluster).toBe(API);
+  });
+
   it('RDS: a `<host>:<port>` name is not a proxyless route (grpcgen parses it as a cluster key)', async () => {
     plane = await startPlane(meshWith());
     const c = client();

@@ -58,10 +58,11 @@ export function proxylessDomains(host: string, port: number, address: string, dn
   return out;
 }
 
-export function buildProxylessRoute(cluster: string, host: string, port: number, address: string, dnsDomain: string): RouteConfiguration {
+/** `name`: the route name asked for, the cluster's unless a subset's. */
+export function buildProxylessRoute(cluster: string, host: string, port: number, address: string, dnsDomain: string, name = cluster): RouteConfiguration {
   const vhost = hostPort(host, port);
   return {
-    name: cluster,
+    name,
     virtual_hosts: [
       {
         name: vhost,
