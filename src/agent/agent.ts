@@ -10,8 +10,8 @@ import { TYPE_URL } from '../proto/index.js';
 import { METHOD_PATH } from '../proto/services.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import type { AgentEvents } from './events.js';
-import { encodeNode, type AgentIdentity } from './identity.js';
-import { ProbeRunner, type ProbeModel, type ProbeSettings } from './probe.js';
+import { encodeNodeParts, type AgentIdentity } from './identity.js';
+import { ProbeRunner, readinessProbeFor, type ProbeModel, type ProbeSettings } from './probe.js';
 import { mulberry32, type Rng } from '../util/random.js';
 import {
   addressNeedle,
@@ -101,7 +101,8 @@ export class Agent {
   readonly index: number;
   private opts: AgentOptions;
   private ident: AgentIdentity;
-  private nodeBytes: Uint8Array;
+  /** The encoded Node: own bytes, then the group's shared metadata (identity.ts). */
+  private nodeBytes: readonly Uint8Array[];
   private needle: Buffer;
   private readonly rng: Rng;
   private readonly backoff: Backoff;
@@ -147,8 +148,14 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.opts = opts;
     this.index = opts.index ?? 0;
+    // An agent probes because its ProxyConfig has a readinessProbe, and istiod reads that probe
+    // from the node: one given a probe but no readinessProbe sends the probe's own.
+    if (opts.probe && !opts.identity.readinessProbe && !opts.identity.shared) {
+      opts = { ...opts, identity: { ...opts.identity, readinessProbe: readinessProbeFor(opts.probe) } };
+      this.opts = opts;
+    }
     this.ident = opts.identity;
-    this.nodeBytes = encodeNode(opts.identity);
+    this.nodeBytes = encodeNodeParts(opts.identity);
     this.needle = addressNeedle(opts.identity.ip);
     this.rng = mulberry32((opts.seed ?? 1) ^ Math.imul(this.index + 1, 0x9e3779b1));
     this.backoff = new Backoff(opts.backoff ?? DEFAULT_BACKOFF, this.rng);
@@ -246,8 +253,9 @@ export class Agent {
     if (this.st === 'stopped') return;
     this.clearTimers();
     this.teardown();
+    if (this.opts.probe && !next.readinessProbe && !next.shared) next = { ...next, readinessProbe: readinessProbeFor(this.opts.probe) };
     this.ident = next;
-    this.nodeBytes = encodeNode(next);
+    this.nodeBytes = encodeNodeParts(next);
     this.needle = addressNeedle(next.ip);
     this.presentIn.clear();
     this.visibleReported = false;

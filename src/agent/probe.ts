@@ -3,6 +3,7 @@
 // apps - an outcome model. Thresholds work like the agent's health checker: a state is reported
 // when `successThreshold` successes (or `failureThreshold` failures) in a row disagree with the
 // last reported state; the very first conclusive result is reported whatever it is.
+import type { ReadinessProbe } from '../config/resources.js';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -28,6 +29,25 @@ export interface ProbeSettings {
   timeoutMs: number;
   successThreshold: number;
   failureThreshold: number;
+}
+
+/**
+ * The probe as the VM's ProxyConfig carries it (readinessProbe, a WorkloadGroup probe): the
+ * timing in seconds, and the handler of a real target (httpGet / tcpSocket). A simulated probe
+ * has no handler.
+ */
+export function readinessProbeFor(p: Omit<ProbeSettings, 'check'> & { check?: ProbeCheck }): ReadinessProbe {
+  const out: ReadinessProbe = {
+    ...(p.initialDelayMs > 0 ? { initialDelaySeconds: Math.round(p.initialDelayMs / 1000) } : {}),
+    timeoutSeconds: Math.max(1, Math.round(p.timeoutMs / 1000)),
+    periodSeconds: Math.max(1, Math.round(p.periodMs / 1000)),
+    successThreshold: p.successThreshold,
+    failureThreshold: p.failureThreshold,
+  };
+  const t = p.check;
+  if (t?.kind === 'http') out.httpGet = { path: t.path, port: t.port, host: t.host, ...(t.scheme === 'https' ? { scheme: 'HTTPS' } : {}) };
+  else if (t?.kind === 'tcp') out.tcpSocket = { host: t.host, port: t.port };
+  return out;
 }
 
 /** WorkloadGroup probe defaults (periodSeconds 10, timeoutSeconds 1, thresholds 1 in the agent). */

@@ -40,6 +40,16 @@ class Writer {
     return this;
   }
 
+  /** A length-delimited field whose bytes are the concatenation of `parts` (none copied). */
+  partsField(field: number, parts: readonly Uint8Array[]): this {
+    let n = 0;
+    for (const p of parts) n += p.length;
+    this.push(varintBytes((field << 3) | WIRE_LEN));
+    this.push(varintBytes(n));
+    for (const p of parts) this.push(p);
+    return this;
+  }
+
   stringField(field: number, s: string | undefined, emitEmpty = false): this {
     if (s === undefined) return this;
     return this.bytesField(field, Buffer.from(s, 'utf8'), emitEmpty);
@@ -72,8 +82,11 @@ export interface ErrorDetail {
 
 export interface SotwRequest {
   versionInfo?: string;
-  /** Pre-encoded envoy.config.core.v3.Node (sent on a stream's first request). */
-  node?: Uint8Array;
+  /**
+   * Pre-encoded envoy.config.core.v3.Node (sent on a stream's first request), whole or in parts
+   * written back to back (identity.ts: the agent's own bytes, then its group's shared ones).
+   */
+  node?: Uint8Array | readonly Uint8Array[];
   resourceNames?: readonly string[];
   typeUrl: string;
   responseNonce?: string;
@@ -84,10 +97,15 @@ function encodeStatus(e: ErrorDetail): Buffer {
   return new Writer().varintField(1, e.code >>> 0).stringField(2, e.message).finish();
 }
 
+function nodeField(w: Writer, field: number, node: Uint8Array | readonly Uint8Array[]): void {
+  if (node instanceof Uint8Array) w.bytesField(field, node, true);
+  else w.partsField(field, node);
+}
+
 /** envoy.service.discovery.v3.DiscoveryRequest bytes. */
 export function encodeSotwRequest(r: SotwRequest): Buffer {
   const w = new Writer().stringField(1, r.versionInfo);
-  if (r.node) w.bytesField(2, r.node, true);
+  if (r.node) nodeField(w, 2, r.node);
   for (const n of r.resourceNames ?? []) w.stringField(3, n, true);
   w.stringField(4, r.typeUrl).stringField(5, r.responseNonce);
   // An empty Status still marks a NACK, so it is written even when code and message are empty.
@@ -96,7 +114,7 @@ export function encodeSotwRequest(r: SotwRequest): Buffer {
 }
 
 export interface DeltaRequest {
-  node?: Uint8Array;
+  node?: Uint8Array | readonly Uint8Array[];
   typeUrl: string;
   subscribe?: readonly string[];
   unsubscribe?: readonly string[];
@@ -108,7 +126,7 @@ export interface DeltaRequest {
 /** envoy.service.discovery.v3.DeltaDiscoveryRequest bytes. */
 export function encodeDeltaRequest(r: DeltaRequest): Buffer {
   const w = new Writer();
-  if (r.node) w.bytesField(1, r.node, true);
+  if (r.node) nodeField(w, 1, r.node);
   w.stringField(2, r.typeUrl);
   for (const n of r.subscribe ?? []) w.stringField(3, n, true);
   for (const n of r.unsubscribe ?? []) w.stringField(4, n, true);

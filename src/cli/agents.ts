@@ -28,6 +28,7 @@ export interface AgentsFlags {
   tlsKey?: string;
   sni?: string;
   tokenFile?: string;
+  serviceAccount?: string;
   namespace: string;
   group?: string;
   count: string;
@@ -162,6 +163,7 @@ export function fleetConfigFromFlags(f: AgentsFlags, env: NodeJS.ProcessEnv = pr
       probe,
       labels: f.labels ? parseLabels(f.labels) : {},
       network: f.network ?? '',
+      ...(f.serviceAccount ? { serviceAccount: f.serviceAccount } : {}),
       clusterId: f.clusterId ?? DEFAULT_FLEET.clusterId,
       namePrefix: f.namePrefix ?? '',
       seed: f.seed !== undefined ? parsePositiveInt(f.seed, '--seed', 0) : 1,
@@ -227,7 +229,7 @@ export function registerAgentsCommand(program: Command): void {
   program
     .command('agents')
     .description('run a fleet of simulated istio-agents (auto-registration, health over xDS, churn) against an xDS server')
-    .requiredOption('--xds <host:port>', 'xDS server address (plaintext gRPC; TLS and tokens come later)')
+    .requiredOption('--xds <host:port>', 'xDS server address (host:port; TLS with --tls-ca, a token with --token-file)')
     .option('--namespace <ns>', 'agents\' namespace (NAMESPACE metadata)', 'default')
     .option('--group <workloadgroup>', 'WorkloadGroup to auto-register into (AUTO_REGISTER_GROUP); omit for no registration')
     .requiredOption('--count <n>', 'agents in the fleet (all shards together)')
@@ -271,6 +273,7 @@ export function registerAgentsCommand(program: Command): void {
     .option('--tls-key <file>', 'client key for mTLS (PEM)')
     .option('--sni <name>', 'server name to verify and send, e.g. istiod.istio-system.svc')
     .option('--token-file <file>', 'bearer token (JWT) sent as authorization on every stream, like istio-agent')
+    .option('--service-account <name>', 'SERVICE_ACCOUNT metadata: the group template\'s service account, the one --token-file is for')
     .option('--progress <tty|plain|none>', 'progress output on stderr (default: a bar on a TTY, lines otherwise)')
     .action(async (flags: AgentsFlags) => {
       const config = fleetConfigFromFlags(flags);

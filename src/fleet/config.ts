@@ -2,10 +2,11 @@ import type { ClientTlsOptions } from '../security/tls.js';
 // A fleet run, declared: where to connect, how many agents and what they look like, how fast
 // they arrive, how they churn, and how long it all lasts. Plain data (structured-clone safe) so
 // it can be posted to worker threads and written into the summary as is.
-import type { AgentIdentity, AgentLocality } from '../agent/identity.js';
+import { sharedNode, type AgentIdentity, type AgentLocality, type SharedNode } from '../agent/identity.js';
+import type { ReadinessProbe } from '../config/resources.js';
 import { DEFAULT_BACKOFF, type BackoffOptions } from '../agent/backoff.js';
 import type { NackPolicy, Subscription } from '../agent/agent.js';
-import { DEFAULT_PROBE, type ProbeCheck, type ProbeModel, type ProbeSettings } from '../agent/probe.js';
+import { DEFAULT_PROBE, readinessProbeFor, type ProbeCheck, type ProbeModel, type ProbeSettings } from '../agent/probe.js';
 import { hashUnit } from '../util/random.js';
 import type { ChurnSpec } from './churn.js';
 import { agentIp, FleetConfigError, localityFor, parseIpv4, type WeightedLocality } from './parse.js';
@@ -44,6 +45,16 @@ export interface FleetConfig {
   subscription: Subscription;
   /** null: agents report no health (their group has no probe). */
   probe: FleetProbe | null;
+  /**
+   * The group's probe as the VMs' mesh config carries it (PROXY_CONFIG.readinessProbe), when
+   * known (scenarios pass the WorkloadGroup's); otherwise made from `probe` (readinessProbeOf).
+   * Only sent when `probe` is set: an agent without a probe has none in its config.
+   */
+  readinessProbe?: ReadinessProbe;
+  /** SERVICE_ACCOUNT metadata: the group template's service account. */
+  serviceAccount?: string;
+  /** The group template's ports (POD_PORTS metadata), when known. */
+  podPorts?: Record<string, number>;
   labels: Record<string, string>;
   network: string;
   clusterId: string;
@@ -74,6 +85,8 @@ export interface FleetConfig {
   tls?: ClientTlsOptions;
   /** File holding a bearer token (JWT) sent as `authorization` on every stream, as istio-agent does. */
   tokenFile?: string;
+  /** Or the token itself (the embedded control plane of `xdsim run` mints one per service account). */
+  token?: string;
 }
 
 export const DEFAULT_FLEET: Readonly<Omit<FleetConfig, 'xds' | 'count'>> = Object.freeze({
@@ -176,6 +189,37 @@ export function agentLocality(c: FleetConfig, index: number): AgentLocality | un
   return localityFor(c.localities, index, c.count);
 }
 
+/**
+ * PROXY_CONFIG's readinessProbe for a fleet probe without the group's own: the timing, and the
+ * real target's handler (httpGet / tcpSocket) when there is one. A simulated probe has no handler.
+ */
+export function readinessProbeOf(p: FleetProbe): ReadinessProbe {
+  const { target, ...timing } = p;
+  return readinessProbeFor({ ...timing, ...(target ? { check: target } : {}) });
+}
+
+/** One shared Node part per fleet config (in each worker: the config object it was given). */
+const sharedNodes = new WeakMap<FleetConfig, SharedNode>();
+
+function sharedNodeOf(c: FleetConfig): SharedNode {
+  let s = sharedNodes.get(c);
+  if (!s) {
+    const probe = c.probe ? (c.readinessProbe ?? readinessProbeOf(c.probe)) : undefined;
+    s = sharedNode({
+      namespace: c.namespace,
+      ...(c.group ? { group: c.group } : {}),
+      ...(c.network ? { network: c.network } : {}),
+      labels: c.labels,
+      clusterId: c.clusterId,
+      ...(c.serviceAccount ? { serviceAccount: c.serviceAccount } : {}),
+      ...(probe ? { readinessProbe: probe } : {}),
+      ...(c.podPorts ? { podPorts: c.podPorts } : {}),
+    });
+    sharedNodes.set(c, s);
+  }
+  return s;
+}
+
 /** The identity of agent `index` in IP generation `generation`. */
 export function agentIdentity(c: FleetConfig, index: number, generation: number): AgentIdentity {
   const ip = agentIp(parseIpv4(c.ipBase), c.count, index, generation);
@@ -190,6 +234,8 @@ export function agentIdentity(c: FleetConfig, index: number, generation: number)
     labels: c.labels,
     ...(locality ? { locality } : {}),
     clusterId: c.clusterId,
+    ...(c.serviceAccount ? { serviceAccount: c.serviceAccount } : {}),
+    shared: sharedNodeOf(c),
   };
 }
 

@@ -397,6 +397,7 @@ function transportFor(c: FleetConfig): Pick<AgentOptions, 'credentials' | 'chann
     out.credentials = channelCredentials(c.tls);
     out.channelOptions = tlsChannelOptions(c.tls);
   }
-  if (c.tokenFile) out.callMetadata = { authorization: `Bearer ${readFileSync(c.tokenFile, 'utf8').trim()}` };
+  const token = c.token ?? (c.tokenFile ? readFileSync(c.tokenFile, 'utf8').trim() : undefined);
+  if (token) out.callMetadata = { authorization: `Bearer ${token}` };
   return out;
 }

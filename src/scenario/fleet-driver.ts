@@ -77,6 +77,16 @@ export interface FleetDriverOptions {
   restores: number;
   /** Worker threads in total (default: scenario's, else 1); each set gets at least one. */
   workers?: number;
+  /** Bearer tokens by `namespace/serviceAccount` (the embedded control plane mints them: setServiceAccount). */
+  tokens?: Record<string, string>;
+}
+
+/**
+ * The service account a set's agents are: the set's own, else the group template's, else the
+ * namespace's `default` (the token istioctl would ask for; the entry then names none).
+ */
+export function setServiceAccount(set: Pick<AgentSetSpec, 'serviceAccount'>, group: WorkloadGroup | undefined): string {
+  return set.serviceAccount ?? group?.spec.template?.serviceAccount ?? 'default';
 }
 
 export class ScenarioFleet implements FleetDriver {
@@ -96,6 +106,11 @@ export class ScenarioFleet implements FleetDriver {
       let unhealthyFraction = 0;
       if (set.probe?.model.kind === 'unhealthy') unhealthyFraction = set.probe.fraction;
       if (set.probe?.model.kind === 'flapping') churn.push({ kind: 'flap', fraction: set.probe.fraction, periodMs: set.probe.model.periodMs, atMs: 0 });
+      // What istioctl gives the VMs of the group: the template's service account and ports in
+      // cluster.env, the group's probe in mesh.yaml, a token for the service account.
+      const sa = setServiceAccount(set, group);
+      const namedSa = set.serviceAccount ?? group?.spec.template?.serviceAccount;
+      const token = o.tokens?.[`${set.namespace}/${sa}`];
       const config: FleetConfig = fleetConfig({
         xds: o.xds,
         count: set.count,
@@ -113,6 +128,10 @@ export class ScenarioFleet implements FleetDriver {
         subscription: f.clusters ? { cds: false, eds: f.clusters } : { cds: true },
         watch: f.clusters ? 'observer' : 'self',
         probe: fleetProbe(group?.spec.probe),
+        ...(group?.spec.probe ? { readinessProbe: group.spec.probe } : {}),
+        ...(namedSa ? { serviceAccount: namedSa } : {}),
+        ...(group?.spec.template?.ports ? { podPorts: group.spec.template.ports } : {}),
+        ...(token ? { token } : {}),
         labels: set.labels,
         network: set.network,
         // Distinct instance names per set even when two sets share a group.

@@ -51,6 +51,7 @@ export const DEFAULT_CONTROL_PLANE: ControlPlaneSettings = Object.freeze({
   debounceMaxMs: 10_000,
   edsDebounce: true,
   sendUnhealthyEndpoints: false,
+  validateIdentity: true,
 });
 
 let validator: ValidateFunction | undefined;
@@ -151,6 +152,7 @@ class ScenarioBuilder {
       debounceMaxMs: cp.debounceMax ? parseDuration(cp.debounceMax) : DEFAULT_CONTROL_PLANE.debounceMaxMs,
       edsDebounce: cp.edsDebounce ?? DEFAULT_CONTROL_PLANE.edsDebounce,
       sendUnhealthyEndpoints: cp.sendUnhealthyEndpoints ?? DEFAULT_CONTROL_PLANE.sendUnhealthyEndpoints,
+      validateIdentity: cp.validateIdentity ?? DEFAULT_CONTROL_PLANE.validateIdentity,
     };
     if (controlPlane.debounceMaxMs < controlPlane.debounceAfterMs)
       this.report(['controlPlane', 'debounceMax'], `must not be shorter than debounceAfter (${formatDuration(controlPlane.debounceAfterMs)})`);
@@ -235,7 +237,7 @@ class ScenarioBuilder {
       else if (a.localities) localities = Object.entries(a.localities);
       localities.forEach(([l], j) => this.locality([...path, 'localities', Array.isArray(a.localities) ? j : l], l));
       if (a.localities && !Array.isArray(a.localities) && localities.every(([, w]) => w === 0)) this.report([...path, 'localities'], 'at least one weight must be above 0');
-      const spec: AgentSetSpec = { namespace, group, count: a.count, localities, network: a.network ?? '', labels: a.labels ?? {} };
+      const spec: AgentSetSpec = { namespace, group, count: a.count, localities, network: a.network ?? '', labels: a.labels ?? {}, ...(a.serviceAccount ? { serviceAccount: a.serviceAccount } : {}) };
       if (a.probe) {
         const p = a.probe;
         const pp: Path = [...path, 'probe'];

@@ -11,6 +11,8 @@ export interface ControlPlaneSettings {
   debounceMaxMs: number;
   edsDebounce: boolean;
   sendUnhealthyEndpoints: boolean;
+  /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (default true, as istiod). */
+  validateIdentity: boolean;
 }
 
 export type ProbeModelSpec = { kind: 'healthy' } | { kind: 'unhealthy' } | { kind: 'flapping'; periodMs: number };
@@ -23,6 +25,8 @@ export interface AgentSetSpec {
   localities: [string, number][];
   network: string;
   labels: Record<string, string>;
+  /** Service account of the agents (their token and SERVICE_ACCOUNT); default: the group template's. */
+  serviceAccount?: string;
   probe?: { model: ProbeModelSpec; fraction: number };
 }
 

@@ -4,7 +4,7 @@
 // wait by a deadline, shutdown by the server's own close grace.
 import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { keyOf } from '../config/resources.js';
+import { keyOf, type WorkloadGroup } from '../config/resources.js';
 import type { ControlPlane } from '../server/control-plane.js';
 import { startControlPlane } from '../server/control-plane.js';
 import type { FleetSummary } from '../fleet/summary.js';
@@ -13,11 +13,12 @@ import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary
 import { REPORT_KIND, REPORT_VERSION, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
 import { cpuClock } from './cpu.js';
 import { evaluatePoint, evaluateTotals, isPointExpectation, lbSharesFromMesh, type PointObservation, type RunTotals } from './expectations.js';
-import type { FleetDriver } from './fleet-driver.js';
+import { setServiceAccount, type FleetDriver } from './fleet-driver.js';
 import { ChildProcessFleet } from './fleet-process.js';
 import { markHealth } from './health-marks.js';
 import type { Expectation, Scenario, TimelineEvent } from './model.js';
 import { totalAgents } from './model.js';
+import { TokenIssuer } from '../security/token-issuer.js';
 
 export interface LiveSample {
   tMs: number;
@@ -74,6 +75,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   // Logs go to stderr: stdout carries the table or the JSON report.
   const log: Logger = pino({ name: 'xdsim', level: opts.logLevel ?? 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
 
+  // Identity validation stays on, as in istiod: the embedded control plane signs the agents'
+  // tokens with a key it makes now and verifies them itself.
+  const issuer = s.controlPlane.validateIdentity ? TokenIssuer.generate() : undefined;
   const cp = await startControlPlane({
     resources: s.resources.map((l) => l.resource),
     xdsAddress: '127.0.0.1:0',
@@ -83,6 +87,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     // Auto-registration and health over xDS are the control plane's own (SPEC §6, §7).
     registration: true,
     gracePeriodMs: s.controlPlane.gracePeriodMs,
+    validateIdentity: s.controlPlane.validateIdentity,
+    ...(issuer ? { tokenAuth: issuer.authOptions() } : {}),
     logger: log,
     processMetrics: false,
   });
@@ -126,10 +132,20 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   await opts.onControlPlane?.(cp);
   const xds = `127.0.0.1:${cp.xdsPort}`;
   const groupsEver = [...s.resources.map((l) => l.resource), ...s.timeline.flatMap((t) => (t.action.kind === 'apply' ? t.action.resources.map((l) => l.resource) : []))];
+  const tokens: Record<string, string> = {};
+  if (issuer) {
+    const groups = new Map<string, WorkloadGroup>();
+    for (const r of groupsEver) if (r.kind === 'WorkloadGroup') groups.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
+    for (const set of s.fleet.agents) {
+      const sa = setServiceAccount(set, groups.get(`${set.namespace}/${set.group}`));
+      tokens[`${set.namespace}/${sa}`] ??= await issuer.mint(set.namespace, sa);
+    }
+  }
   const fleetOptions = {
     xds,
     fleet: s.fleet,
     groups: groupsEver,
+    tokens,
     restores: s.timeline.filter((t) => t.action.kind === 'restore').length,
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
   };

@@ -74,6 +74,8 @@ const ControlPlaneSchema = Type.Object(
     edsDebounce: Type.Optional(Type.Boolean()),
     /** PILOT_SEND_UNHEALTHY_ENDPOINTS */
     sendUnhealthyEndpoints: Type.Optional(Type.Boolean()),
+    /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY */
+    validateIdentity: Type.Optional(Type.Boolean()),
   },
   closed,
 );
@@ -105,6 +107,8 @@ const AgentSetSchema = Type.Object(
     ),
     network: Type.Optional(Type.String()),
     labels: Type.Optional(StringMap),
+    /** The service account the agents' tokens and SERVICE_ACCOUNT name (default: the group template's). */
+    serviceAccount: Type.Optional(NonEmpty),
     probe: Type.Optional(ProbeModelSchema),
   },
   closed,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildNode, encodeNode, nodeId, nodeMetadata } from '../../src/agent/identity.js';
+import { agentLabels, buildNode, canonicalService, encodeNode, nodeId, nodeMetadata, sharedNode } from '../../src/agent/identity.js';
 import { decode, fromStruct, toObject } from '../../src/proto/index.js';
 import type { Node } from '../../src/proto/messages.js';
 import { parseNode } from '../../src/xds/node.js';
@@ -32,11 +32,73 @@ describe('agent identity: the Node an istio-agent sends', () => {
       LABELS: { app: 'payments', version: 'v2' },
       INSTANCE_IPS: '10.200.0.8,192.168.1.8',
       CLUSTER_ID: 'vm-cluster',
-      INTERCEPTION_MODE: 'REDIRECT',
+      WORKLOAD_NAME: 'payments',
+      DNS_CAPTURE: 'true',
+      ENVOY_STATUS_PORT: 15021,
+      ENVOY_PROMETHEUS_PORT: 15090,
+      PILOT_SAN: ['istiod.istio-system.svc'],
+      METADATA_DISCOVERY: 'false',
     });
-    expect(typeof md['ISTIO_VERSION']).toBe('string');
+    // istioctl's ISTIO_METAJSON_LABELS: the labels plus the canonical service name and revision.
+    expect(md['LABELS']).toEqual({ app: 'payments', version: 'v2', 'service.istio.io/canonical-name': 'payments', 'service.istio.io/canonical-revision': 'v2' });
+    expect(md['STATIC_LABELS']).toEqual(md['LABELS']);
+    // A VM's agent sets no interception mode (istiod defaults to REDIRECT).
+    expect(md).not.toHaveProperty('INTERCEPTION_MODE');
+    expect(md['ISTIO_VERSION']).toBe('1.31.0');
     const bare = nodeMetadata({ name: 'x', namespace: 'n', ip: '1.2.3.4' });
-    for (const k of ['AUTO_REGISTER_GROUP', 'WORKLOAD_ENTRY', 'NETWORK', 'LABELS']) expect(bare).not.toHaveProperty(k);
+    for (const k of ['AUTO_REGISTER_GROUP', 'WORKLOAD_ENTRY', 'NETWORK', 'LABELS', 'WORKLOAD_NAME', 'SERVICE_ACCOUNT']) expect(bare).not.toHaveProperty(k);
+  });
+
+  it('PROXY_CONFIG is the ProxyConfig istioctl-configured VMs send, with the group probe as readinessProbe', () => {
+    const probe = { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5 };
+    const md = nodeMetadata({ ...vm, serviceAccount: 'pay-sa', readinessProbe: probe, podPorts: { http: 8080 } });
+    const pc = md['PROXY_CONFIG'] as Record<string, unknown>;
+    expect(pc).toMatchObject({
+      serviceCluster: 'payments.pay',
+      discoveryAddress: 'istiod.istio-system.svc:15012',
+      controlPlaneAuthPolicy: 'MUTUAL_TLS',
+      drainDuration: '45s',
+      statusPort: 15020,
+      readinessProbe: probe,
+      proxyMetadata: {
+        ISTIO_META_CLUSTER_ID: 'vm-cluster',
+        ISTIO_META_NETWORK: 'net-a',
+        ISTIO_META_WORKLOAD_NAME: 'payments',
+        ISTIO_META_AUTO_REGISTER_GROUP: 'payments',
+        ISTIO_META_DNS_CAPTURE: 'true',
+        ISTIO_META_POD_PORTS: '[{"name":"http","containerPort":8080}]',
+        POD_NAMESPACE: 'pay',
+        SERVICE_ACCOUNT: 'pay-sa',
+        CANONICAL_SERVICE: 'payments',
+        CANONICAL_REVISION: 'v2',
+      },
+    });
+    expect(md['SERVICE_ACCOUNT']).toBe('pay-sa');
+    expect(md['POD_PORTS']).toBe('[{"name":"http","containerPort":8080}]');
+    // No probe in the group: none in the config, so istiod will not mark the entry health-checked.
+    expect(nodeMetadata(vm)['PROXY_CONFIG']).not.toHaveProperty('readinessProbe');
+  });
+
+  it.each([
+    [{}, 'grp', ['grp', 'latest']],
+    [{ app: 'a', version: 'v1' }, 'grp', ['a', 'v1']],
+    [{ 'app.kubernetes.io/name': 'k', app: 'a', 'app.kubernetes.io/version': '2' }, 'grp', ['k', '2']],
+    [{ 'service.istio.io/canonical-name': 'c', app: 'a' }, 'grp', ['c', 'latest']],
+  ])('canonicalService(%j, %s) = %j (istio pkg/kube/labels CanonicalService)', (labels, wl, want) => {
+    expect(canonicalService(labels, wl)).toEqual(want);
+    expect(agentLabels({ labels, group: wl })['service.istio.io/canonical-name']).toBe(want[0]);
+  });
+
+  it('the shared part encodes once; agents built with it send the same Node as without it', () => {
+    const shared = sharedNode(vm);
+    const a = toObject<Node>('Node', decode('Node', encodeNode({ ...vm, shared })));
+    const b = toObject<Node>('Node', decode('Node', encodeNode(vm)));
+    expect(fromStruct(a.metadata)).toEqual(fromStruct(b.metadata));
+    expect(fromStruct(a.metadata)).toEqual(nodeMetadata(vm));
+    expect(a.cluster).toBe('payments.pay');
+    // Another agent of the same group reuses the same bytes.
+    expect(sharedNode(vm).structBytes).not.toBe(shared.structBytes);
+    expect(fromStruct(toObject<Node>('Node', decode('Node', encodeNode({ ...vm, name: 'vm-8', ip: '10.200.0.9', shared }))).metadata)['INSTANCE_IPS']).toBe('10.200.0.9');
   });
 
   it('encodes to a Node that decodes back with Struct metadata and locality', () => {
@@ -44,7 +106,7 @@ describe('agent identity: the Node an istio-agent sends', () => {
     expect(n.id).toBe(nodeId(vm));
     expect(n.locality).toEqual({ region: 'us-east', zone: 'us-east-1a', sub_zone: 'rack1' });
     const md = fromStruct(n.metadata);
-    expect(md['LABELS']).toEqual({ app: 'payments', version: 'v2' });
+    expect(md['LABELS']).toMatchObject({ app: 'payments', version: 'v2' });
     expect(md['AUTO_REGISTER_GROUP']).toBe('payments');
   });
 
@@ -53,7 +115,7 @@ describe('agent identity: the Node an istio-agent sends', () => {
     expect(p.namespace).toBe('pay');
     expect(p.ip).toBe('10.200.0.8');
     expect(p.network).toBe('net-a');
-    expect(p.labels).toEqual({ app: 'payments', version: 'v2' });
+    expect(p.labels).toMatchObject({ app: 'payments', version: 'v2' });
     expect(p.locality).toEqual({ region: 'us-east', zone: 'us-east-1a', subZone: 'rack1' });
     expect(p.metadata['AUTO_REGISTER_GROUP']).toBe('payments');
   });

@@ -237,8 +237,8 @@ describe('over gRPC: tokens from the embedded issuer', () => {
     const r = await attempt(withAuth, '10.2.0.2', await issuer.mint('pay', 'pay-sa'), 'pay-sa');
     expect(r.response).toBe(true);
     const we = await waitFor(() => withAuth.store.get<WorkloadEntry>('WorkloadEntry/pay/payments-10.2.0.2'));
-    expect(we.metadata.annotations?.['proxy.istio.io/health-checks-enabled']).toBe('true');
-    expect(we.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'WorkloadGroup', name: 'payments', controller: true });
+    expect(we!.metadata.annotations?.['proxy.istio.io/health-checks-enabled']).toBe('true');
+    expect(we!.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'WorkloadGroup', name: 'payments', controller: true });
   });
 
   it('an agent with the wrong service account is refused and registers nothing', async () => {
