@@ -65,6 +65,8 @@ async function serverRole(): Promise<void> {
     processMetrics: false,
     resources: mesh(),
     registration: true,
+    // Plaintext agents without tokens: identity validation off (it would refuse them all).
+    validateIdentity: false,
     gracePeriodMs: 10_000,
   });
   // Registration timeline: when each auto-registered entry was created.

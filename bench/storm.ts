@@ -238,7 +238,8 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
   const dir = mkdtempSync(join(tmpdir(), 'xdsim-storm-'));
   const mesh = join(dir, 'mesh.yaml');
   writeFileSync(mesh, meshYaml());
-  const server = await serve(['-f', mesh, '--grace-period', `${o.graceMs}ms`, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'info']);
+  // Plaintext agents without tokens: identity validation off (it would refuse them all).
+  const server = await serve(['--validate-identity', 'false', '-f', mesh, '--grace-period', `${o.graceMs}ms`, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--log-level', 'info']);
   const pid = server.proc.pid!;
   let fleet: Fleet | undefined;
   try {

@@ -14,7 +14,10 @@ export interface ServeProcess {
 }
 
 export function serveProcess(args: string[]): ServeProcess {
-  const proc = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Plaintext test agents carry no token: istiod's identity validation (on by default) is off
+  // unless a test asks for it (tests of it: test/registration/identity.test.ts).
+  const validation = args.includes('--validate-identity') ? [] : ['--validate-identity', 'false'];
+  const proc = spawn(process.execPath, [BIN, 'serve', ...validation, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(proc);
   let out = '';
   let err = '';
