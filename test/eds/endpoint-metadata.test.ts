@@ -18,7 +18,7 @@ interface Meta {
 
 function metadataOf(resources: Resource[], cluster = CLUSTER): Meta[] {
   const { eds, registry } = mesh(resources);
-  const json = toCanonicalJson('ClusterLoadAssignment', eds.view(cluster, proxy(''))!.bytes) as {
+  const json = toCanonicalJson('ClusterLoadAssignment', eds.view(cluster, proxy(''))!.bytes) as unknown as {
     endpoints: { lbEndpoints: { metadata: { filterMetadata: Meta } }[] }[];
   };
   eds.close();
