@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildNode, type AgentIdentity } from '../../src/agent/identity.js';
@@ -218,10 +218,21 @@ describe('istiod peer: auto-registration behind a bearer JWT', () => {
   let peer: IstiodPeer;
   let dir: string;
   let token: string;
+  let es256: (sub: string, o?: { aud?: string; exp?: string | number }) => Promise<string>;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'xdsim-istiod-peer-'));
     const keys = await generateKeyPair('RS256', { extractable: true });
     writeFileSync(path.join(dir, 'key.pem'), await exportSPKI(keys.publicKey));
+    // A second issuer key as a JWKS (ES256 with a kid), as xdsim's own security tests use.
+    const ec = await generateKeyPair('ES256', { extractable: true });
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(ec.publicKey)), kid: 'k', alg: 'ES256' }] }));
+    es256 = (sub, o = {}) =>
+      new SignJWT({ sub })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+        .setAudience(o.aud ?? 'istio-ca')
+        .setIssuedAt()
+        .setExpirationTime(o.exp ?? '1h')
+        .sign(ec.privateKey);
     writeFileSync(
       path.join(dir, 'group.yaml'),
       `apiVersion: networking.istio.io/v1
@@ -243,7 +254,11 @@ spec:
       .setIssuedAt()
       .setExpirationTime('1h')
       .sign(keys.privateKey);
-    peer = await startIstiodPeer({ files: [MESH, path.join(dir, 'group.yaml')], jwtPublicKeyFile: path.join(dir, 'key.pem') });
+    peer = await startIstiodPeer({
+      files: [MESH, path.join(dir, 'group.yaml')],
+      jwtPublicKeyFile: path.join(dir, 'key.pem'),
+      jwksFile: path.join(dir, 'jwks.json'),
+    });
   });
   afterAll(async () => {
     await peer?.stop();
@@ -282,5 +297,41 @@ spec:
     } finally {
       ads.close();
     }
+  });
+
+  it('accepts an ES256 token from the JWKS; refuses expired, wrong-audience and foreign-account tokens', async () => {
+    const withToken = (t: string) => {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${t}`);
+      return md;
+    };
+    const ok = new AdsStream(peer.xds, withToken(await es256('system:serviceaccount:pay:reviews')));
+    try {
+      ok.write({ node: vm('10.50.0.9'), type_url: TYPE_URL.ENDPOINT, resource_names: [CLUSTER] });
+      await ok.next(TYPE_URL.ENDPOINT, 15_000);
+      await until('the ES256-registered WorkloadEntry', 15_000, async () =>
+        ((await peer.workloadEntries()) as WorkloadEntryObject[]).find((e) => e.metadata.name === 'reviews-vm-10.50.0.9'),
+      );
+    } finally {
+      ok.close();
+    }
+    const cases: [string, string, grpc.status][] = [
+      ['10.50.0.10', await es256('system:serviceaccount:pay:reviews', { exp: Math.floor(Date.now() / 1000) - 3600 }), grpc.status.UNAUTHENTICATED],
+      ['10.50.0.11', await es256('system:serviceaccount:pay:reviews', { aud: 'someone-else' }), grpc.status.UNAUTHENTICATED],
+      ['10.50.0.12', await es256('not-a-service-account'), grpc.status.UNAUTHENTICATED],
+      // Verified, but for another service account than the proxy claims: istiod's XDS identity check.
+      ['10.50.0.13', await es256('system:serviceaccount:pay:other'), grpc.status.PERMISSION_DENIED],
+    ];
+    for (const [ip, t, code] of cases) {
+      const ads = new AdsStream(peer.xds, withToken(t));
+      try {
+        ads.write({ node: vm(ip), type_url: TYPE_URL.ENDPOINT, resource_names: [CLUSTER] });
+        expect((await ads.failure(10_000))?.code, ip).toBe(code);
+      } finally {
+        ads.close();
+      }
+    }
+    const addresses = ((await peer.workloadEntries()) as WorkloadEntryObject[]).map((e) => e.spec.address);
+    for (const [ip] of cases) expect(addresses).not.toContain(ip);
   });
 });
