@@ -9,7 +9,7 @@
 //
 // Everything else (istio's logs, ours) goes to stderr. SIGTERM or SIGINT stops it.
 //
-// Flags: see usage() below. Admin HTTP: POST /apply, POST /delete (YAML bodies),
+// Flags: run with -h. Admin HTTP: POST /apply, POST /delete (YAML bodies),
 // GET /workloadentries, GET /ready, GET /metrics, /debug/* (istiod's debug handlers).
 //
 // Authentication: with --jwt-public-key or --jwks, xDS streams are authenticated the way istiod
@@ -146,6 +146,7 @@ type options struct {
 	jwtAudience      multiFlag
 	validateIdentity bool
 	sendUnhealthy    bool
+	gracePeriod      time.Duration
 }
 
 func parseFlags() *options {
@@ -163,6 +164,7 @@ func parseFlags() *options {
 	fl.Var(&o.jwtAudience, "jwt-audience", "accepted token audience (repeatable; default istio-ca)")
 	fl.BoolVar(&o.validateIdentity, "validate-identity", true, "ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY: auto-registration and health reports need a verified identity")
 	fl.BoolVar(&o.sendUnhealthy, "send-unhealthy", false, "PILOT_SEND_UNHEALTHY_ENDPOINTS")
+	fl.DurationVar(&o.gracePeriod, "grace-period", 10*time.Second, "PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected auto-registered entry stays")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "istiod-peer: unexpected arguments %v\n", flag.Args())
@@ -695,6 +697,7 @@ func main() {
 	features.RequestLimit = o.maxRPS
 	features.ValidateWorkloadEntryIdentity = o.validateIdentity
 	features.GlobalSendUnhealthyEndpoints.Store(o.sendUnhealthy)
+	features.WorkloadEntryCleanupGracePeriod = o.gracePeriod
 
 	docs, err := readInputs(o.files)
 	if err != nil {
