@@ -218,7 +218,12 @@ export class XdsCache {
       const sidecarChanged = put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model, { sendUnhealthy: this.eds.options.sendUnhealthy })));
       if (put(this.proxylessClusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildProxylessCluster(model))) || sidecarChanged) mark('cds', name);
       const parsed = parseClusterName(name);
-      if (!parsed || parsed.subset !== '') continue;
+      if (!parsed) continue;
+      if (parsed.subset !== '') {
+        // A proxyless client may ask for a route by a subset's name: offer it whenever the cluster is rebuilt.
+        mark('rds', name);
+        continue;
+      }
       const lname = `${parsed.host}:${parsed.port}`;
       const svc = model ?? undefined;
       const source = svc && proxylessRouteSource(svc);
