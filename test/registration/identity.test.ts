@@ -17,7 +17,7 @@ import { rfc3339Nano } from '../../src/registration/time.js';
 import { streamRefusal } from '../../src/registration/xds-hooks.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { TokenIssuer } from '../../src/security/token-issuer.js';
-import { startPlane, waitFor } from '../xds/helpers.js';
+import { admin, startPlane, waitFor } from '../xds/helpers.js';
 
 const probe = { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5 };
 const group = (spec: Partial<WorkloadGroup['spec']> = {}): WorkloadGroup => ({
@@ -239,6 +239,12 @@ describe('over gRPC: tokens from the embedded issuer', () => {
     const we = await waitFor(() => withAuth.store.get<WorkloadEntry>('WorkloadEntry/pay/payments-10.2.0.2'));
     expect(we!.metadata.annotations?.['proxy.istio.io/health-checks-enabled']).toBe('true');
     expect(we!.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'WorkloadGroup', name: 'payments', controller: true });
+    // /debug/configz shows the owner reference, and its uid is the group's metadata.uid.
+    const listed = (await admin(withAuth, '/debug/configz?kind=WorkloadEntry')).json() as WorkloadEntry[];
+    const groups = (await admin(withAuth, '/debug/configz?kind=WorkloadGroup')).json() as WorkloadGroup[];
+    const shown = listed.find((w) => w.metadata.name === 'payments-10.2.0.2')!;
+    expect(shown.metadata.ownerReferences).toEqual([{ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadGroup', name: 'payments', uid: groups[0]!.metadata.uid, controller: true }]);
+    expect(groups[0]!.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('an agent with the wrong service account is refused and registers nothing', async () => {
