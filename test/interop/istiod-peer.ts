@@ -65,8 +65,9 @@ export function istiodPeerArgs(opts: IstiodPeerOptions): string[] {
 
 export async function startIstiodPeer(opts: IstiodPeerOptions): Promise<IstiodPeer> {
   const bin = await buildIstiodPeer();
-  const child = spawn(bin, istiodPeerArgs(opts), {
-    stdio: ['ignore', 'pipe', opts.stderr === 'inherit' ? 'inherit' : 'pipe'],
+  // stdin is a pipe the peer watches: if this process dies, the peer stops too.
+  const child = spawn(bin, [...istiodPeerArgs(opts), '--exit-on-stdin-eof'], {
+    stdio: ['pipe', 'pipe', opts.stderr === 'inherit' ? 'inherit' : 'pipe'],
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {

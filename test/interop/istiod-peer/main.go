@@ -147,6 +147,7 @@ type options struct {
 	validateIdentity bool
 	sendUnhealthy    bool
 	gracePeriod      time.Duration
+	exitOnStdinEOF   bool
 }
 
 func parseFlags() *options {
@@ -165,6 +166,7 @@ func parseFlags() *options {
 	fl.BoolVar(&o.validateIdentity, "validate-identity", true, "ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY: auto-registration and health reports need a verified identity")
 	fl.BoolVar(&o.sendUnhealthy, "send-unhealthy", false, "PILOT_SEND_UNHEALTHY_ENDPOINTS")
 	fl.DurationVar(&o.gracePeriod, "grace-period", 10*time.Second, "PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected auto-registered entry stays")
+	fl.BoolVar(&o.exitOnStdinEOF, "exit-on-stdin-eof", false, "stop when stdin closes (a launcher's pipe: the peer never outlives its parent)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "istiod-peer: unexpected arguments %v\n", flag.Args())
@@ -794,8 +796,15 @@ func main() {
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	s := <-sig
-	logf("%v: stopping", s)
+	stop := make(chan string, 1)
+	go func() { stop <- (<-sig).String() }()
+	if o.exitOnStdinEOF {
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop <- "stdin closed"
+		}()
+	}
+	logf("%s: stopping", <-stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	_ = admin.Shutdown(ctx)
 	cancel()
