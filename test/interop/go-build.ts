@@ -2,7 +2,7 @@
 // `buildGoProgramCached` keeps the binary in a cache directory keyed by its sources instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,8 @@ export function buildGoProgram(moduleDir: string, timeoutMs: number): { bin: str
  * Builds a Go interop program once per source: the binary lives under
  * `${XDG_CACHE_HOME:-~/.cache}/xdsim/<name>/<hash>/<name>`, keyed by a hash of `sources` (paths
  * relative to the module directory), and is reused while they are unchanged. Concurrent callers
- * may both build; each writes a temporary file and renames it into place.
+ * may both build; each writes a temporary file and renames it into place. Builds of older
+ * sources are removed after a new build.
  */
 export async function buildGoProgramCached(
   moduleDir: string,
@@ -67,6 +68,10 @@ export async function buildGoProgramCached(
     throw err;
   });
   renameSync(tmp, bin);
+  // Older builds are ~200 MB each: keep only this one (a running binary survives its unlink).
+  for (const other of readdirSync(path.dirname(dir))) {
+    if (other !== digest) rmSync(path.join(path.dirname(dir), other), { recursive: true, force: true });
+  }
   opts.log?.(`built ${name} in ${((Date.now() - started) / 1000).toFixed(0)} s: ${bin}`);
   return bin;
 }
