@@ -67,21 +67,22 @@ export function serviceFromEntry(se: ServiceEntry): ServiceModel | undefined {
 
 /**
  * The port a workload serves a service port on, or undefined when it does not serve it.
- * Kubernetes Service: numeric targetPort as is; named targetPort looked up in the entry's ports
- * (missing name: not served); unset: the service port.
+ * Kubernetes Service (istiod's findServiceTargetPort + serviceInstanceFromWorkloadInstance): a
+ * string targetPort is a port name, looked up in the entry's ports (missing: not served); a
+ * numeric one (or none, which the API server defaults to the port itself) is used unless the
+ * entry has a port named like the service port, which wins.
  * ServiceEntry: the entry's port of the same name if > 0, else targetPort, else the port number.
  */
 export function endpointPort(svc: ServiceModel, port: ServicePort, w: Workload): number | undefined {
   if (svc.source === 'Service') {
     const t = port.targetPort;
-    if (typeof t === 'number' && t > 0) return t;
     if (typeof t === 'string' && t !== '') {
-      const n = Number(t);
-      if (Number.isInteger(n) && n > 0) return n;
       const mapped = w.ports[t];
       return mapped && mapped > 0 ? mapped : undefined;
     }
-    return port.number;
+    const byName = port.name ? w.ports[port.name] : undefined;
+    if (byName && byName > 0) return byName;
+    return typeof t === 'number' && t > 0 ? t : port.number;
   }
   const mapped = w.ports[port.name];
   if (mapped && mapped > 0) return mapped;

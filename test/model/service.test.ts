@@ -3,13 +3,15 @@ import { mesh, se, summarize, svc, we } from '../helpers/mesh.js';
 
 const entry = we('vm1', { address: '10.0.0.1', labels: { app: 'a' }, ports: { http: 8080, grpc: 9090 } });
 
-describe('Kubernetes Service port mapping (SPEC §3)', () => {
+describe('Kubernetes Service port mapping (istiod findServiceTargetPort / serviceInstanceFromWorkloadInstance)', () => {
   it.each([
-    ['numeric targetPort as is', { name: 'http', port: 80, targetPort: 7000 }, ['10.0.0.1:7000']],
+    ['numeric targetPort, no entry port of the service port name: targetPort', { name: 'web', port: 80, targetPort: 7000 }, ['10.0.0.1:7000']],
+    ['numeric targetPort, entry port named like the service port: that port wins', { name: 'http', port: 80, targetPort: 7000 }, ['10.0.0.1:8080']],
     ['named targetPort looked up in WorkloadEntry.ports', { name: 'web', port: 80, targetPort: 'grpc' }, ['10.0.0.1:9090']],
     ['named targetPort missing from the entry: skipped', { name: 'web', port: 80, targetPort: 'admin' }, []],
-    ['unset targetPort: the service port', { name: 'http', port: 80 }, ['10.0.0.1:80']],
-    ['port name alone does not map (targetPort decides)', { name: 'http', port: 81, targetPort: 81 }, ['10.0.0.1:81']],
+    ['a numeric string targetPort is a name too: skipped when no entry port has it', { name: 'web', port: 80, targetPort: '7000' }, []],
+    ['unset targetPort (defaulted to the port): the service port', { name: 'web', port: 80 }, ['10.0.0.1:80']],
+    ['unset targetPort, entry port named like the service port: that port', { name: 'http', port: 80 }, ['10.0.0.1:8080']],
   ])('%s', (_n, port, want) => {
     const { eds } = mesh([entry, svc('a', { app: 'a' }, [port])]);
     const lines = summarize(eds, `outbound|${port.port}||a.pay.svc.cluster.local`);

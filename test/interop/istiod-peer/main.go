@@ -48,7 +48,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigyaml "sigs.k8s.io/yaml"
 
@@ -66,6 +68,9 @@ import (
 	"istio.io/istio/pkg/monitoring"
 	"istio.io/istio/pkg/security"
 )
+
+// The cluster DNS domain, as istiod's default --domain.
+const domainSuffix = "cluster.local"
 
 // ---- a test.Failer for use outside `go test` ------------------------------------------------
 
@@ -422,6 +427,9 @@ func (p *peer) applyDocs(docs []doc) (int, error) {
 			if len(cfgs) != 1 {
 				return 0, fmt.Errorf("%s: kind not known to istiod", d)
 			}
+			// istiod's Kubernetes config client stamps every config with the domain suffix, which
+			// short DestinationRule hosts resolve against; crd.ParseInputs leaves it empty.
+			cfgs[0].Domain = domainSuffix
 			istio = append(istio, istioItem{d, cfgs[0]})
 		case d.isCore():
 			core = append(core, d)
@@ -452,6 +460,7 @@ func (p *peer) applyDocs(docs []doc) (int, error) {
 			if o.Namespace == "" {
 				o.Namespace = "default"
 			}
+			defaultServicePorts(o)
 			svcs := kc.Services(o.Namespace)
 			if cur, err := svcs.Get(ctx, o.Name, metav1.GetOptions{}); err == nil {
 				o.ResourceVersion = cur.ResourceVersion
@@ -706,7 +715,8 @@ func main() {
 		logf("%v", err)
 		os.Exit(2)
 	}
-	var istioDocs, kubeDocs []string
+	var istioConfigs []config.Config
+	var kubeObjects []runtime.Object
 	for _, d := range docs {
 		switch {
 		case d.isIstio():
@@ -721,18 +731,29 @@ func main() {
 				logf("skipping %s: kind not known to istiod's config store", d)
 				continue
 			}
-			istioDocs = append(istioDocs, string(d.raw))
+			for i := range cfgs {
+				cfgs[i].Domain = domainSuffix
+			}
+			istioConfigs = append(istioConfigs, cfgs...)
 		case d.isCore():
-			kubeDocs = append(kubeDocs, string(d.raw))
+			obj, _, err := kubelib.IstioCodec.UniversalDeserializer().Decode(d.raw, nil, nil)
+			if err != nil {
+				logf("bad input: %s: %v", d, err)
+				os.Exit(2)
+			}
+			if svc, ok := obj.(*corev1.Service); ok {
+				defaultServicePorts(svc)
+			}
+			kubeObjects = append(kubeObjects, obj)
 		default:
 			logf("skipping %s: kind not supported by the peer", d)
 		}
 	}
 
 	fakeOpts := xds.FakeOptions{
-		ConfigString:           strings.Join(istioDocs, "\n---\n"),
-		KubernetesObjectString: strings.Join(kubeDocs, "\n---\n"),
-		DebounceTime:           o.debounce,
+		Configs:           istioConfigs,
+		KubernetesObjects: kubeObjects,
+		DebounceTime:      o.debounce,
 	}
 	if o.meshNetworks != "" {
 		data, err := os.ReadFile(o.meshNetworks)
@@ -816,4 +837,17 @@ func main() {
 		logf("cleanup timed out")
 	}
 	os.Exit(0)
+}
+
+// defaultServicePorts does what the Kubernetes API server does to a Service it stores and the
+// fake client does not: a port without a targetPort targets the port's own number. istiod's
+// port mapping for WorkloadEntries depends on it (a numeric targetPort lets an entry's port of
+// the service port's name win).
+func defaultServicePorts(svc *corev1.Service) {
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if p.TargetPort.Type == intstr.Int && p.TargetPort.IntVal == 0 {
+			p.TargetPort = intstr.FromInt32(p.Port)
+		}
+	}
 }
