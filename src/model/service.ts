@@ -2,6 +2,7 @@
 import type { KubeService, ServiceEntry } from '../config/resources.js';
 import { keyOf } from '../config/resources.js';
 import type { Labels } from './labels.js';
+import { kubePortProtocol, parseProtocol, type Protocol } from './protocol.js';
 import { workloadFromInlineEndpoint, type Workload } from './workload.js';
 
 export const DOMAIN_SUFFIX = 'cluster.local';
@@ -11,6 +12,8 @@ export interface ServicePort {
   /** The service port: the one in the cluster name. */
   number: number;
   targetPort?: number | string;
+  /** The application protocol istiod reads off the port (name prefix, appProtocol, protocol). */
+  protocol: Protocol;
 }
 
 export interface ServiceModel {
@@ -40,7 +43,7 @@ export function serviceFromKube(svc: KubeService): ServiceModel | undefined {
     source: 'Service',
     namespace: ns,
     hosts: [`${svc.metadata.name}.${ns}.svc.${DOMAIN_SUFFIX}`],
-    ports: (svc.spec.ports ?? []).map((p) => ({ name: p.name ?? '', number: p.port, targetPort: p.targetPort })),
+    ports: (svc.spec.ports ?? []).map((p) => ({ name: p.name ?? '', number: p.port, targetPort: p.targetPort, protocol: kubePortProtocol(p) })),
     selector: svc.spec.selector,
     inline: [],
     address: svc.spec.clusterIP || UNSPECIFIED_IP,
@@ -58,7 +61,7 @@ export function serviceFromEntry(se: ServiceEntry): ServiceModel | undefined {
     source: 'ServiceEntry',
     namespace: ns,
     hosts: se.spec.hosts,
-    ports: (se.spec.ports ?? []).map((p) => ({ name: p.name, number: p.number, targetPort: p.targetPort })),
+    ports: (se.spec.ports ?? []).map((p) => ({ name: p.name, number: p.number, targetPort: p.targetPort, protocol: parseProtocol(p.protocol) })),
     selector: selector && Object.keys(selector).length > 0 ? selector : undefined,
     inline: (se.spec.endpoints ?? []).map((e, i) => workloadFromInlineEndpoint(ns, se.metadata.name, i, e)),
     address: se.spec.addresses?.[0] ?? UNSPECIFIED_IP,

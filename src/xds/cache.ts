@@ -12,6 +12,7 @@ import { emptyEndpointResource, endpointResource } from './resources/endpoint.js
 import { contentVersion } from './resources/hash.js';
 import { buildListener, buildProxylessListener } from './resources/listener.js';
 import { buildProxylessRoute } from './resources/proxyless-route.js';
+import { isHttpOrSniffed } from '../model/protocol.js';
 import { buildRoute, routeDomains } from './resources/route.js';
 import type { XdsType } from './types.js';
 import { EncodedResource } from './wire.js';
@@ -152,7 +153,7 @@ export class XdsCache {
     const key = `${name}\u0000${source ? dnsDomain : ''}`;
     let r = this.proxylessRoutes.get(key);
     if (!r) {
-      const route = source ? buildProxylessRoute(source.cluster, source.host, source.port, source.address, dnsDomain, name) : { name };
+      const route = source?.http ? buildProxylessRoute(source.cluster, source.host, source.port, source.address, dnsDomain, name) : { name };
       r = encoded(TYPE_URL.ROUTE, 'RouteConfiguration', name, route);
       if (this.proxylessRoutes.size > 10_000) this.proxylessRoutes.clear();
       this.proxylessRoutes.set(key, r);
@@ -249,15 +250,17 @@ interface ProxylessRouteSource {
   readonly host: string;
   readonly port: number;
   readonly address: string;
+  /** istiod builds a virtual host only for an HTTP (or sniffed) port; a TCP one gets none. */
+  readonly http: boolean;
 }
 
 function proxylessRouteSource(model: ClusterModel): ProxylessRouteSource {
-  return { cluster: model.name, host: model.host, port: model.port.number, address: model.service.address ?? UNSPECIFIED_IP };
+  return { cluster: model.name, host: model.host, port: model.port.number, address: model.service.address ?? UNSPECIFIED_IP, http: isHttpOrSniffed(model.port.protocol) };
 }
 
 function sameSource(a: ProxylessRouteSource | undefined, b: ProxylessRouteSource | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.cluster === b.cluster && a.host === b.host && a.port === b.port && a.address === b.address;
+  return a.cluster === b.cluster && a.host === b.host && a.port === b.port && a.address === b.address && a.http === b.http;
 }
 
 function routeFor(name: string, model: ClusterModel): EncodedResource {

@@ -159,6 +159,16 @@ describe('proxyless generator (GENERATOR: grpc)', () => {
     expect(vh.routes[0]!.route.cluster).toBe(API);
   });
 
+  it('RDS: a port istiod reads as TCP (name, well-known port) gets no virtual host; an unnamed one is sniffed (route core.BuildSidecarVirtualHostWrapper IsHTTPOrSniffed)', async () => {
+    const db = svc('db', { app: 'api' }, [{ name: 'mysql', port: 3306 }, { name: 'tcp-x', port: 7000 }, { name: '', port: 3307 }, { name: 'admin', port: 9000 }]);
+    plane = await startPlane(meshWith([db]));
+    const host = 'db.pay.svc.cluster.local';
+    const names = [3306, 7000, 3307, 9000].map((p) => `outbound|${p}||${host}`);
+    const r = await fetch(client(), TYPE_URL.ROUTE, names, true);
+    const hasVhost = Object.fromEntries(r.resources.map((x) => [x['name'], Array.isArray(x['virtual_hosts']) && (x['virtual_hosts'] as unknown[]).length > 0]));
+    expect(hasVhost).toEqual({ [names[0]!]: false, [names[1]!]: false, [names[2]!]: true, [names[3]!]: true });
+  });
+
   it('RDS: a `<host>:<port>` name is not a proxyless route (grpcgen parses it as a cluster key)', async () => {
     plane = await startPlane(meshWith());
     const c = client();
