@@ -58,6 +58,8 @@ async function sidecar(mesh: Mesh, p: ProxySpec, ours: string, theirs: string, c
   const clustersA = meshClusters(mesh, cdsA.cds.keys());
   const clustersB = meshClusters(mesh, cdsB.cds.keys());
   const d = compareNames('cds.cluster-set', where, clustersA, clustersB);
+  const builtin = (names: Iterable<string>) => [...names].filter((n) => !n.includes('|'));
+  d.push(...compareNames('cds.builtin-clusters', where, builtin(cdsA.cds.keys()), builtin(cdsB.cds.keys())));
   for (const name of clustersA) {
     const b = cdsB.cds.get(name);
     if (b) d.push(...compareFields('cds', `${where} ${name}`, cdsA.cds.get(name)!, b, LB_CLUSTER_FIELDS));
