@@ -37,6 +37,7 @@ export function proxyNode(p: ProxySpec): Node {
   if (Object.keys(p.labels).length) metadata['LABELS'] = p.labels;
   if (p.network) metadata['NETWORK'] = p.network;
   if (p.kind === 'grpc') metadata['GENERATOR'] = 'grpc';
+  if (p.serviceAccount) metadata['SERVICE_ACCOUNT'] = p.serviceAccount;
   return {
     id: `sidecar~${p.ip}~${p.name}.${p.namespace}~${p.namespace}.svc.cluster.local`,
     ...(p.locality ? { locality: { region, zone, sub_zone } } : {}),

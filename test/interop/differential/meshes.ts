@@ -15,6 +15,8 @@ export interface ProxySpec {
   labels: Record<string, string>;
   /** `grpc`: a proxyless node (GENERATOR grpc); `sidecar`: an Envoy sidecar. */
   kind: 'sidecar' | 'grpc';
+  /** SERVICE_ACCOUNT metadata, when the server authenticates streams against it. */
+  serviceAccount?: string;
 }
 
 export interface Mesh {
