@@ -8,7 +8,7 @@ import { DOMAIN_SUFFIX, UNSPECIFIED_IP, parseClusterName } from '../model/servic
 import { encode, TYPE_URL } from '../proto/index.js';
 import type { ProxyNode } from './node.js';
 import { buildCluster, buildProxylessCluster } from './resources/cluster.js';
-import { emptyEndpointResource, endpointResource } from './resources/endpoint.js';
+import { emptyEndpointResource, endpointResource, renamedEndpointResource } from './resources/endpoint.js';
 import { contentVersion } from './resources/hash.js';
 import { buildListener, buildProxylessListener } from './resources/listener.js';
 import { buildProxylessRoute } from './resources/proxyless-route.js';
@@ -48,6 +48,8 @@ export class XdsCache {
   private readonly proxylessRoutes = new Map<string, EncodedResource>();
   /** Canonical listener name `<host>:<port>` -> its cluster `outbound|<port>||<host>`. */
   private readonly listenerClusters = new Map<string, string>();
+  /** Service port cluster -> undefined-subset names served from it (see undefinedSubset). */
+  private readonly subsetAliases = new Map<string, Set<string>>();
   private readonly sortedNames = new Map<XdsType, string[]>();
   private readonly versions: Record<XdsType, number> = { cds: 1, eds: 1, lds: 1, rds: 1 };
   private readonly subscribers = new Set<ResourceChangeListener>();
@@ -100,7 +102,8 @@ export class XdsCache {
         if (!proxy) return undefined;
         // istiod answers every EDS name; an unknown cluster gets an empty assignment at once.
         const v = this.eds.view(name, proxy.view);
-        return v ? endpointResource(v) : emptyEndpointResource(name);
+        if (v) return endpointResource(v);
+        return this.undefinedSubset(name, proxy) ?? emptyEndpointResource(name);
       }
       case 'lds':
         if (proxy?.proxyless) return this.proxylessListeners.get(name) ?? this.alias(name, proxy.namespace, true);
@@ -108,6 +111,27 @@ export class XdsCache {
       case 'rds':
         return proxy?.proxyless ? this.proxylessRoute(name, proxy.dnsDomain) : this.routes.get(name);
     }
+  }
+
+  /**
+   * A subset name the DestinationRule does not define (`outbound|80|v9|host`), of a service port
+   * that exists: istiod's EDS builder finds no subset labels and filters nothing, so the proxy
+   * gets the service port's endpoints under the name it asked for. Remembered, so a change of
+   * the service port's cluster is pushed under this name too.
+   */
+  private undefinedSubset(name: string, proxy: ProxyNode): EncodedResource | undefined {
+    const parsed = parseClusterName(name);
+    if (!parsed || parsed.subset === '') return undefined;
+    const base = `outbound|${parsed.port}||${parsed.host}`;
+    const v = this.eds.view(base, proxy.view);
+    if (!v) return undefined;
+    let names = this.subsetAliases.get(base);
+    if (!names) {
+      if (this.subsetAliases.size >= 10_000) this.subsetAliases.clear();
+      this.subsetAliases.set(base, (names = new Set()));
+    }
+    if (names.size < 1_000) names.add(name);
+    return renamedEndpointResource(v, name);
   }
 
   /**
@@ -171,7 +195,10 @@ export class XdsCache {
     const pending = this.pendingChanges();
     let s = pending.get('eds');
     if (!s) pending.set('eds', (s = new Set()));
-    for (const c of clusters) s.add(c);
+    for (const c of clusters) {
+      s.add(c);
+      for (const alias of this.subsetAliases.get(c) ?? NO_NAMES) s.add(alias);
+    }
   }
 
   /**
@@ -216,7 +243,7 @@ export class XdsCache {
     };
     for (const name of names) {
       const model = this.registry.cluster(name);
-      const sidecarChanged = put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model, { sendUnhealthy: this.eds.options.sendUnhealthy })));
+      const sidecarChanged = put(this.clusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildCluster(model, this.eds.options)));
       if (put(this.proxylessClusters, name, model && encoded(TYPE_URL.CLUSTER, 'Cluster', name, buildProxylessCluster(model))) || sidecarChanged) mark('cds', name);
       const parsed = parseClusterName(name);
       if (!parsed) continue;

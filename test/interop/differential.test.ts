@@ -10,11 +10,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { loadConfigPaths } from '../../src/config/load.js';
-import type { Difference } from './differential/compare.js';
+import { compareClusterLoadAssignment, type Difference } from './differential/compare.js';
 import { compareMesh, proxyNode, type MeshCounts } from './differential/compare-mesh.js';
 import { isKnown, knownDifferences } from './differential/known-differences.js';
 import { randomMesh, staticMesh, type Mesh } from './differential/meshes.js';
 import { randomChanges } from './differential/mutate.js';
+import { fetchXds, watchEds } from './differential/xds-fetch.js';
 import { protocolCases } from './differential/protocol.js';
 import { adminPost, DEBOUNCE_MS, startXdsim, toYaml, writeMeshDir } from './differential/servers.js';
 import { buildIstiodPeer, startIstiodPeer } from './istiod-peer.js';
@@ -57,6 +58,16 @@ async function runBatch(meshes: Mesh[], withChanges: boolean): Promise<Differenc
     const counts: MeshCounts = { proxies: 0, resources: 0 };
     for (const mesh of meshes) unknown.push(...record(await compareMesh(mesh, ours.target, peer.xds, counts)));
     if (withChanges) {
+      // One proxy per mesh keeps a stream open on each server through the changes: what the
+      // pushes leave it holding must match too, not only what a fresh stream gets afterwards.
+      const watches = await Promise.all(meshes.map(async (m) => {
+        const p = m.proxies.find((x) => x.kind === 'sidecar')!;
+        const node = proxyNode(p);
+        const cds = await fetchXds(ours.target, node, [{ type: 'cds', names: [] }]);
+        const names = [...cds.cds.keys()].filter((n) => n.startsWith('outbound|') && m.owns(n));
+        return { mesh: m, proxy: p, names, ours: watchEds(ours.target, node, names), theirs: watchEds(peer.xds, node, names) };
+      }));
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
       const changes = meshes.map((m) => ({ mesh: m, changes: randomChanges(m, m.index + 1) }));
       for (const { changes: cs } of changes) {
         for (const c of cs) {
@@ -66,6 +77,18 @@ async function runBatch(meshes: Mesh[], withChanges: boolean): Promise<Differenc
         }
       }
       await new Promise((r) => setTimeout(r, SETTLE_MS));
+      for (const w of watches) {
+        const what = changes.find((c) => c.mesh === w.mesh)!.changes.map((c) => c.what).join('; ');
+        for (const name of w.names) {
+          const a = w.ours.latest.get(name);
+          const b = w.theirs.latest.get(name);
+          const where = `mesh ${w.mesh.index} ${w.proxy.name} pushed ${name} after [${what}]`;
+          if (!a || !b) unknown.push(...record([{ kind: 'eds.pushed', where, detail: `xdsim ${a ? 'has' : 'lacks'} it, istiod ${b ? 'has' : 'lacks'} it` }]));
+          else unknown.push(...record(compareClusterLoadAssignment(where, a, b)));
+        }
+        w.ours.close();
+        w.theirs.close();
+      }
       for (const { mesh, changes: cs } of changes) {
         const after = await compareMesh(mesh, ours.target, peer.xds, counts);
         for (const d of after) d.where = `${d.where} after [${cs.map((c) => c.what).join('; ')}]`;

@@ -36,3 +36,28 @@ export function emptyEndpointResource(cluster: string): EncodedResource {
   }
   return r;
 }
+
+const renamed = new WeakMap<EncodedView, Map<string, EncodedResource>>();
+
+/**
+ * `view` under another cluster name: what istiod sends for a subset its DestinationRule does not
+ * define (no subset labels to filter by, the rule's port-level policy: the service's cluster, as
+ * its EndpointBuilder builds it). The view's bytes start with its own cluster_name field, which
+ * is swapped for the asked-for name; the rest is shared as it is.
+ */
+export function renamedEndpointResource(view: EncodedView, name: string): EncodedResource {
+  let byName = renamed.get(view);
+  if (!byName) renamed.set(view, (byName = new Map()));
+  let r = byName.get(name);
+  if (!r) {
+    const head = clusterNameField(name);
+    const skip = clusterNameField(view.cluster).length;
+    const bytes = new Uint8Array(head.length + view.bytes.length - skip);
+    bytes.set(head, 0);
+    bytes.set(view.bytes.subarray(skip), head.length);
+    r = new EncodedResource(TYPE_URL.ENDPOINT, name, contentVersion(bytes), bytes);
+    if (byName.size >= EMPTY_MEMO_LIMIT) byName.clear();
+    byName.set(name, r);
+  }
+  return r;
+}

@@ -105,3 +105,43 @@ export async function fetchXds(target: string, node: Node, subs: readonly Subscr
   if (failed && (failed as grpc.ServiceError).code !== grpc.status.CANCELLED) throw failed;
   return out;
 }
+
+/** A stream left open: it ACKs every push and keeps the latest version of each resource. */
+export interface Watch {
+  readonly latest: Map<string, Json>;
+  /** Responses received so far. */
+  readonly pushes: number;
+  close(): void;
+}
+
+/** Subscribes `node` to EDS `names` on `target` and follows pushes until closed. */
+export function watchEds(target: string, node: Node, names: readonly string[], metadata?: grpc.Metadata): Watch {
+  const client = new AdsClient(target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const call = (client as unknown as { StreamAggregatedResources(md?: grpc.Metadata): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> })
+    .StreamAggregatedResources(metadata ?? new grpc.Metadata());
+  const latest = new Map<string, Json>();
+  let pushes = 0;
+  call.on('data', (r: DiscoveryResponse) => {
+    pushes++;
+    const t = r.type_url ?? '';
+    if (t === TYPE.eds) {
+      for (const any of r.resources ?? []) {
+        const d = decodeResource(any.type_url ?? t, any.value ?? new Uint8Array());
+        latest.set(nameOf('eds', d), d);
+      }
+    }
+    call.write({ type_url: t, version_info: r.version_info ?? '', response_nonce: r.nonce ?? '', resource_names: t === TYPE.eds ? [...names] : [] });
+  });
+  call.on('error', () => {});
+  call.write({ node, type_url: TYPE.eds, resource_names: [...names] });
+  return {
+    latest,
+    get pushes() {
+      return pushes;
+    },
+    close() {
+      call.cancel();
+      client.close();
+    },
+  };
+}
