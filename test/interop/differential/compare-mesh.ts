@@ -1,6 +1,7 @@
 // One mesh, every proxy of it, both control planes: what each proxy receives from xdsim is
 // compared with what it receives from istiod. Sidecar nodes: the outbound cluster set, the
-// Cluster fields that shape load balancing, and EDS for every cluster (plus one unknown name).
+// Cluster fields that shape load balancing, and EDS for every cluster (plus an unknown name and
+// an undefined subset).
 // Proxyless nodes: the Listener, RouteConfiguration, Cluster and ClusterLoadAssignment chain a
 // gRPC client walks, compared whole.
 import type { Node } from '../../../src/proto/messages.js';
@@ -68,6 +69,9 @@ async function sidecar(mesh: Mesh, p: ProxySpec, ours: string, theirs: string, c
   const names = [...new Set([...clustersA, ...clustersB])];
   // A name neither server knows: istiod answers it with an empty assignment.
   names.push(`outbound|80||unknown-${mesh.index}.${mesh.namespaces[0] ?? 'default'}.svc.cluster.local`);
+  // And a subset no rule defines, of a service port that exists.
+  const plain = clustersA.find((n) => n.split('|')[2] === '');
+  if (plain) names.push(plain.replace('||', '|no-such-subset|'));
   const [a, b] = await Promise.all([fetchXds(ours, node, [{ type: 'eds', names }]), fetchXds(theirs, node, [{ type: 'eds', names }])]);
   d.push(...compareEds(where, names, a, b));
   counts.resources += clustersA.length + names.length;
