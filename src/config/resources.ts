@@ -113,11 +113,54 @@ export interface LocalityLbSetting {
   enabled?: boolean;
 }
 
+/** The parts of consistentHash that shape the Cluster; the hash key itself goes to routes. */
+export interface ConsistentHashSettings {
+  httpHeaderName?: unknown;
+  httpCookie?: unknown;
+  useSourceIp?: unknown;
+  httpQueryParameterName?: unknown;
+  ringHash?: { minimumRingSize?: number };
+  maglev?: { tableSize?: number };
+  /** Deprecated upstream (ringHash.minimumRingSize); still read by istiod. */
+  minimumRingSize?: number;
+}
+
+/** Slow start; durations in Go syntax. */
+export interface WarmupSettings {
+  duration?: string;
+  minimumPercent?: number;
+  aggression?: number;
+}
+
 export interface LoadBalancerSettings {
   simple?: string;
-  consistentHash?: Record<string, unknown>;
+  consistentHash?: ConsistentHashSettings;
   localityLbSetting?: LocalityLbSetting;
+  /** Deprecated upstream in favour of `warmup`; a duration. */
   warmupDurationSecs?: string;
+  warmup?: WarmupSettings;
+}
+
+/** DestinationRule connectionPool: the fields istiod writes into the Cluster's circuit breakers and connect timeout are typed. */
+export interface ConnectionPoolSettings {
+  tcp?: {
+    maxConnections?: number;
+    connectTimeout?: string;
+    tcpKeepalive?: unknown;
+    maxConnectionDuration?: unknown;
+    idleTimeout?: unknown;
+  };
+  http?: {
+    http1MaxPendingRequests?: number;
+    http2MaxRequests?: number;
+    maxRequestsPerConnection?: number;
+    maxRetries?: number;
+    maxConcurrentStreams?: number;
+    idleTimeout?: unknown;
+    h2UpgradePolicy?: unknown;
+    useClientProtocol?: unknown;
+    http2KeepAlive?: unknown;
+  };
 }
 
 /** DestinationRule outlierDetection; durations in Go syntax ("30s", "1m30s"). */
@@ -137,7 +180,7 @@ export interface OutlierDetection {
 /** Settings that can appear at the top of a TrafficPolicy and per port. */
 export interface PortTrafficPolicy {
   loadBalancer?: LoadBalancerSettings;
-  connectionPool?: Record<string, unknown>;
+  connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetection;
   tls?: Record<string, unknown>;
 }

@@ -3,7 +3,7 @@
 // below are what a user sees in "expected ..., got ..." diagnostics.
 //
 // Objects we model are closed (`additionalProperties: false`) so typos surface as
-// "unknown field" warnings; parts xdsim never interprets (connectionPool, tls, ...) are open.
+// "unknown field" warnings; parts xdsim never interprets (tls, ...) are open.
 
 import { Type, type Static, type TOptional, type TSchema, type TUnknown } from '@sinclair/typebox';
 import type {
@@ -215,13 +215,71 @@ export const LocalityLbSettingSchema = Type.Object(
   closed,
 );
 
+/** uint64 sizes: JSON numbers here (JavaScript keeps integers exact up to 2^53). */
+const Uint64 = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+/** The hash key (header, cookie, source IP, query parameter) shapes routes, not the Cluster: open. */
+const ConsistentHashSchema = Type.Object(
+  {
+    ...optionalOpaque(['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'] as const),
+    ringHash: Type.Optional(Type.Object({ minimumRingSize: Type.Optional(Uint64) }, closed)),
+    maglev: Type.Optional(Type.Object({ tableSize: Type.Optional(Uint64) }, closed)),
+    minimumRingSize: Type.Optional(Uint64),
+  },
+  closed,
+);
+
+/** Durations are checked by semantic checks; percent and aggression ranges by istiod's rules there too. */
+const WarmupSchema = Type.Object(
+  {
+    duration: Type.Optional(Type.String()),
+    minimumPercent: Type.Optional(Type.Number({ minimum: 0 })),
+    aggression: Type.Optional(Type.Number()),
+  },
+  closed,
+);
+
 const LoadBalancerSchema = Type.Object(
   {
     simple: Type.Optional(StringEnum(SIMPLE_LB_POLICIES)),
-    consistentHash: Type.Optional(OpaqueObject),
+    consistentHash: Type.Optional(ConsistentHashSchema),
     localityLbSetting: Type.Optional(LocalityLbSettingSchema),
     warmupDurationSecs: Type.Optional(Type.String()),
-    warmup: Type.Optional(Opaque),
+    warmup: Type.Optional(WarmupSchema),
+  },
+  closed,
+);
+
+/**
+ * connectionPool: the counts and the connect timeout istiod writes into the Cluster are typed
+ * (istiod refuses negative ones); the rest (keepalives, idle timeouts, HTTP/2 upgrade) is accepted
+ * as is and not modelled.
+ */
+const ConnectionPoolSchema = Type.Object(
+  {
+    tcp: Type.Optional(
+      Type.Object(
+        {
+          maxConnections: Type.Optional(Int32NonNeg),
+          connectTimeout: Type.Optional(Type.String()),
+          ...optionalOpaque(['tcpKeepalive', 'maxConnectionDuration', 'idleTimeout'] as const),
+        },
+        closed,
+      ),
+    ),
+    http: Type.Optional(
+      Type.Object(
+        {
+          http1MaxPendingRequests: Type.Optional(Int32NonNeg),
+          http2MaxRequests: Type.Optional(Int32NonNeg),
+          maxRequestsPerConnection: Type.Optional(Int32NonNeg),
+          maxRetries: Type.Optional(Int32NonNeg),
+          maxConcurrentStreams: Type.Optional(Int32NonNeg),
+          ...optionalOpaque(['idleTimeout', 'h2UpgradePolicy', 'useClientProtocol', 'http2KeepAlive'] as const),
+        },
+        closed,
+      ),
+    ),
   },
   closed,
 );
@@ -245,7 +303,7 @@ const OutlierDetectionSchema = Type.Object(
 /** Fields shared by a TrafficPolicy and its per-port settings. */
 const policyFields = {
   loadBalancer: Type.Optional(LoadBalancerSchema),
-  connectionPool: Type.Optional(OpaqueObject),
+  connectionPool: Type.Optional(ConnectionPoolSchema),
   outlierDetection: Type.Optional(OutlierDetectionSchema),
   tls: Type.Optional(OpaqueObject),
 };

@@ -2,8 +2,10 @@
 // They run on a resource that already passed schema validation, so field types can be trusted.
 
 import type {
+  ConnectionPoolSettings,
   DestinationRule,
   KubeService,
+  LoadBalancerSettings,
   LocalityLbSetting,
   OutlierDetection,
   PortTrafficPolicy,
@@ -248,18 +250,18 @@ function checkLocalityLb(lb: LocalityLbSetting, path: Path, outlier: boolean, ou
   });
 }
 
-/** Istio's duration rule for outlier detection: at least 1ms, in whole milliseconds. */
+/** Istio's duration rule (agent.ValidateDuration): at least 1ms, in whole milliseconds. */
+function checkDuration(v: string | undefined, path: Path, out: Issue[]): void {
+  if (v === undefined) return;
+  const ms = parseGoDuration(v);
+  if (ms === undefined) out.push({ severity: 'error', path, message: `expected a duration such as 10s, 1m30s or 500ms, got ${JSON.stringify(v)}` });
+  else if (ms < 1) out.push({ severity: 'error', path, message: `must be at least 1ms, got ${JSON.stringify(v)}` });
+  else if (!Number.isInteger(Math.round(ms * 1e6) / 1e6))
+    out.push({ severity: 'error', path, message: `only whole milliseconds are supported, got ${JSON.stringify(v)}` });
+}
+
 function checkOutlierDetection(od: OutlierDetection, path: Path, out: Issue[]): void {
-  for (const field of ['interval', 'baseEjectionTime'] as const) {
-    const v = od[field];
-    if (v === undefined) continue;
-    const ms = parseGoDuration(v);
-    if (ms === undefined)
-      out.push({ severity: 'error', path: [...path, field], message: `expected a duration such as 10s, 1m30s or 500ms, got ${JSON.stringify(v)}` });
-    else if (ms < 1) out.push({ severity: 'error', path: [...path, field], message: `must be at least 1ms, got ${JSON.stringify(v)}` });
-    else if (!Number.isInteger(Math.round(ms * 1e6) / 1e6))
-      out.push({ severity: 'error', path: [...path, field], message: `only whole milliseconds are supported, got ${JSON.stringify(v)}` });
-  }
+  for (const field of ['interval', 'baseEjectionTime'] as const) checkDuration(od[field], [...path, field], out);
   if (od.consecutiveErrors !== undefined)
     out.push({
       severity: 'warning',
@@ -269,10 +271,58 @@ function checkOutlierDetection(od: OutlierDetection, path: Path, out: Issue[]): 
     });
 }
 
+/** Envoy's (and istiod's) primality test for a Maglev table size. */
+function isPrime(x: number): boolean {
+  if (x !== 0 && x < 4) return true;
+  if (x % 2 === 0) return false;
+  for (let f = 3; f * f <= x; f += 2) if (x % f === 0) return false;
+  return true;
+}
+
+/** istiod's validateLoadBalancer, for the parts that shape the Cluster: consistent hashing and warmup. */
+function checkLoadBalancer(lb: LoadBalancerSettings, path: Path, out: Issue[]): void {
+  const ch = lb.consistentHash;
+  if (ch) {
+    const chPath = [...path, 'consistentHash'];
+    if (ch.minimumRingSize !== undefined && ch.minimumRingSize !== 0) {
+      out.push({ severity: 'warning', path: [...chPath, 'minimumRingSize'], at: 'key', message: 'deprecated: use consistentHash.ringHash.minimumRingSize' });
+      if (ch.ringHash || ch.maglev)
+        out.push({ severity: 'error', path: [...chPath, 'minimumRingSize'], at: 'key', message: 'only one of minimumRingSize or maglev/ringHash can be set' });
+    }
+    if (ch.ringHash && ch.maglev) out.push({ severity: 'error', path: [...chPath, 'maglev'], at: 'key', message: 'only one of ringHash or maglev can be set' });
+    if (ch.maglev) {
+      const size = ch.maglev.tableSize ?? 0;
+      const p = [...chPath, 'maglev', 'tableSize'];
+      if (size === 0) out.push({ severity: 'error', path: [...chPath, 'maglev'], message: 'tableSize must be set for maglev' });
+      else if (size >= 5000011) out.push({ severity: 'error', path: p, message: `must be less than 5000011 for maglev, got ${size}` });
+      else if (!isPrime(size)) out.push({ severity: 'error', path: p, message: `must be a prime number for maglev, got ${size}` });
+    }
+  }
+  if (lb.warmupDurationSecs !== undefined) checkDuration(lb.warmupDurationSecs, [...path, 'warmupDurationSecs'], out);
+  const w = lb.warmup;
+  if (w) {
+    const wPath = [...path, 'warmup'];
+    if (w.duration === undefined) out.push({ severity: 'error', path: wPath, message: 'duration is required' });
+    else checkDuration(w.duration, [...wPath, 'duration'], out);
+    if (w.minimumPercent !== undefined && w.minimumPercent > 100)
+      out.push({ severity: 'error', path: [...wPath, 'minimumPercent'], message: `must be at most 100, got ${w.minimumPercent}` });
+    if (w.aggression !== undefined && w.aggression <= 0)
+      out.push({ severity: 'error', path: [...wPath, 'aggression'], message: `must be greater than 0, got ${w.aggression}` });
+  }
+}
+
+/** istiod's validateConnectionPool, for the typed fields. */
+function checkConnectionPool(cp: ConnectionPoolSettings, path: Path, out: Issue[]): void {
+  if (!cp.tcp && !cp.http) out.push({ severity: 'error', path, message: 'connection pool must have at least one field (tcp or http)' });
+  if (cp.tcp?.connectTimeout !== undefined) checkDuration(cp.tcp.connectTimeout, [...path, 'tcp', 'connectTimeout'], out);
+}
+
 /** `inheritedOutlier`: a subset's policy merges over the rule's top level, outlierDetection included. */
 function checkPolicy(p: PortTrafficPolicy, path: Path, inheritedOutlier: boolean, out: Issue[]): void {
   const lb = p.loadBalancer?.localityLbSetting;
   if (lb) checkLocalityLb(lb, [...path, 'loadBalancer', 'localityLbSetting'], inheritedOutlier || p.outlierDetection !== undefined, out);
+  if (p.loadBalancer) checkLoadBalancer(p.loadBalancer, [...path, 'loadBalancer'], out);
+  if (p.connectionPool) checkConnectionPool(p.connectionPool, [...path, 'connectionPool'], out);
   if (p.outlierDetection) checkOutlierDetection(p.outlierDetection, [...path, 'outlierDetection'], out);
 }
 

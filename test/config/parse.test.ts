@@ -142,8 +142,8 @@ describe('unknown fields', () => {
       'unknown-fields.yaml:9 WorkloadEntry pay/we-typo metadata.labelz: warning: unknown field, ignored (did you mean "labels"?)',
       'unknown-fields.yaml:13 WorkloadEntry pay/we-typo spec.wieght: warning: unknown field, ignored (did you mean "weight"?)',
       'unknown-fields.yaml:21 WorkloadEntry pay/we-typo extra: warning: unknown field, ignored',
-      'unknown-fields.yaml:37 (document 2) DestinationRule pay/reviews spec.trafficPolicy.loadBalancer.localityLbSetting.distibute: warning: unknown field, ignored (did you mean "distribute"?)',
-      'unknown-fields.yaml:71 (document 4) WorkloadGroup pay/wg spec.probe.httpGet.pathh: warning: unknown field, ignored (did you mean "path"?)',
+      'unknown-fields.yaml:38 (document 2) DestinationRule pay/reviews spec.trafficPolicy.loadBalancer.localityLbSetting.distibute: warning: unknown field, ignored (did you mean "distribute"?)',
+      'unknown-fields.yaml:72 (document 4) WorkloadGroup pay/wg spec.probe.httpGet.pathh: warning: unknown field, ignored (did you mean "path"?)',
     ]);
     expect(result.diagnostics.every((d) => d.severity === 'warning')).toBe(true);
   });
@@ -164,7 +164,8 @@ describe('unknown fields', () => {
       status: { conditions: [{ type: 'Healthy', status: 'True', lastTransitionTime: '2025-01-01T00:00:00Z' }] },
     });
     const dr = result.resources[1]!.resource as DestinationRule;
-    expect(dr.spec.trafficPolicy?.connectionPool).toEqual({ tcp: { maxConnections: 100, anything: 'goes' } });
+    expect(dr.spec.trafficPolicy?.connectionPool).toEqual({ tcp: { maxConnections: 100 } });
+    expect(dr.spec.trafficPolicy?.tls).toEqual({ mode: 'SIMPLE', anything: 'goes' });
     expect(dr.spec.trafficPolicy?.loadBalancer?.localityLbSetting).toEqual({});
     expect('status' in dr).toBe(false);
     const svc = result.resources[2]!.resource as KubeService;
