@@ -185,6 +185,18 @@ export interface OutlierDetection {
   enforcing_consecutive_local_origin_failure?: UInt32Value;
   enforcing_local_origin_success_rate?: UInt32Value;
 }
+export interface SlowStartConfig {
+  slow_start_window?: Duration;
+  aggression?: { default_value?: number; runtime_key?: string };
+  min_weight_percent?: Percent;
+}
+export interface CircuitBreakerThresholds {
+  max_connections?: UInt32Value;
+  max_pending_requests?: UInt32Value;
+  max_requests?: UInt32Value;
+  max_retries?: UInt32Value;
+  track_remaining?: boolean;
+}
 export interface Cluster {
   name?: string;
   alt_stat_name?: string;
@@ -192,6 +204,12 @@ export interface Cluster {
   eds_cluster_config?: { eds_config?: ConfigSource; service_name?: string };
   connect_timeout?: Duration;
   lb_policy?: Enum<LbPolicyName>;
+  circuit_breakers?: { thresholds?: CircuitBreakerThresholds[] };
+  // lb_config oneof: at most one of the four.
+  ring_hash_lb_config?: { minimum_ring_size?: UInt64Value };
+  maglev_lb_config?: { table_size?: UInt64Value };
+  least_request_lb_config?: { slow_start_config?: SlowStartConfig };
+  round_robin_lb_config?: { slow_start_config?: SlowStartConfig };
   load_assignment?: ClusterLoadAssignment;
   outlier_detection?: OutlierDetection;
   common_lb_config?: {

@@ -117,6 +117,18 @@ export function edsClusterFixture(pack: Pack): Cluster {
       enforcing_local_origin_success_rate: { value: 0 },
     },
     common_lb_config: { healthy_panic_threshold: { value: 50.5 }, locality_weighted_lb_config: {} },
+    circuit_breakers: {
+      thresholds: [
+        { max_connections: { value: 100 }, max_pending_requests: { value: 4294967295 }, max_requests: { value: 1024 }, max_retries: { value: 3 }, track_remaining: true },
+      ],
+    },
+    round_robin_lb_config: {
+      slow_start_config: {
+        slow_start_window: { seconds: 60 },
+        aggression: { default_value: 1.5, runtime_key: '(' },
+        min_weight_percent: { value: 10 },
+      },
+    },
     transport_socket: {
       name: 'envoy.transport_sockets.raw_buffer',
       typed_config: pack('type.googleapis.com/google.protobuf.Struct', toStruct({})),
@@ -132,6 +144,7 @@ export function staticClusterFixture(pack: Pack): Cluster {
     name: 'static-cluster',
     type: 'STATIC',
     lb_policy: 'LEAST_REQUEST',
+    least_request_lb_config: { slow_start_config: { slow_start_window: { seconds: 30 } } },
     load_assignment: claFixture(pack),
     common_lb_config: {
       zone_aware_lb_config: {
@@ -141,6 +154,16 @@ export function staticClusterFixture(pack: Pack): Cluster {
       },
     },
   };
+}
+
+/** Consistent hashing: a ring of at least 2048 entries. */
+export function ringHashClusterFixture(): Cluster {
+  return { name: 'ring-hash-cluster', type: 'EDS', lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: '2048' } } };
+}
+
+/** Consistent hashing: a Maglev table of a prime size. */
+export function maglevClusterFixture(): Cluster {
+  return { name: 'maglev-cluster', type: 'EDS', lb_policy: 'MAGLEV', maglev_lb_config: { table_size: { value: '65537' } } };
 }
 
 /** Proxyless gRPC client listener: api_listener holding an HCM with RDS over ADS and the router. */
@@ -299,6 +322,8 @@ export const FIXTURES: readonly Fixture[] = [
   { name: 'ClusterLoadAssignment', type: 'envoy.config.endpoint.v3.ClusterLoadAssignment', build: claFixture },
   { name: 'Cluster (EDS over ADS, ROUND_ROBIN, locality weighted)', type: 'envoy.config.cluster.v3.Cluster', build: edsClusterFixture },
   { name: 'Cluster (STATIC, zone aware)', type: 'envoy.config.cluster.v3.Cluster', build: staticClusterFixture },
+  { name: 'Cluster (ring hash)', type: 'envoy.config.cluster.v3.Cluster', build: ringHashClusterFixture },
+  { name: 'Cluster (Maglev)', type: 'envoy.config.cluster.v3.Cluster', build: maglevClusterFixture },
   { name: 'Listener (api_listener HCM, RDS over ADS, router)', type: 'envoy.config.listener.v3.Listener', build: apiListenerFixture },
   { name: 'Listener (inline routes)', type: 'envoy.config.listener.v3.Listener', build: inlineRouteListenerFixture },
   { name: 'DiscoveryRequest (NACK)', type: 'envoy.service.discovery.v3.DiscoveryRequest', build: discoveryRequestFixture },
