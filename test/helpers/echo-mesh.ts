@@ -13,6 +13,8 @@ export interface EchoBackend {
   readonly name: string;
   readonly ip: string;
   readonly locality: string;
+  /** WorkloadEntry spec.weight (none when unset). */
+  readonly weight?: number;
 }
 
 export const ECHO_BACKENDS: readonly EchoBackend[] = [
@@ -32,7 +34,7 @@ export const whoMethod = {
   responseDeserialize: bytes,
 };
 
-const SERVICE = `apiVersion: v1
+export const ECHO_SERVICE_YAML = `apiVersion: v1
 kind: Service
 metadata: { name: echo, namespace: pay }
 spec:
@@ -65,34 +67,40 @@ spec:
           to: { "r1/z1/*": 60, "r1/z2/*": 30, "r2/*": 10 }
 `;
 
-export class EchoMesh {
-  private constructor(
-    readonly plane: ControlPlane,
-    private readonly servers: grpc.Server[],
-    private readonly ports: ReadonlyMap<string, number>,
-  ) {}
+/** Running echo backends: each answers Who with its name on `<ip>:<port>`. */
+export interface EchoBackends {
+  /** backend name -> port */
+  readonly ports: ReadonlyMap<string, number>;
+  close(): void;
+}
 
-  /** Backends up, control plane up, and the echo service with the failover rule and all backends healthy. */
-  static async start(): Promise<EchoMesh> {
-    const servers: grpc.Server[] = [];
-    const ports = new Map<string, number>();
-    for (const b of ECHO_BACKENDS) {
+/** One gRPC server per backend, on its own loopback address and a free port. */
+export async function startEchoBackends(backends: readonly EchoBackend[]): Promise<EchoBackends> {
+  const servers: grpc.Server[] = [];
+  const ports = new Map<string, number>();
+  const close = () => {
+    for (const s of servers) s.forceShutdown();
+  };
+  try {
+    for (const b of backends) {
       const s = new grpc.Server();
       s.addService({ Who: whoMethod }, { Who: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from(b.name)) });
+      servers.push(s);
       const port = await new Promise<number>((resolve, reject) =>
         s.bindAsync(`${b.ip}:0`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
       );
-      servers.push(s);
       ports.set(b.name, port);
     }
-    const mesh = new EchoMesh(await startPlane([]), servers, ports);
-    await mesh.apply([SERVICE, FAILOVER_RULE, ...ECHO_BACKENDS.map((b) => mesh.entryYaml(b, true))].join('---\n'));
-    return mesh;
+  } catch (err) {
+    close();
+    throw err;
   }
+  return { ports, close };
+}
 
-  /** The WorkloadEntry of `b`, health-checked, with its Healthy condition. */
-  entryYaml(b: EchoBackend, healthy: boolean): string {
-    return `apiVersion: networking.istio.io/v1
+/** The WorkloadEntry of `b` (app: echo, in pay) on `port`, health-checked, with its Healthy condition. */
+export function echoEntryYaml(b: EchoBackend, port: number, healthy: boolean): string {
+  return `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata:
   name: ${b.name}
@@ -103,12 +111,44 @@ spec:
   address: ${b.ip}
   locality: ${b.locality}
   labels: { app: echo }
-  ports: { grpc: ${this.ports.get(b.name)} }
+  ports: { grpc: ${port} }${b.weight !== undefined ? `\n  weight: ${b.weight}` : ''}
 status:
   conditions:
   - type: Healthy
     status: "${healthy ? 'True' : 'False'}"
 `;
+}
+
+/**
+ * A gRPC xDS bootstrap for a client in `locality` (region/zone/subzone) of namespace pay, with
+ * the GENERATOR istio-agent writes into a proxyless bootstrap (its agent.go), so the control
+ * plane (xdsim or istiod) serves the proxyless generator's resources.
+ */
+export function proxylessBootstrap(serverUri: string, locality = 'r1/z1/s1', id = 'sidecar~127.0.0.9~client.pay~pay.svc.cluster.local'): object {
+  const [region = '', zone = '', sub_zone = ''] = locality.split('/');
+  return {
+    xds_servers: [{ server_uri: serverUri, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: { id, locality: { region, zone, sub_zone }, metadata: { NAMESPACE: 'pay', GENERATOR: 'grpc' } },
+  };
+}
+
+export class EchoMesh {
+  private constructor(
+    readonly plane: ControlPlane,
+    private readonly backends: EchoBackends,
+  ) {}
+
+  /** Backends up, control plane up, and the echo service with the failover rule and all backends healthy. */
+  static async start(): Promise<EchoMesh> {
+    const backends = await startEchoBackends(ECHO_BACKENDS);
+    const mesh = new EchoMesh(await startPlane([]), backends);
+    await mesh.apply([ECHO_SERVICE_YAML, FAILOVER_RULE, ...ECHO_BACKENDS.map((b) => mesh.entryYaml(b, true))].join('---\n'));
+    return mesh;
+  }
+
+  /** The WorkloadEntry of `b`, health-checked, with its Healthy condition. */
+  entryYaml(b: EchoBackend, healthy: boolean): string {
+    return echoEntryYaml(b, this.backends.ports.get(b.name)!, healthy);
   }
 
   /** POST /apply, as a user would. */
@@ -122,19 +162,12 @@ status:
    * proxyless bootstrap (its agent.go), so xdsim serves the proxyless generator's resources.
    */
   bootstrap(): object {
-    return {
-      xds_servers: [{ server_uri: `127.0.0.1:${this.plane.xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-      node: {
-        id: 'sidecar~127.0.0.9~client.pay~pay.svc.cluster.local',
-        locality: { region: 'r1', zone: 'z1', sub_zone: 's1' },
-        metadata: { NAMESPACE: 'pay', GENERATOR: 'grpc' },
-      },
-    };
+    return proxylessBootstrap(`127.0.0.1:${this.plane.xdsPort}`);
   }
 
   async close(): Promise<void> {
     await this.plane.close();
-    for (const s of this.servers) s.forceShutdown();
+    this.backends.close();
   }
 }
 
