@@ -12,7 +12,6 @@ export interface MeshQueryFlags extends ProxyFlags {
   file: string[];
   cluster?: string;
   output: string;
-  sendUnhealthy?: boolean;
 }
 
 export function addMeshQueryFlags(cmd: Command): Command {
@@ -20,8 +19,7 @@ export function addMeshQueryFlags(cmd: Command): Command {
     cmd
       .requiredOption('-f, --file <file|dir...>', 'mesh config: YAML files or directories (repeatable)')
       .option('--cluster <name>', 'cluster name, e.g. outbound|9080||reviews.pay.svc.cluster.local')
-      .option('-o, --output <format>', 'json or table', 'table')
-      .option('--send-unhealthy', 'send unhealthy endpoints as UNHEALTHY (PILOT_SEND_UNHEALTHY_ENDPOINTS)'),
+      .option('-o, --output <format>', 'json or table', 'table'),
   );
 }
 
@@ -35,7 +33,7 @@ export function registerEdsCommand(program: Command): void {
     async (flags: MeshQueryFlags) => {
       const output = checkOutput(flags.output);
       const proxy = proxyFromFlags(flags);
-      const mesh = await loadMesh(flags.file, { sendUnhealthy: flags.sendUnhealthy });
+      const mesh = await loadMesh(flags.file);
       const cluster = requireCluster(mesh, flags.cluster);
       const view = mesh.eds.view(cluster, proxy)!;
       process.stdout.write(output === 'json' ? `${JSON.stringify(toCanonicalJson('ClusterLoadAssignment', view.bytes), null, 2)}\n` : formatViewTable(view));

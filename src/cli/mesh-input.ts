@@ -21,7 +21,7 @@ export function reportDiagnostics(diagnostics: readonly Diagnostic[], out: NodeJ
   }
 }
 
-export async function loadMesh(paths: readonly string[], opts: { sendUnhealthy?: boolean } = {}): Promise<LoadedMesh> {
+export async function loadMesh(paths: readonly string[]): Promise<LoadedMesh> {
   if (paths.length === 0) throw new CliError('no config given: use -f <file|dir>');
   const loaded = await loadConfigPaths(paths);
   reportDiagnostics(loaded.diagnostics);
@@ -32,7 +32,7 @@ export async function loadMesh(paths: readonly string[], opts: { sendUnhealthy?:
   const store = new ConfigStore();
   applyLoaded(store, loaded);
   const registry = new Registry(store);
-  const eds = new EdsCache(registry, opts);
+  const eds = new EdsCache(registry);
   return { store, registry, eds };
 }
 

@@ -20,6 +20,7 @@ interface ServeFlags {
   debounceMax?: string;
   edsDebounce?: boolean;
   sendUnhealthyEndpoints?: boolean;
+  autoSendUnhealthyEndpoints?: string;
   gracePeriod?: string;
   registration?: boolean;
   stateDir?: string;
@@ -135,7 +136,8 @@ export function registerServeCommand(program: Command): Command {
     .option('--debounce-after <duration>', 'quiet period before a push (PILOT_DEBOUNCE_AFTER, default 100ms)')
     .option('--debounce-max <duration>', 'longest a change waits for a push (PILOT_DEBOUNCE_MAX, default 10s)')
     .option('--no-eds-debounce', 'push endpoint-only changes without debouncing (PILOT_ENABLE_EDS_DEBOUNCE=false)')
-    .option('--send-unhealthy-endpoints', 'send unhealthy endpoints as UNHEALTHY instead of leaving them out (PILOT_SEND_UNHEALTHY_ENDPOINTS)')
+    .option('--send-unhealthy-endpoints', "PILOT_SEND_UNHEALTHY_ENDPOINTS: every cluster's panic threshold 0, even under outlier detection's minHealthPercent (unhealthy WorkloadEntries stay out of EDS, as in istiod)")
+    .option('--auto-send-unhealthy-endpoints <bool>', 'PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS (default true): panic threshold 0 on clusters whose outlier detection sets none')
     .option('--grace-period <duration>', 'delete auto-registered entries this long after their last disconnect (PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)', '10s')
     .option('--no-registration', 'turn off WorkloadEntry auto-registration and health reporting')
     .option('--validate-identity <bool>', 'auto-registration and health checks need a verified identity (bearer token) that may own the entry (ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY, default true)')
@@ -179,6 +181,13 @@ export function registerServeCommand(program: Command): Command {
       if (flags.edsDebounce === false) debounce.enableEdsDebounce = false;
       const sendUnhealthy =
         flags.sendUnhealthyEndpoints === true || /^(true|1)$/i.test(process.env['PILOT_SEND_UNHEALTHY_ENDPOINTS'] ?? '');
+      // Like istiod's env.Register: an unparseable environment value means the default (true).
+      let autoSendUnhealthy = parseGoBool(process.env['PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS'] ?? '') ?? true;
+      if (flags.autoSendUnhealthyEndpoints !== undefined) {
+        const b = parseGoBool(flags.autoSendUnhealthyEndpoints);
+        if (b === undefined) throw new CliError(`--auto-send-unhealthy-endpoints: expected true or false; got "${flags.autoSendUnhealthyEndpoints}"`);
+        autoSendUnhealthy = b;
+      }
       if (!!flags.tlsCert !== !!flags.tlsKey) throw new CliError('--tls-cert and --tls-key go together');
       if (flags.clientCa && !flags.tlsCert) throw new CliError('--client-ca needs --tls-cert and --tls-key');
       const tokenAuth =
@@ -214,6 +223,7 @@ export function registerServeCommand(program: Command): Command {
           adminAddress: flags.adminAddress,
           debounce,
           sendUnhealthyEndpoints: sendUnhealthy,
+          autoSendUnhealthyEndpoints: autoSendUnhealthy,
           logger: log,
         });
       } catch (err) {

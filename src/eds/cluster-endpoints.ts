@@ -156,9 +156,18 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
   }
 }
 
+/**
+ * istiod's unhealthy-endpoint switches. They do not change EDS here: every xdsim endpoint is a
+ * WorkloadEntry (or a ServiceEntry's inline endpoint, always healthy), and istiod drops a
+ * health-checked WorkloadEntry that is not Healthy before EDS whatever they say (its
+ * ServiceEntry controller, under PILOT_ENABLE_WORKLOAD_ENTRY_HEALTHCHECKS). They are carried
+ * here for the CDS Cluster's panic threshold (`src/xds/resources/cluster.ts`).
+ */
 export interface ClusterEndpointsOptions {
-  /** Send health-checked, unhealthy endpoints as UNHEALTHY instead of leaving them out (PILOT_SEND_UNHEALTHY_ENDPOINTS). */
+  /** PILOT_SEND_UNHEALTHY_ENDPOINTS (default false). */
   sendUnhealthy?: boolean;
+  /** PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS (default true). */
+  autoSendUnhealthy?: boolean;
 }
 
 export class ClusterEndpoints {
@@ -167,8 +176,6 @@ export class ClusterEndpoints {
   private readonly byKey = new Map<string, EncodedEndpoint>();
   private sortedGroups: LocalityGroup[] | undefined;
   private readonly encoding: ClusterEncoding = { ruleTlsMode: undefined };
-
-  constructor(private readonly options: ClusterEndpointsOptions = {}) {}
 
   /** Sets the cluster's DestinationRule TLS mode; a change re-encodes every endpoint. Returns whether it changed. */
   setRuleTlsMode(mode: string | undefined): boolean {
@@ -216,8 +223,8 @@ export class ClusterEndpoints {
   }
 
   private upsert(ep: Endpoint): boolean {
-    const send = !ep.unhealthy || this.options.sendUnhealthy === true;
-    if (!send) return this.remove(ep.key);
+    // A WorkloadEntry that is not healthy is not an endpoint at all, as in istiod.
+    if (ep.unhealthy) return this.remove(ep.key);
     const prev = this.byKey.get(ep.key);
     if (prev !== undefined) {
       if (prev.localityKey === ep.localityKey && prev.sameAs(ep)) return false;

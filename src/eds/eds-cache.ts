@@ -115,7 +115,7 @@ export class EdsCache {
     if (!model) return this.clusters.delete(name);
     let s = this.clusters.get(name);
     if (!s) {
-      s = { model, endpoints: new ClusterEndpoints(this.options), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined };
+      s = { model, endpoints: new ClusterEndpoints(), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined };
       this.clusters.set(name, s);
     }
     const policyChanged = s.model !== model;

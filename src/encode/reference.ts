@@ -24,8 +24,8 @@ export function referenceClaObject(clusterName: string, groups: readonly Referen
     cluster_name: clusterName,
     endpoints: groups.map((g) => ({
       locality: localityMessage(g.source.locality),
-      // An endpoint only reaches a view while unhealthy if PILOT_SEND_UNHEALTHY_ENDPOINTS is on,
-      // and then it is sent as UNHEALTHY: its own flag is the health to encode.
+      // The endpoint's own flag is the health to encode (no unhealthy WorkloadEntry reaches a
+      // view today, as in istiod, so it is always healthy here).
       lb_endpoints: g.endpoints.map((e) => lbEndpointMessage(e.endpoint, e.endpoint.unhealthy, ruleTlsMode)),
       load_balancing_weight: { value: g.weight },
       priority: g.priority,

@@ -24,6 +24,15 @@ export interface EnvoyOptions {
    * Unset: not known, and the `unhealthy` hosts are taken as out without comment.
    */
   outlierDetection?: { maxEjectionPercent: number } | false;
+  /**
+   * The cluster's lb_policy (Envoy's enum name; default ROUND_ROBIN). Shares are long-run
+   * expectations, so the policies differ only where noted: LEAST_REQUEST is taken with every host
+   * equally loaded, where Envoy's pick spreads by endpoint weight like weighted round robin (it
+   * leans away from busy hosts otherwise); RANDOM picks hosts uniformly, ignoring endpoint weights;
+   * RING_HASH and MAGLEV spread by weight when hash keys are spread evenly. Locality and priority
+   * choice is the same for all of them.
+   */
+  lbPolicy?: string;
 }
 
 /** Envoy's max_ejection_percent when outlier detection leaves it unset. */
@@ -93,6 +102,10 @@ export function envoyShares(cla: NormalizedCla, opts: EnvoyOptions): Shares {
   }
   for (const a of opts.unhealthy) if (!seen.has(a)) notes.push(`unhealthy address ${a} is not in the CLA`);
   ejectionNotes(opts, cla, notes);
+  const lbPolicy = opts.lbPolicy ?? 'ROUND_ROBIN';
+  // Envoy's random balancer picks any host of the chosen locality with equal odds.
+  const hostWeight = lbPolicy === 'RANDOM' ? () => 1 : (e: Endpoint) => e.weight;
+  policyNotes(lbPolicy, notes);
 
   const endpointShare = new Map<number, number>();
   const priorityInfo = new Map<number, Omit<PriorityShare, 'priority' | 'share'>>();
@@ -172,9 +185,28 @@ export function envoyShares(cla: NormalizedCla, opts: EnvoyOptions): Shares {
       );
     }
     priorityInfo.set(l.priority, { health: l.health, panic: l.panic });
-    if (l.load > 0) spreadWithinLevel(l, l.load / 100, of, localityWeighted, state, endpointShare, notes);
+    if (l.load > 0) spreadWithinLevel(l, l.load / 100, of, localityWeighted, state, hostWeight, endpointShare, notes);
   }
   return finish();
+}
+
+/** What the cluster's lb_policy means for the shares. */
+function policyNotes(lbPolicy: string, notes: string[]): void {
+  switch (lbPolicy) {
+    case 'LEAST_REQUEST':
+      notes.push('LEAST_REQUEST: shares assume every host is equally loaded, where Envoy spreads by endpoint weight; it favours hosts with fewer active requests otherwise');
+      break;
+    case 'RANDOM':
+      notes.push('RANDOM: Envoy picks hosts with equal odds within a locality; endpoint weights are ignored');
+      break;
+    case 'RING_HASH':
+    case 'MAGLEV':
+      notes.push(`${lbPolicy}: shares assume hash keys spread evenly; a single key always goes to one host`);
+      break;
+    case 'CLUSTER_PROVIDED':
+      notes.push('CLUSTER_PROVIDED (ORIGINAL_DST, simple: PASSTHROUGH): the client connects to the address it was asked for; these shares do not apply');
+      break;
+  }
 }
 
 /** What outlier detection means for the hosts the caller marked failing: the shares assume all are out. */
@@ -209,13 +241,14 @@ function spreadWithinLevel(
   of: number,
   localityWeighted: boolean,
   state: ReadonlyMap<number, HostState>,
+  hostWeight: (e: Endpoint) => number,
   out: Map<number, number>,
   notes: string[],
 ): void {
   const put = (e: Endpoint, s: number): void => void out.set(e.index, (out.get(e.index) ?? 0) + s);
   // In panic Envoy picks from all hosts of the priority and skips locality weighting.
   if (l.panic) {
-    spread(l.hosts, (e) => e.weight, total, put);
+    spread(l.hosts, hostWeight, total, put);
     return;
   }
   const isHealthy = (e: Endpoint): boolean => state.get(e.index) === 'healthy';
@@ -231,14 +264,14 @@ function spreadWithinLevel(
           notes.push(`locality ${g.locality} (priority ${l.priority}) has no weight: gets no traffic under locality-weighted LB`);
         }
       }
-      spread(l.groups, effective, total, (g, gs) => spread(g.endpoints.filter(isHealthy), (e) => e.weight, gs, put));
+      spread(l.groups, effective, total, (g, gs) => spread(g.endpoints.filter(isHealthy), hostWeight, gs, put));
       return;
     }
     // No weighted locality has a healthy host: Envoy's locality pick comes back empty and it
     // falls back to every healthy host of the priority.
     notes.push(`priority ${l.priority}: no weighted locality has a healthy host; spread over all its healthy hosts`);
   }
-  spread(l.healthy, (e) => e.weight, total, put);
+  spread(l.healthy, hostWeight, total, put);
 }
 
 function round1(x: number): number {

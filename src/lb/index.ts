@@ -16,8 +16,8 @@ export interface ComputeSharesOptions {
   /** Envoy only: percent (140 = 1.4), overriding the CLA's policy.overprovisioningFactor. */
   overprovisioningFactor?: number;
   /**
-   * Envoy only: percent, default 50; 0 disables panic. Istio sets the cluster's threshold from
-   * outlierDetection.minHealthPercent, which defaults to 0 (see clusterLbOptions).
+   * Envoy only: percent, Envoy's default 50; 0 disables panic. istiod sends 0 on every sidecar
+   * cluster unless outlier detection's minHealthPercent says otherwise (see clusterLbOptions).
    */
   panicThreshold?: number;
   /**
@@ -27,6 +27,8 @@ export interface ComputeSharesOptions {
   localityWeighted?: boolean;
   /** Envoy only: the cluster's outlier ejection cap, or false for none (notes on `unhealthy`). */
   outlierDetection?: { maxEjectionPercent: number } | false;
+  /** Envoy only: the cluster's lb_policy, Envoy's enum name (default ROUND_ROBIN); see EnvoyOptions.lbPolicy. */
+  lbPolicy?: string;
 }
 
 export function computeShares(cla: ClaJson, opts: ComputeSharesOptions): Shares {
@@ -39,6 +41,7 @@ export function computeShares(cla: ClaJson, opts: ComputeSharesOptions): Shares 
     ...(opts.panicThreshold !== undefined && { panicThreshold: opts.panicThreshold }),
     ...(opts.localityWeighted !== undefined && { localityWeighted: opts.localityWeighted }),
     ...(opts.outlierDetection !== undefined && { outlierDetection: opts.outlierDetection }),
+    ...(opts.lbPolicy !== undefined && { lbPolicy: opts.lbPolicy }),
   });
 }
 

@@ -1,6 +1,8 @@
 // Which DestinationRule applies to a host, and the traffic policy in effect for one port/subset.
 import type {
+  ConnectionPoolSettings,
   DestinationRule,
+  LoadBalancerSettings,
   LocalityLbSetting,
   OutlierDetection,
   PortTrafficPolicy,
@@ -23,6 +25,16 @@ export interface ClusterLbPolicy {
   readonly localityWeighted: boolean;
   /** The rule's client TLS mode for the port/subset (`ISTIO_MUTUAL`, `DISABLE`...); decides endpoints' tlsMode metadata. */
   readonly tlsMode?: string;
+  /** The merged loadBalancer for the port/subset: the CDS Cluster's lb_policy and lb_config. */
+  readonly loadBalancer?: LoadBalancerSettings;
+  /** The merged connectionPool for the port/subset: the CDS Cluster's circuit breakers and connect timeout. */
+  readonly connectionPool?: ConnectionPoolSettings;
+  /**
+   * `simple: PASSTHROUGH`, which makes istiod send an ORIGINAL_DST cluster: `subset` when the
+   * subset's own top-level `simple` says so (istiod builds the subset cluster as ORIGINAL_DST
+   * whatever its port-level settings say), else `loadBalancer` when the merged policy's does.
+   */
+  readonly passthrough?: 'subset' | 'loadBalancer';
 }
 
 /** DestinationRule host as a FQDN: short names are relative to the rule's namespace. */
@@ -97,10 +109,14 @@ export function clusterLbPolicy(
   meshDefault: LocalityLbSetting = MESH_DEFAULT_LOCALITY_LB,
 ): ClusterLbPolicy {
   let policy = mergeTrafficPolicy(undefined, dr?.spec.trafficPolicy, port);
+  let subsetPassthrough = false;
   if (subset) {
     const s = dr?.spec.subsets?.find((x) => x.name === subset);
     policy = mergeTrafficPolicy(policy, s?.trafficPolicy, port);
+    subsetPassthrough = s?.trafficPolicy?.loadBalancer?.simple === 'PASSTHROUGH';
   }
+  const loadBalancer = policy?.loadBalancer;
+  const connectionPool = policy?.connectionPool;
   const fromRule = policy?.loadBalancer?.localityLbSetting;
   const setting = fromRule ?? meshDefault;
   // Istio's GetLocalityLbSetting: a rule's setting is on unless it says enabled: false.
@@ -112,6 +128,9 @@ export function clusterLbPolicy(
     localityLb,
     ...(outlier && { outlier }),
     ...(tlsMode !== undefined && { tlsMode }),
+    ...(loadBalancer && { loadBalancer }),
+    ...(connectionPool && { connectionPool }),
+    ...(subsetPassthrough ? { passthrough: 'subset' as const } : loadBalancer?.simple === 'PASSTHROUGH' && { passthrough: 'loadBalancer' as const }),
     localityWeighted:
       !!localityLb &&
       (!!localityLb.distribute?.length || (!!outlier && (!!localityLb.failover?.length || !!localityLb.failoverPriority?.length))),

@@ -123,7 +123,7 @@ export function lbSharesFromMesh(spec: LbSharesSpec, eds: EdsCache, registry: Re
   if (!view) return { error: `cluster ${spec.cluster} has no endpoints view` };
   const cla = toCanonicalJson('ClusterLoadAssignment', view.bytes) as unknown as ClaJson;
   // Model what istiod sends for this cluster: its panic threshold and locality weighting.
-  const cds = buildCluster(cluster, { sendUnhealthy: eds.options.sendUnhealthy === true });
+  const cds = buildCluster(cluster, eds.options);
   return computeShares(cla, { client: spec.client, unhealthy: spec.failing, ...clusterLbOptions(cds) });
 }
 

@@ -51,6 +51,7 @@ export const DEFAULT_CONTROL_PLANE: ControlPlaneSettings = Object.freeze({
   debounceMaxMs: 10_000,
   edsDebounce: true,
   sendUnhealthyEndpoints: false,
+  autoSendUnhealthyEndpoints: true,
   validateIdentity: true,
 });
 
@@ -152,6 +153,7 @@ class ScenarioBuilder {
       debounceMaxMs: cp.debounceMax ? parseDuration(cp.debounceMax) : DEFAULT_CONTROL_PLANE.debounceMaxMs,
       edsDebounce: cp.edsDebounce ?? DEFAULT_CONTROL_PLANE.edsDebounce,
       sendUnhealthyEndpoints: cp.sendUnhealthyEndpoints ?? DEFAULT_CONTROL_PLANE.sendUnhealthyEndpoints,
+      autoSendUnhealthyEndpoints: cp.autoSendUnhealthyEndpoints ?? DEFAULT_CONTROL_PLANE.autoSendUnhealthyEndpoints,
       validateIdentity: cp.validateIdentity ?? DEFAULT_CONTROL_PLANE.validateIdentity,
     };
     if (controlPlane.debounceMaxMs < controlPlane.debounceAfterMs)

@@ -11,6 +11,8 @@ export interface ControlPlaneSettings {
   debounceMaxMs: number;
   edsDebounce: boolean;
   sendUnhealthyEndpoints: boolean;
+  /** PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS (default true, as istiod). */
+  autoSendUnhealthyEndpoints: boolean;
   /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (default true, as istiod). */
   validateIdentity: boolean;
 }

@@ -84,6 +84,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     adminAddress: null,
     debounce: { debounceAfterMs: s.controlPlane.debounceAfterMs, debounceMaxMs: s.controlPlane.debounceMaxMs, enableEdsDebounce: s.controlPlane.edsDebounce },
     sendUnhealthyEndpoints: s.controlPlane.sendUnhealthyEndpoints,
+    autoSendUnhealthyEndpoints: s.controlPlane.autoSendUnhealthyEndpoints,
     // Auto-registration and health over xDS are the control plane's own (SPEC §6, §7).
     registration: true,
     gracePeriodMs: s.controlPlane.gracePeriodMs,

@@ -74,6 +74,8 @@ const ControlPlaneSchema = Type.Object(
     edsDebounce: Type.Optional(Type.Boolean()),
     /** PILOT_SEND_UNHEALTHY_ENDPOINTS */
     sendUnhealthyEndpoints: Type.Optional(Type.Boolean()),
+    /** PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS */
+    autoSendUnhealthyEndpoints: Type.Optional(Type.Boolean()),
     /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY */
     validateIdentity: Type.Optional(Type.Boolean()),
   },

@@ -40,8 +40,17 @@ export interface ControlPlaneOptions {
   serverLimits?: Partial<ServerLimits>;
   /** Admin HTTP limits (body size, YAML shape). */
   adminLimits?: Partial<AdminLimits>;
-  /** PILOT_SEND_UNHEALTHY_ENDPOINTS. */
+  /**
+   * PILOT_SEND_UNHEALTHY_ENDPOINTS (default false): every sidecar cluster's panic threshold is 0,
+   * outlier detection's minHealthPercent notwithstanding. EDS is the same either way: like istiod,
+   * xdsim never sends a WorkloadEntry that is not Healthy.
+   */
   sendUnhealthyEndpoints?: boolean;
+  /**
+   * PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS (default true): a sidecar cluster whose outlier detection
+   * sets no panic threshold gets 0 (panic mode off); false leaves it to Envoy's 50%.
+   */
+  autoSendUnhealthyEndpoints?: boolean;
   meshLocalityLb?: LocalityLbSetting;
   hooks?: ConnectionHooks;
   logger?: Logger;
@@ -112,7 +121,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   if (opts.resources?.length) store.commit(opts.resources.map((resource) => ({ op: 'apply' as const, resource })));
 
   const registry = new Registry(store, opts.meshLocalityLb ? { meshLocalityLb: opts.meshLocalityLb } : {});
-  const eds = new EdsCache(registry, { sendUnhealthy: opts.sendUnhealthyEndpoints === true });
+  const eds = new EdsCache(registry, { sendUnhealthy: opts.sendUnhealthyEndpoints === true, autoSendUnhealthy: opts.autoSendUnhealthyEndpoints !== false });
   const cache = new XdsCache(registry, eds);
   const metrics = new XdsMetrics({ defaultMetrics: opts.processMetrics !== false });
   // Registration warnings are per connecting proxy (a node without INSTANCE_IPS, a missing

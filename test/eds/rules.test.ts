@@ -236,8 +236,9 @@ describe('health and weights (SPEC §2, §4)', () => {
   it('health-checked and not Healthy: left out, weights re-summed', () => {
     expect(summarize(mesh(items).eds, C)).toEqual(['r1/z1/s1 p0 w3 [10.4.0.1:80*2,10.4.0.3:80]']);
   });
-  it('with sendUnhealthy: sent as UNHEALTHY', () => {
-    expect(summarize(mesh(items, { sendUnhealthy: true }).eds, C)).toEqual(['r1/z1/s1 p0 w4 [10.4.0.1:80*2,10.4.0.2:80!,10.4.0.3:80]']);
+  it('with PILOT_SEND_UNHEALTHY_ENDPOINTS too: istiod drops a WorkloadEntry that is not Healthy before EDS', () => {
+    // serviceentry controller buildCollections: WorkloadEntryHealthChecks && !isHealthy -> no workload.
+    expect(summarize(mesh(items, { sendUnhealthy: true }).eds, C)).toEqual(['r1/z1/s1 p0 w3 [10.4.0.1:80*2,10.4.0.3:80]']);
   });
   it('locality weight saturates at 2^32-1', () => {
     const big = [

@@ -229,6 +229,30 @@ const envoyCases: Case[] = [
     panic: { 0: true, 1: true },
   },
   {
+    // istiod's default sidecar cluster: LEAST_REQUEST, panic 0. Equally loaded hosts: by weight, 3:1.
+    name: 'LEAST_REQUEST spreads by endpoint weight (hosts equally loaded)',
+    cla: cla(loc('r1/z1/', 0, 1, [{ ip: '10.0.1.1', w: 3 }, '10.0.1.2'])),
+    opts: { client: 'envoy', panicThreshold: 0, lbPolicy: 'LEAST_REQUEST' },
+    endpoints: { '10.0.1.1': 0.75, '10.0.1.2': 0.25 },
+    notes: [/LEAST_REQUEST: shares assume every host is equally loaded/],
+  },
+  {
+    // RANDOM ignores endpoint weights inside a locality; locality weights 3:1 still apply.
+    name: 'RANDOM: equal odds per host inside a locality',
+    cla: cla(loc('r1/z1/', 0, 3, [{ ip: '10.0.1.1', w: 3 }, '10.0.1.2']), loc('r1/z2/', 0, 1, ['10.0.2.1'])),
+    opts: { client: 'envoy', panicThreshold: 0, localityWeighted: true, lbPolicy: 'RANDOM' },
+    endpoints: { '10.0.1.1': 0.375, '10.0.1.2': 0.375, '10.0.2.1': 0.25 },
+    notes: [/RANDOM: Envoy picks hosts with equal odds/],
+  },
+  {
+    // 1 of 4 healthy in P0 (35%), 50% threshold would panic it; istiod's 0 keeps P0 at its healthy host.
+    name: "istiod's panic threshold 0: a mostly failed priority keeps only its healthy hosts",
+    cla: cla(loc('r1/z1/', 0, 4, ips(0, 1, 4))),
+    opts: { client: 'envoy', panicThreshold: 0, unhealthy: ['10.0.1.2:80', '10.0.1.3:80', '10.0.1.4:80'] },
+    endpoints: { '10.0.1.1': 1, '10.0.1.2': 0, '10.0.1.3': 0, '10.0.1.4': 0 },
+    panic: { 0: false },
+  },
+  {
     name: 'everything down with panic disabled: nothing routable',
     cla: cla(loc('r1/z1/', 0, 1, ['10.0.1.1'])),
     opts: { client: 'envoy', panicThreshold: 0, unhealthy: ['10.0.1.1:80'] },

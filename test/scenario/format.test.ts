@@ -148,7 +148,7 @@ describe('a valid scenario', async () => {
   });
 
   it('reads values into their units', () => {
-    expect(s.controlPlane).toEqual({ validateIdentity: true, gracePeriodMs: 3000, debounceAfterMs: 50, debounceMaxMs: 10_000, edsDebounce: true, sendUnhealthyEndpoints: false });
+    expect(s.controlPlane).toEqual({ validateIdentity: true, gracePeriodMs: 3000, debounceAfterMs: 50, debounceMaxMs: 10_000, edsDebounce: true, sendUnhealthyEndpoints: false, autoSendUnhealthyEndpoints: true });
     expect(s.fleet).toMatchObject({ durationMs: 90_000, rampPerSecond: 10, mode: 'sotw', clusters: ['outbound|80||app.ns-1.svc.cluster.local'] });
     expect(s.fleet.agents[0]).toEqual({
       namespace: 'ns-1',

@@ -44,7 +44,8 @@ describe('SotW ADS', () => {
     expect(names).toEqual([API, WEB].sort());
     const cluster = r.resources.find((x) => x['name'] === API)!;
     expect(cluster['type']).toBe('EDS');
-    expect(cluster['lb_policy'] ?? 'ROUND_ROBIN').toBe('ROUND_ROBIN');
+    // istiod's default algorithm when the rule sets no loadBalancer.simple (defaultLBAlgorithm).
+    expect(cluster['lb_policy']).toBe('LEAST_REQUEST');
     expect((cluster['eds_cluster_config'] as { eds_config: { ads: unknown } }).eds_config.ads).toBeDefined();
     c.ack(r.raw, []);
     expect(await c.none()).toBe(true);
