@@ -255,6 +255,13 @@ export interface RouteAction {
   timeout?: Duration;
   retry_policy?: RetryPolicy;
   max_grpc_timeout?: Duration;
+  hash_policy?: HashPolicy[];
+}
+export interface HashPolicy {
+  header?: { header_name?: string };
+  cookie?: { name?: string; ttl?: Duration; path?: string; attributes?: { name?: string; value?: string }[] };
+  connection_properties?: { source_ip?: boolean };
+  query_parameter?: { name?: string };
 }
 export interface Route {
   name?: string;

@@ -11,7 +11,8 @@ import { buildCluster, buildProxylessCluster } from './resources/cluster.js';
 import { emptyEndpointResource, endpointResource, renamedEndpointResource } from './resources/endpoint.js';
 import { contentVersion } from './resources/hash.js';
 import { buildListener, buildProxylessListener } from './resources/listener.js';
-import { buildProxylessRoute } from './resources/proxyless-route.js';
+import { buildProxylessRoute, hashPolicyOf } from './resources/proxyless-route.js';
+import type { HashPolicy } from '../proto/messages.js';
 import { isHttpOrSniffed } from '../model/protocol.js';
 import { buildRoute, routeDomains } from './resources/route.js';
 import type { XdsType } from './types.js';
@@ -177,7 +178,7 @@ export class XdsCache {
     const key = `${name}\u0000${source ? dnsDomain : ''}`;
     let r = this.proxylessRoutes.get(key);
     if (!r) {
-      const route = source?.http ? buildProxylessRoute(source.cluster, source.host, source.port, source.address, dnsDomain, name) : { name };
+      const route = source?.http ? buildProxylessRoute(source.cluster, source.host, source.port, source.address, dnsDomain, name, source.hash) : { name };
       r = encoded(TYPE_URL.ROUTE, 'RouteConfiguration', name, route);
       if (this.proxylessRoutes.size > 10_000) this.proxylessRoutes.clear();
       this.proxylessRoutes.set(key, r);
@@ -279,15 +280,17 @@ interface ProxylessRouteSource {
   readonly address: string;
   /** istiod builds a virtual host only for an HTTP (or sniffed) port; a TCP one gets none. */
   readonly http: boolean;
+  /** From the rule's consistentHash for the port (hashForService). */
+  readonly hash: HashPolicy | undefined;
 }
 
 function proxylessRouteSource(model: ClusterModel): ProxylessRouteSource {
-  return { cluster: model.name, host: model.host, port: model.port.number, address: model.service.address ?? UNSPECIFIED_IP, http: isHttpOrSniffed(model.port.protocol) };
+  return { cluster: model.name, host: model.host, port: model.port.number, address: model.service.address ?? UNSPECIFIED_IP, http: isHttpOrSniffed(model.port.protocol), hash: hashPolicyOf(model.policy.loadBalancer?.consistentHash) };
 }
 
 function sameSource(a: ProxylessRouteSource | undefined, b: ProxylessRouteSource | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.cluster === b.cluster && a.host === b.host && a.port === b.port && a.address === b.address && a.http === b.http;
+  return a.cluster === b.cluster && a.host === b.host && a.port === b.port && a.address === b.address && a.http === b.http && JSON.stringify(a.hash) === JSON.stringify(b.hash);
 }
 
 function routeFor(name: string, model: ClusterModel): EncodedResource {

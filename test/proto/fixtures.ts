@@ -209,6 +209,12 @@ export function inlineRouteListenerFixture(pack: Pack): Listener {
                     cluster: CLUSTER,
                     timeout: { seconds: 0, nanos: 500_000_000 },
                     max_grpc_timeout: { seconds: 1 },
+                    hash_policy: [
+                      { header: { header_name: 'x-user' } },
+                      { cookie: { name: 'session', ttl: { seconds: 60 }, path: '/', attributes: [{ name: 'SameSite', value: 'Strict' }] } },
+                      { connection_properties: { source_ip: true } },
+                      { query_parameter: { name: 'user' } },
+                    ],
                     retry_policy: {
                       retry_on: 'connect-failure,unavailable',
                       num_retries: { value: 2 },

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Resource } from '../../src/config/resources.js';
 import { TYPE_URL, unpackAny } from '../../src/proto/index.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
-import { se, svc, we } from '../helpers/mesh.js';
+import { dr, se, svc, we } from '../helpers/mesh.js';
 import { API, API_HOST } from './fixtures.js';
 import { node, SotwClient, startPlane } from './helpers.js';
 
@@ -51,6 +51,31 @@ describe('proxyless generator (GENERATOR: grpc)', () => {
     expect(r.resources).toEqual([
       { name: API, alt_stat_name: `${API};`, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} }, service_name: API } },
     ]);
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ['LEAST_REQUEST is kept', { loadBalancer: { simple: 'LEAST_REQUEST' } }, { lb_policy: 'LEAST_REQUEST' }],
+    ['RANDOM and LEAST_CONN are dropped (gRPC cannot do them)', { loadBalancer: { simple: 'RANDOM' } }, {}],
+    ['ring hash', { loadBalancer: { consistentHash: { httpHeaderName: 'x-user', ringHash: { minimumRingSize: 2048 } } } }, { lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: { value: '2048' } } }],
+    ['maglev', { loadBalancer: { consistentHash: { useSourceIp: true, maglev: { tableSize: 65537 } } } }, { lb_policy: 'MAGLEV', maglev_lb_config: { table_size: { value: '65537' } } }],
+    ['only http2MaxRequests becomes a circuit breaker (gRFC A32)', { connectionPool: { tcp: { maxConnections: 5 }, http: { http2MaxRequests: 100, maxRetries: 3 } } }, { circuit_breakers: { thresholds: [{ max_requests: { value: 100 } }] } }],
+    ['outlier detection and connect timeout are not written', { outlierDetection: { consecutive5xxErrors: 5 }, connectionPool: { tcp: { connectTimeout: '3s' } } }, {}],
+  ])('Cluster from the DestinationRule (grpcgen applyTrafficPolicy): %s', async (_n, trafficPolicy, extra) => {
+    plane = await startPlane(meshWith([dr('api', { host: 'api', trafficPolicy })]));
+    const r = await fetch(client(), TYPE_URL.CLUSTER, [API], true);
+    expect(r.resources).toEqual([{ name: API, alt_stat_name: `${API};`, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} }, service_name: API }, ...extra }]);
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, unknown> | undefined]>([
+    ['header', { httpHeaderName: 'x-user' }, { header: { header_name: 'x-user' } }],
+    ['source IP', { useSourceIp: true }, { connection_properties: { source_ip: true } }],
+    ['query parameter', { httpQueryParameterName: 'u' }, { query_parameter: { name: 'u' } }],
+    ['cookie', { httpCookie: { name: 'c', path: '/', ttl: '10s' } }, { cookie: { name: 'c', path: '/', ttl: { seconds: '10' } } }],
+  ])('RouteConfiguration: consistentHash by %s becomes the route hash policy (route.ConsistentHashToHashPolicy)', async (_n, consistentHash, want) => {
+    plane = await startPlane(meshWith([dr('api', { host: 'api', trafficPolicy: { loadBalancer: { consistentHash } } })]));
+    const r = await fetch(client(), TYPE_URL.ROUTE, [API], true);
+    const vh = (r.resources[0]!['virtual_hosts'] as { routes: { route: { hash_policy?: unknown[] } }[] }[])[0]!;
+    expect(vh.routes[0]!.route.hash_policy).toEqual([want]);
   });
 
   it('Cluster: no wildcard (grpcgen builds only the names asked for)', async () => {

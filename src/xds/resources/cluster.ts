@@ -4,7 +4,7 @@
 // threshold it implies, the panic threshold when unhealthy endpoints may be sent, locality
 // weighting, then the load-balancing policy. Proxyless gRPC clients get grpcgen's minimal cluster.
 import { durationProto, parseGoDuration } from '../../config/duration.js';
-import type { ConnectionPoolSettings, LoadBalancerSettings, WarmupSettings } from '../../config/resources.js';
+import type { ConnectionPoolSettings, ConsistentHashSettings, LoadBalancerSettings, WarmupSettings } from '../../config/resources.js';
 import type { ClusterLbPolicy } from '../../model/destination-rule.js';
 import type { ClusterModel } from '../../model/registry.js';
 import type { CircuitBreakerThresholds, Cluster, Duration, SlowStartConfig } from '../../proto/messages.js';
@@ -104,24 +104,26 @@ function applyLoadBalancer(c: Cluster, lb: LoadBalancerSettings | undefined, pas
       c.lb_policy = 'CLUSTER_PROVIDED';
       break;
   }
-  const ch = lb?.consistentHash;
-  if (ch) {
-    delete c.least_request_lb_config;
-    delete c.round_robin_lb_config;
-    if (ch.maglev) {
-      c.lb_policy = 'MAGLEV';
-      if (ch.maglev.tableSize) c.maglev_lb_config = { table_size: { value: ch.maglev.tableSize } };
-    } else if (ch.ringHash) {
-      c.lb_policy = 'RING_HASH';
-      if (ch.ringHash.minimumRingSize) c.ring_hash_lb_config = { minimum_ring_size: { value: ch.ringHash.minimumRingSize } };
-    } else {
-      // The deprecated top-level size, Envoy's 1024 when unset.
-      c.lb_policy = 'RING_HASH';
-      c.ring_hash_lb_config = { minimum_ring_size: { value: ch.minimumRingSize || 1024 } };
-    }
-  }
+  if (lb?.consistentHash) applyConsistentHash(c, lb.consistentHash);
   // An ORIGINAL_DST cluster is always balanced by the cluster itself (a ring hash config stays).
   if (passthrough) c.lb_policy = 'CLUSTER_PROVIDED';
+}
+
+/** istiod's ApplyRingHashLoadBalancer, shared by the sidecar and proxyless builders. */
+function applyConsistentHash(c: Cluster, ch: ConsistentHashSettings): void {
+  delete c.least_request_lb_config;
+  delete c.round_robin_lb_config;
+  if (ch.maglev) {
+    c.lb_policy = 'MAGLEV';
+    if (ch.maglev.tableSize) c.maglev_lb_config = { table_size: { value: ch.maglev.tableSize } };
+  } else if (ch.ringHash) {
+    c.lb_policy = 'RING_HASH';
+    if (ch.ringHash.minimumRingSize) c.ring_hash_lb_config = { minimum_ring_size: { value: ch.ringHash.minimumRingSize } };
+  } else {
+    // The deprecated top-level size, Envoy's 1024 when unset.
+    c.lb_policy = 'RING_HASH';
+    c.ring_hash_lb_config = { minimum_ring_size: { value: ch.minimumRingSize || 1024 } };
+  }
 }
 
 /** The outbound Cluster istiod sends a sidecar for this registry cluster. */
@@ -157,17 +159,25 @@ export function buildCluster(model: ClusterModel, opts: ClusterBuildOptions = {}
 }
 
 /**
- * The Cluster istiod's proxyless generator sends a `GENERATOR: grpc` node (grpcgen's edsCluster):
- * EDS over ADS and nothing else: no connect timeout, outlier detection or locality weighting, and
- * `lb_policy` left at its default (ROUND_ROBIN). Its DestinationRule extras (LEAST_REQUEST, ring
- * hash, http2MaxRequests circuit breakers, ISTIO_MUTUAL TLS) are not modelled.
+ * The Cluster istiod's proxyless generator sends a `GENERATOR: grpc` node (grpcgen's edsCluster
+ * and applyTrafficPolicy): EDS over ADS; from the merged policy only what gRPC clients support:
+ * LEAST_REQUEST (ROUND_ROBIN is their default, anything else is dropped with a warning), ring
+ * hash or maglev for consistent hashing, and http2MaxRequests as the one circuit-breaker limit
+ * (gRFC A32). No connect timeout, outlier detection or locality weighting. ISTIO_MUTUAL TLS is
+ * not modelled (docs/istiod-differences.md).
  */
 export function buildProxylessCluster(model: ClusterModel): Cluster {
-  return {
+  const c: Cluster = {
     name: model.name,
     // istiod's DelimitedStatsPrefix: the name and its stat delimiter.
     alt_stat_name: `${model.name};`,
     type: 'EDS',
     eds_cluster_config: { eds_config: { ads: {} }, service_name: model.name },
   };
+  const { loadBalancer: lb, connectionPool: cp } = model.policy;
+  if (lb?.consistentHash) applyConsistentHash(c, lb.consistentHash);
+  else if (lb?.simple === 'LEAST_REQUEST') c.lb_policy = 'LEAST_REQUEST';
+  const maxRequests = cp?.http?.http2MaxRequests;
+  if (maxRequests !== undefined && maxRequests > 0) c.circuit_breakers = { thresholds: [{ max_requests: { value: maxRequests } }] };
+  return c;
 }

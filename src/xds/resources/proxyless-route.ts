@@ -4,7 +4,9 @@
 // retry policy. No VirtualService support, as for sidecars.
 import { isIP, isIPv6 } from 'node:net';
 import { TYPE_URL, encode } from '../../proto/index.js';
-import type { RetryPolicy, RouteConfiguration } from '../../proto/messages.js';
+import type { HashPolicy, RetryPolicy, RouteConfiguration } from '../../proto/messages.js';
+import type { ConsistentHashSettings } from '../../config/resources.js';
+import { durationProto, parseGoDuration } from '../../config/duration.js';
 import { UNSPECIFIED_IP } from '../../model/service.js';
 
 const ZERO = { seconds: 0 };
@@ -58,8 +60,32 @@ export function proxylessDomains(host: string, port: number, address: string, dn
   return out;
 }
 
+/**
+ * The route's hash policy from the DestinationRule's consistentHash (istiod's
+ * ConsistentHashToHashPolicy); none without one.
+ */
+export function hashPolicyOf(ch: ConsistentHashSettings | undefined): HashPolicy | undefined {
+  if (!ch) return undefined;
+  if (typeof ch.httpHeaderName === 'string') return { header: { header_name: ch.httpHeaderName } };
+  if (ch.httpCookie && typeof ch.httpCookie === 'object') {
+    const c = ch.httpCookie as { name?: string; path?: string; ttl?: string; attributes?: { name?: string; value?: string }[] };
+    const ms = c.ttl !== undefined ? parseGoDuration(c.ttl) : undefined;
+    return {
+      cookie: {
+        name: c.name ?? '',
+        ...(ms !== undefined ? { ttl: durationProto(ms) } : {}),
+        ...(c.path ? { path: c.path } : {}),
+        ...(c.attributes?.length ? { attributes: c.attributes.map((a) => ({ name: a.name ?? '', value: a.value ?? '' })) } : {}),
+      },
+    };
+  }
+  if (typeof ch.useSourceIp === 'boolean') return { connection_properties: { source_ip: ch.useSourceIp } };
+  if (typeof ch.httpQueryParameterName === 'string') return { query_parameter: { name: ch.httpQueryParameterName } };
+  return undefined;
+}
+
 /** `name`: the route name asked for, the cluster's unless a subset's. */
-export function buildProxylessRoute(cluster: string, host: string, port: number, address: string, dnsDomain: string, name = cluster): RouteConfiguration {
+export function buildProxylessRoute(cluster: string, host: string, port: number, address: string, dnsDomain: string, name = cluster, hash?: HashPolicy): RouteConfiguration {
   const vhost = hostPort(host, port);
   return {
     name,
@@ -71,7 +97,7 @@ export function buildProxylessRoute(cluster: string, host: string, port: number,
           {
             name: 'default',
             match: { prefix: '/' },
-            route: { cluster, timeout: ZERO, retry_policy: DEFAULT_RETRY, max_grpc_timeout: ZERO },
+            route: { cluster, timeout: ZERO, retry_policy: DEFAULT_RETRY, max_grpc_timeout: ZERO, ...(hash ? { hash_policy: [hash] } : {}) },
             decorator: { operation: `${vhost}/*` },
           },
         ],
