@@ -326,11 +326,21 @@ function checkPolicy(p: PortTrafficPolicy, path: Path, inheritedOutlier: boolean
   if (p.outlierDetection) checkOutlierDetection(p.outlierDetection, [...path, 'outlierDetection'], out);
 }
 
+const POLICY_FIELDS = ['outlierDetection', 'connectionPool', 'loadBalancer', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol', 'retryBudget'] as const;
+const PORT_POLICY_FIELDS = ['outlierDetection', 'connectionPool', 'loadBalancer', 'tls'] as const;
+
 function checkTrafficPolicy(tp: TrafficPolicy | undefined, path: Path, inheritedOutlier: boolean, out: Issue[]): void {
   if (!tp) return;
+  // istiod's validateTrafficPolicy refuses the whole rule for an empty policy.
+  const has = tp as Record<string, unknown>;
+  if (!POLICY_FIELDS.some((f) => has[f] !== undefined)) out.push({ severity: 'error', path, message: 'traffic policy must have at least one field' });
   checkPolicy(tp, path, inheritedOutlier, out);
   // Port-level settings replace the policy's outlierDetection rather than inherit it.
-  tp.portLevelSettings?.forEach((p, i) => checkPolicy(p, [...path, 'portLevelSettings', i], false, out));
+  tp.portLevelSettings?.forEach((p, i) => {
+    const pHas = p as Record<string, unknown>;
+    if (!PORT_POLICY_FIELDS.some((f) => pHas[f] !== undefined)) out.push({ severity: 'error', path: [...path, 'portLevelSettings', i], message: 'port traffic policy must have at least one field' });
+    checkPolicy(p, [...path, 'portLevelSettings', i], false, out);
+  });
 }
 
 function checkDestinationRule(dr: DestinationRule, out: Issue[]): void {

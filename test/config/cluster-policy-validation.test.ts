@@ -37,6 +37,8 @@ describe('DestinationRule connectionPool and loadBalancer validation', () => {
     ['warmup without a duration', '{ loadBalancer: { warmup: { aggression: 2 } } }', [`${P}.loadBalancer.warmup: duration is required`]],
     ['warmup percent above 100', '{ loadBalancer: { warmup: { duration: 30s, minimumPercent: 101 } } }', [`${P}.loadBalancer.warmup.minimumPercent: must be at most 100, got 101`]],
     ['warmup aggression 0', '{ loadBalancer: { warmup: { duration: 30s, aggression: 0 } } }', [`${P}.loadBalancer.warmup.aggression: must be greater than 0, got 0`]],
+    ['empty traffic policy (validateTrafficPolicy)', '{}', [`${P}: traffic policy must have at least one field`]],
+    ['a port-level policy with only its port', '{ portLevelSettings: [{ port: { number: 80 } }] }', [`${P}.portLevelSettings[0]: port traffic policy must have at least one field`]],
     ['warmupDurationSecs not a duration', '{ loadBalancer: { warmupDurationSecs: soon } }', [`${P}.loadBalancer.warmupDurationSecs: expected a duration such as 10s, 1m30s or 500ms, got "soon"`]],
   ])('%s', (_label, body, want) => {
     const r = parseManifests(rule(body), 'dr.yaml');
