@@ -2,7 +2,7 @@
 // with random options, then gets namespaces and addresses of its own (so a batch of meshes can be
 // loaded into one xdsim and one istiod without touching each other) and some variety the
 // generator does not make (service accounts, tlsMode labels, named ports on entries).
-import type { Resource, WorkloadEntry } from '../../../src/config/resources.js';
+import type { DestinationRule, Resource, TrafficPolicy, WorkloadEntry } from '../../../src/config/resources.js';
 import { Rng, generateMesh, meshLocalities, type MeshOptions } from '../../../src/topology/generate.js';
 
 export interface ProxySpec {
@@ -76,6 +76,38 @@ function meshAddress(mesh: number, n: number): string {
   return `10.${100 + ((mesh >> 8) & 127)}.${mesh & 255}.${n + 1}`;
 }
 
+/**
+ * What the generator's rules leave alone, varied as users write it: the load-balancing algorithm
+ * (or none: istiod's default), consistent hashing, slow start, connection pools, minHealthPercent
+ * and TLS modes, at the top of the policy and on subsets (all shape CDS, TLS shapes EDS metadata).
+ */
+function varyPolicy(rng: Rng, dr: DestinationRule): void {
+  const policies: TrafficPolicy[] = [];
+  if (dr.spec.trafficPolicy) policies.push(dr.spec.trafficPolicy);
+  else if (rng.chance(0.3)) policies.push((dr.spec.trafficPolicy = {}));
+  for (const s of dr.spec.subsets ?? []) if (s.trafficPolicy) policies.push(s.trafficPolicy);
+  for (const tp of policies) {
+    if (rng.chance(0.5)) {
+      const lb = (tp.loadBalancer ??= {});
+      const simple = rng.pick([undefined, 'ROUND_ROBIN', 'LEAST_REQUEST', 'LEAST_CONN', 'RANDOM', 'hash'] as const);
+      delete lb.simple;
+      if (simple === 'hash') lb.consistentHash = rng.chance(0.5) ? { httpHeaderName: 'x-user', ringHash: { minimumRingSize: 2048 } } : { useSourceIp: true, maglev: { tableSize: 65537 } };
+      else if (simple) lb.simple = simple;
+      if (simple !== 'hash' && rng.chance(0.2)) lb.warmup = { duration: '30s', ...(rng.chance(0.5) ? { minimumPercent: 20, aggression: 2 } : {}) };
+    }
+    if (rng.chance(0.3)) {
+      tp.connectionPool = {
+        ...(rng.chance(0.5) ? { tcp: { maxConnections: rng.int(1, 500), ...(rng.chance(0.5) ? { connectTimeout: '3s' } : {}) } } : {}),
+        http: { http2MaxRequests: rng.int(1, 1000), ...(rng.chance(0.5) ? { http1MaxPendingRequests: rng.int(1, 100), maxRetries: rng.int(1, 5) } : {}) },
+      };
+    }
+    if (tp.outlierDetection && rng.chance(0.3)) tp.outlierDetection.minHealthPercent = rng.pick([0, 30, 50]);
+    if (rng.chance(0.15)) tp.tls = { mode: rng.pick(['ISTIO_MUTUAL', 'DISABLE', 'SIMPLE']) };
+  }
+  // istiod refuses an empty policy (both servers do; the refusal is not what this compares).
+  if (dr.spec.trafficPolicy && Object.keys(dr.spec.trafficPolicy).length === 0) delete dr.spec.trafficPolicy;
+}
+
 export function randomMesh(index: number, seed: number): Mesh {
   const rng = new Rng(seed * 7_919 + 13);
   const options = meshOptions(rng, seed);
@@ -92,6 +124,7 @@ export function randomMesh(index: number, seed: number): Mesh {
     if (rng.chance(0.2)) we.spec.ports = { http: 9000 + rng.int(0, 9) };
   }
   if (n > 253) throw new Error(`mesh ${index}: ${n} entries do not fit its /24`);
+  for (const r of resources) if (r.kind === 'DestinationRule') varyPolicy(rng, r as DestinationRule);
   const namespaces = resources.filter((r) => r.kind === 'Namespace').map((r) => r.metadata.name);
   const localities = meshLocalities(options);
   const proxies: ProxySpec[] = [];
