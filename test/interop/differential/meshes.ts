@@ -3,6 +3,7 @@
 // loaded into one xdsim and one istiod without touching each other) and some variety the
 // generator does not make (service accounts, tlsMode labels, named ports on entries).
 import type { DestinationRule, Resource, TrafficPolicy, WorkloadEntry } from '../../../src/config/resources.js';
+import { varyServices } from './service-variety.js';
 import { Rng, generateMesh, meshLocalities, type MeshOptions } from '../../../src/topology/generate.js';
 
 export interface ProxySpec {
@@ -125,6 +126,7 @@ export function randomMesh(index: number, seed: number): Mesh {
   }
   if (n > 253) throw new Error(`mesh ${index}: ${n} entries do not fit its /24`);
   for (const r of resources) if (r.kind === 'DestinationRule') varyPolicy(rng, r as DestinationRule);
+  varyServices(rng, resources, meshLocalities(options), (k) => meshAddress(index, k));
   const namespaces = resources.filter((r) => r.kind === 'Namespace').map((r) => r.metadata.name);
   const localities = meshLocalities(options);
   const proxies: ProxySpec[] = [];
