@@ -49,10 +49,10 @@ function report(unknown: Difference[]): string {
 }
 
 /** Both servers on one batch of meshes; each mesh compared, then changed and compared again. */
-async function runBatch(meshes: Mesh[], withChanges: boolean): Promise<Difference[]> {
+async function runBatch(meshes: Mesh[], withChanges: boolean, sendUnhealthy = false): Promise<Difference[]> {
   const { dir, remove } = writeMeshDir(meshes.flatMap((m) => m.resources));
-  const ours = await startXdsim([dir]);
-  const peer = await startIstiodPeer({ files: [dir], debounceMs: DEBOUNCE_MS, validateIdentity: false });
+  const ours = await startXdsim([dir], { sendUnhealthyEndpoints: sendUnhealthy });
+  const peer = await startIstiodPeer({ files: [dir], debounceMs: DEBOUNCE_MS, validateIdentity: false, ...(sendUnhealthy ? { extraArgs: ['--send-unhealthy'] } : {}) });
   const unknown: Difference[] = [];
   try {
     const counts: MeshCounts = { proxies: 0, resources: 0 };
@@ -138,6 +138,12 @@ describe('xdsim vs the istiod peer (differential)', () => {
     }
     expect(unknown, report(unknown)).toEqual([]);
   }, 1_800_000);
+
+  it('with PILOT_SEND_UNHEALTHY_ENDPOINTS on both: 20 more random meshes', async () => {
+    const meshes = Array.from({ length: 20 }, (_, k) => randomMesh(20_000 + k, 20_000 + k + 1));
+    const unknown = await runBatch(meshes, false, true);
+    expect(unknown, report(unknown)).toEqual([]);
+  }, 300_000);
 
   it('the xDS protocol: unknown names, unsubscribe, NACK, stale nonces, wildcard, delta', async () => {
     const dir = fileURLToPath(new URL('../../examples/mesh', import.meta.url));

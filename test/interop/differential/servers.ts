@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import type { Resource } from '../../../src/config/resources.js';
-import { startControlPlane, type ControlPlane } from '../../../src/server/control-plane.js';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../../src/server/control-plane.js';
 
 export const DEBOUNCE_MS = 100;
 
@@ -32,8 +32,9 @@ export function writeMeshDir(resources: readonly Resource[]): { dir: string; rem
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startXdsim(files: string[]): Promise<ControlPlane & { readonly target: string }> {
+export async function startXdsim(files: string[], extra: Partial<ControlPlaneOptions> = {}): Promise<ControlPlane & { readonly target: string }> {
   const plane = await startControlPlane({
+    ...extra,
     configPaths: files,
     xdsAddress: '127.0.0.1:0',
     adminAddress: '127.0.0.1:0',
