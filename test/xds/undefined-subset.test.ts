@@ -2,29 +2,22 @@
 // builder (pilot/pkg/xds/endpoints EndpointBuilder, no subset labels found) sends the service
 // port's endpoints under the asked-for name, and keeps pushing them there. Found by the
 // differential against the istiod peer (a stream subscribed to a subset whose rule was deleted).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../src/proto/index.js';
-import type { ControlPlane } from '../../src/server/control-plane.js';
 import { dr, we } from '../helpers/mesh.js';
 import { API, API_HOST, apiMesh } from './fixtures.js';
-import { acked, admin, node, SotwClient, startPlane } from './helpers.js';
+import { acked, admin, node, planePerTest, SotwClient, startPlane } from './helpers.js';
 
-let plane: ControlPlane | undefined;
-const clients: SotwClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await plane?.close();
-  plane = undefined;
-});
+const scope = planePerTest();
 
 type Cla = { cluster_name: string; endpoints?: { lb_endpoints?: { endpoint: { address: { socket_address: { address: string } } } }[] }[] };
 const addresses = (c: Cla) => (c.endpoints ?? []).flatMap((g) => (g.lb_endpoints ?? []).map((e) => e.endpoint.address.socket_address.address)).sort();
 
 describe('EDS for an undefined subset', () => {
   it('answers with the service port endpoints under the asked name, follows their changes, and switches to the real subset once defined', async () => {
-    plane = await startPlane(apiMesh());
+    const plane = (scope.plane = await startPlane(apiMesh()));
     const c = new SotwClient(plane.xdsPort);
-    clients.push(c);
+    scope.cleanups.push(() => c.close());
     const v9 = `outbound|8080|v9|${API_HOST}`;
     const unknownPort = `outbound|9999|v9|${API_HOST}`;
     c.send({ node: node('sidecar~10.9.9.9~p.pay~pay.svc.cluster.local', 'r1/z1/s1'), type_url: TYPE_URL.ENDPOINT, resource_names: [v9, unknownPort, API] });

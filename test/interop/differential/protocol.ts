@@ -93,16 +93,23 @@ export interface ProtocolCase {
 type Sotw = ScriptStream<DiscoveryRequest, DiscoveryResponse>;
 type Delta = ScriptStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
-async function sotwScript(target: string, window: number, steps: [string, (s: Sotw, last: DiscoveryResponse[]) => void][]): Promise<Transcript> {
-  const s: Sotw = new ScriptStream(target, 'StreamAggregatedResources');
+/** Plays `steps` on one stream, each followed by a window in which its responses are collected. */
+async function script<Req, Res extends AnyResponse>(
+  target: string,
+  method: 'StreamAggregatedResources' | 'DeltaAggregatedResources',
+  summarize: (r: Res) => string,
+  window: number,
+  steps: [string, (s: ScriptStream<Req, Res>, last: Res[]) => void][],
+): Promise<Transcript> {
+  const s = new ScriptStream<Req, Res>(target, method);
   const out: Transcript = [];
-  let last: DiscoveryResponse[] = [];
+  let last: Res[] = [];
   try {
     for (const [step, act] of steps) {
       act(s, last);
       const got = await s.collect(window);
       if (got.length) last = got;
-      out.push({ step, responses: [...got.map(summarizeSotw), ...(s.closed ? [`stream closed ${s.closed}`] : [])] });
+      out.push({ step, responses: [...got.map(summarize), ...(s.closed ? [`stream closed ${s.closed}`] : [])] });
     }
   } finally {
     s.close();
@@ -110,22 +117,10 @@ async function sotwScript(target: string, window: number, steps: [string, (s: So
   return out;
 }
 
-async function deltaScript(target: string, window: number, steps: [string, (s: Delta, last: DeltaDiscoveryResponse[]) => void][]): Promise<Transcript> {
-  const s: Delta = new ScriptStream(target, 'DeltaAggregatedResources');
-  const out: Transcript = [];
-  let last: DeltaDiscoveryResponse[] = [];
-  try {
-    for (const [step, act] of steps) {
-      act(s, last);
-      const got = await s.collect(window);
-      if (got.length) last = got;
-      out.push({ step, responses: [...got.map(summarizeDelta), ...(s.closed ? [`stream closed ${s.closed}`] : [])] });
-    }
-  } finally {
-    s.close();
-  }
-  return out;
-}
+const sotwScript = (target: string, window: number, steps: [string, (s: Sotw, last: DiscoveryResponse[]) => void][]) =>
+  script(target, 'StreamAggregatedResources', summarizeSotw, window, steps);
+const deltaScript = (target: string, window: number, steps: [string, (s: Delta, last: DeltaDiscoveryResponse[]) => void][]) =>
+  script(target, 'DeltaAggregatedResources', summarizeDelta, window, steps);
 
 const ackOf = (r: DiscoveryResponse | undefined, names: string[]): DiscoveryRequest => ({
   type_url: r?.type_url ?? TYPE.eds,
