@@ -244,11 +244,27 @@ export interface ServiceAccount {
   metadata: ObjectMeta;
 }
 
+/** PeerAuthentication `mtls.mode` and port-level modes; UNSET inherits from the level above. */
+export type PeerAuthenticationMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+export interface PeerAuthentication {
+  apiVersion: string;
+  kind: 'PeerAuthentication';
+  metadata: ObjectMeta;
+  spec: {
+    selector?: { matchLabels?: Record<string, string> };
+    mtls?: { mode?: PeerAuthenticationMode };
+    /** Keyed by the workload's (endpoint's) port, as a decimal string in YAML. */
+    portLevelMtls?: Record<string, { mode?: PeerAuthenticationMode }>;
+  };
+}
+
 export type Resource =
   | WorkloadEntry
   | WorkloadGroup
   | ServiceEntry
   | DestinationRule
+  | PeerAuthentication
   | KubeService
   | Namespace
   | ServiceAccount;
@@ -260,6 +276,7 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'WorkloadGroup',
   'ServiceEntry',
   'DestinationRule',
+  'PeerAuthentication',
   'Service',
   'Namespace',
   'ServiceAccount',

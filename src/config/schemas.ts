@@ -12,6 +12,7 @@ import type {
   KubeService,
   Namespace,
   ObjectMeta,
+  PeerAuthentication,
   ResourceKind,
   ServiceAccount,
   ServiceEntry,
@@ -23,6 +24,8 @@ import type {
 export const ISTIO_GROUP = 'networking.istio.io';
 export const ISTIO_API_VERSIONS = [`${ISTIO_GROUP}/v1`, `${ISTIO_GROUP}/v1beta1`, `${ISTIO_GROUP}/v1alpha3`] as const;
 export const CORE_API_VERSIONS = ['v1'] as const;
+export const SECURITY_GROUP = 'security.istio.io';
+export const SECURITY_API_VERSIONS = [`${SECURITY_GROUP}/v1`, `${SECURITY_GROUP}/v1beta1`] as const;
 
 /** API group each kind belongs to ("" = Kubernetes core). */
 export const KIND_GROUP: Readonly<Record<ResourceKind, string>> = {
@@ -30,6 +33,7 @@ export const KIND_GROUP: Readonly<Record<ResourceKind, string>> = {
   WorkloadGroup: ISTIO_GROUP,
   ServiceEntry: ISTIO_GROUP,
   DestinationRule: ISTIO_GROUP,
+  PeerAuthentication: SECURITY_GROUP,
   Service: '',
   Namespace: '',
   ServiceAccount: '',
@@ -346,6 +350,25 @@ export const DestinationRuleSpecSchema = Type.Object(
   closed,
 );
 
+// ---- security.istio.io ------------------------------------------------------------------------
+
+export const PEER_AUTHENTICATION_MODES = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'] as const;
+
+const MutualTlsSchema = Type.Object({ mode: Type.Optional(StringEnum(PEER_AUTHENTICATION_MODES)) }, closed);
+
+/**
+ * PeerAuthentication (security.istio.io/v1beta1 PeerAuthentication). `portLevelMtls` is a map
+ * keyed by port; whether a key is a port 1..65535 is a semantic check (semantic.ts), as in istiod.
+ */
+export const PeerAuthenticationSpecSchema = Type.Object(
+  {
+    selector: Type.Optional(Type.Object({ matchLabels: Type.Optional(StringMap) }, closed)),
+    mtls: Type.Optional(MutualTlsSchema),
+    portLevelMtls: Type.Optional(Type.Record(Type.String(), MutualTlsSchema)),
+  },
+  closed,
+);
+
 // ---- Kubernetes core -------------------------------------------------------------------------
 
 const KubeServicePortSchema = Type.Object(
@@ -438,6 +461,17 @@ export const WorkloadGroupDocument = istioDoc(
 export const ServiceEntryDocument = istioDoc('ServiceEntry', ServiceEntrySpecSchema, OpaqueObject);
 export const DestinationRuleDocument = istioDoc('DestinationRule', DestinationRuleSpecSchema, OpaqueObject);
 
+export const PeerAuthenticationDocument = Type.Object(
+  {
+    apiVersion: StringEnum(SECURITY_API_VERSIONS),
+    kind: Type.Literal('PeerAuthentication'),
+    metadata: ObjectMetaSchema,
+    spec: PeerAuthenticationSpecSchema,
+    status: Type.Optional(OpaqueObject),
+  },
+  closed,
+);
+
 export const KubeServiceDocument = coreDoc('Service', {
   spec: KubeServiceSpecSchema,
   status: Type.Optional(OpaqueObject),
@@ -459,6 +493,7 @@ export const DOCUMENT_SCHEMAS: Readonly<Record<ResourceKind, TSchema>> = {
   WorkloadGroup: WorkloadGroupDocument,
   ServiceEntry: ServiceEntryDocument,
   DestinationRule: DestinationRuleDocument,
+  PeerAuthentication: PeerAuthenticationDocument,
   Service: KubeServiceDocument,
   Namespace: NamespaceDocument,
   ServiceAccount: ServiceAccountDocument,
@@ -481,6 +516,7 @@ export type SchemaChecks = [
   Assignable<AsResource<typeof WorkloadGroupDocument>, WorkloadGroup>,
   Assignable<AsResource<typeof ServiceEntryDocument>, ServiceEntry>,
   Assignable<AsResource<typeof DestinationRuleDocument>, DestinationRule>,
+  Assignable<AsResource<typeof PeerAuthenticationDocument>, PeerAuthentication>,
   Assignable<AsResource<typeof KubeServiceDocument>, KubeService>,
   Assignable<AsResource<typeof NamespaceDocument>, Namespace>,
   Assignable<AsResource<typeof ServiceAccountDocument>, ServiceAccount>,

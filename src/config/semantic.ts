@@ -8,6 +8,7 @@ import type {
   LoadBalancerSettings,
   LocalityLbSetting,
   OutlierDetection,
+  PeerAuthentication,
   PortTrafficPolicy,
   Resource,
   ServiceEntry,
@@ -343,6 +344,49 @@ function checkTrafficPolicy(tp: TrafficPolicy | undefined, path: Path, inherited
   });
 }
 
+/**
+ * istiod's ValidatePeerAuthentication (pkg/config/validation) with validateWorkloadSelector, and the
+ * CRD's limit on selector values (63 characters).
+ */
+function checkPeerAuthentication(pa: PeerAuthentication, out: Issue[]): void {
+  const selector = pa.spec.selector;
+  const matchLabels = selector?.matchLabels ?? {};
+  const emptySelector = Object.keys(matchLabels).length === 0;
+  const ports = pa.spec.portLevelMtls;
+  if (ports !== undefined) {
+    const keys = Object.keys(ports);
+    if (keys.length === 0)
+      out.push({ severity: 'error', path: ['spec', 'portLevelMtls'], message: 'port level mTLS, if defined, must have at least one element' });
+    else if (emptySelector)
+      out.push({
+        severity: 'error',
+        path: ['spec', 'portLevelMtls'],
+        at: 'key',
+        message: 'mesh/namespace peer authentication cannot have port level mTLS (it needs a selector with labels)',
+      });
+    for (const k of keys) {
+      const port = /^[0-9]+$/.test(k) ? Number(k) : NaN;
+      if (!(port >= 1 && port <= 65535))
+        out.push({ severity: 'error', path: ['spec', 'portLevelMtls', k], at: 'key', message: `port must be in range 1..65535, got ${JSON.stringify(k)}` });
+    }
+  }
+  if (selector !== undefined) {
+    if (emptySelector)
+      out.push({
+        severity: 'warning',
+        path: ['spec', 'selector'],
+        message: 'workload selector specified without labels: the policy applies to the whole namespace (the mesh, in the root namespace)',
+      });
+    for (const [k, v] of Object.entries(matchLabels)) {
+      const path = ['spec', 'selector', 'matchLabels', k];
+      if (k === '') out.push({ severity: 'error', path, at: 'key', message: 'empty key is not supported in selector' });
+      if (k.includes('*') || v.includes('*'))
+        out.push({ severity: 'error', path, message: `wildcard is not supported in selector: ${JSON.stringify(`${k}=${v}`)}` });
+      if (v.length > 63) out.push({ severity: 'error', path, message: `selector value longer than 63 characters (${v.length})` });
+    }
+  }
+}
+
 function checkDestinationRule(dr: DestinationRule, out: Issue[]): void {
   checkTrafficPolicy(dr.spec.trafficPolicy, ['spec', 'trafficPolicy'], false, out);
   const topOutlier = dr.spec.trafficPolicy?.outlierDetection !== undefined;
@@ -448,6 +492,9 @@ export function semanticIssues(r: Resource): Issue[] {
       break;
     case 'DestinationRule':
       checkDestinationRule(r, out);
+      break;
+    case 'PeerAuthentication':
+      checkPeerAuthentication(r, out);
       break;
     case 'Service':
       checkService(r, out);

@@ -110,7 +110,7 @@ export class StateJournal {
   /** Writes the whole store as the snapshot and starts an empty journal. */
   compact(store: ConfigStore): void {
     const all: Resource[] = [];
-    for (const kind of ['Namespace', 'ServiceAccount', 'Service', 'ServiceEntry', 'DestinationRule', 'WorkloadGroup', 'WorkloadEntry'] as const) {
+    for (const kind of ['Namespace', 'ServiceAccount', 'Service', 'ServiceEntry', 'DestinationRule', 'PeerAuthentication', 'WorkloadGroup', 'WorkloadEntry'] as const) {
       all.push(...store.list(kind));
     }
     const tmp = join(this.dir, `${SNAPSHOT}.tmp`);

@@ -181,7 +181,6 @@ describe('kinds xdsim does not read', () => {
     ['networking.istio.io/v1', 'VirtualService'],
     ['networking.istio.io/v1', 'Gateway'],
     ['networking.istio.io/v1', 'Sidecar'],
-    ['security.istio.io/v1', 'PeerAuthentication'],
     ['security.istio.io/v1', 'AuthorizationPolicy'],
     ['security.istio.io/v1', 'RequestAuthentication'],
     ['telemetry.istio.io/v1', 'Telemetry'],
