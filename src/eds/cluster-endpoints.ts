@@ -6,6 +6,7 @@ import { copyRange } from '../encode/wire.js';
 import { compareLocality, localityString, type Locality } from '../model/locality.js';
 import { Endpoint } from '../model/endpoint.js';
 import type { EndpointDelta } from '../model/registry.js';
+import type { PeerAuthentications } from '../model/peer-authentication.js';
 import { MAX_UINT32, type LocalityInput, type WeightedEndpoint } from './view-group.js';
 
 /** Counters for benchmarks and the perf gate: how much encoding a change costs. */
@@ -35,6 +36,11 @@ export class EncodedEndpoint extends Endpoint implements WeightedEndpoint {
 export interface ClusterEncoding {
   /** The DestinationRule's TLS mode for the cluster: decides the endpoints' tlsMode metadata. */
   ruleTlsMode: string | undefined;
+  /**
+   * The mesh's PeerAuthentications now (undefined: none), which decide it without a rule mode.
+   * Read once per group join, never per endpoint.
+   */
+  readonly peerAuthn?: () => PeerAuthentications | undefined;
 }
 
 export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
@@ -105,6 +111,12 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
     this.invalidate();
   }
 
+  /** One member encoded afresh on the next join; the others are copied as they are. */
+  reencodeMember(e: EncodedEndpoint): void {
+    e.fieldOffset = -1;
+    this.stale = true;
+  }
+
   private invalidate(): void {
     this.sorted = undefined;
     this.stale = true;
@@ -120,10 +132,13 @@ export class LocalityGroup implements LocalityInput<EncodedEndpoint> {
     const previous = this.joined;
     let size = this.localityField.length;
     let encoded = 0;
+    const ruleTlsMode = this.encoding.ruleTlsMode;
+    // A rule's TLS mode decides alone; otherwise the PeerAuthentications, if the mesh has any.
+    const peer = ruleTlsMode === undefined ? this.encoding.peerAuthn?.() : undefined;
     for (const e of eps) {
       if (e.fieldOffset < 0) {
         // Until the copy below, fieldOffset holds -1 - (the field's end in the batch).
-        const end = appendLbEndpoint(e, e.unhealthy, this.encoding.ruleTlsMode);
+        const end = appendLbEndpoint(e, e.unhealthy, ruleTlsMode, peer);
         e.fieldLength = end - encoded;
         e.fieldOffset = -1 - end;
         encoded = end;
@@ -175,7 +190,12 @@ export class ClusterEndpoints {
   /** Every endpoint by key; its `localityKey` names its group. */
   private readonly byKey = new Map<string, EncodedEndpoint>();
   private sortedGroups: LocalityGroup[] | undefined;
-  private readonly encoding: ClusterEncoding = { ruleTlsMode: undefined };
+  private readonly encoding: ClusterEncoding;
+
+  /** `peerAuthn` gives the mesh's PeerAuthentications at encoding time (none: never looked up). */
+  constructor(peerAuthn?: () => PeerAuthentications | undefined) {
+    this.encoding = { ruleTlsMode: undefined, ...(peerAuthn && { peerAuthn }) };
+  }
 
   /** Sets the cluster's DestinationRule TLS mode; a change re-encodes every endpoint. Returns whether it changed. */
   setRuleTlsMode(mode: string | undefined): boolean {
@@ -187,6 +207,22 @@ export class ClusterEndpoints {
 
   get endpointCount(): number {
     return this.byKey.size;
+  }
+
+  /**
+   * Re-encodes the endpoints with these keys on the next view build (a PeerAuthentication change
+   * turned their mTLS on or off); returns whether any is here. Unknown keys (an endpoint left
+   * out, e.g. unhealthy) are skipped.
+   */
+  reencode(keys: Iterable<string>): boolean {
+    let any = false;
+    for (const key of keys) {
+      const e = this.byKey.get(key);
+      if (e === undefined) continue;
+      this.groups.get(e.localityKey)!.reencodeMember(e);
+      any = true;
+    }
+    return any;
   }
 
   /** Non-empty locality groups, sorted by locality. */

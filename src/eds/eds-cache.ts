@@ -4,6 +4,7 @@
 import { assembleClusterLoadAssignment, clusterNameField } from '../encode/cla.js';
 import { ClaTemplate } from '../encode/cla-template.js';
 import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
+import type { PeerAuthentications } from '../model/peer-authentication.js';
 import { ClusterEndpoints, type ClusterEndpointsOptions, type LocalityGroup, type EncodedEndpoint } from './cluster-endpoints.js';
 import type { ProxyView } from './proxy.js';
 import { computeView, viewKey } from './view.js';
@@ -39,6 +40,8 @@ export class EdsCache {
   private readonly clusters = new Map<string, ClusterState>();
   private readonly listeners = new Set<EdsChangeListener>();
   private readonly unsubscribe: () => void;
+  /** What every cluster's endpoints are encoded against: the registry's PeerAuthentications now. */
+  private readonly peerAuthn = (): PeerAuthentications | undefined => this.registry.peerAuthentications;
 
   constructor(
     private readonly registry: Registry,
@@ -107,6 +110,14 @@ export class EdsCache {
         changed.add(name);
       }
     }
+    // A PeerAuthentication change: only the endpoints whose mTLS it turned on or off.
+    for (const [name, keys] of d.reencode) {
+      const s = this.clusters.get(name);
+      if (s && s.endpoints.reencode(keys)) {
+        bump(s);
+        changed.add(name);
+      }
+    }
     if (changed.size > 0) for (const l of this.listeners) l(changed);
   }
 
@@ -115,7 +126,7 @@ export class EdsCache {
     if (!model) return this.clusters.delete(name);
     let s = this.clusters.get(name);
     if (!s) {
-      s = { model, endpoints: new ClusterEndpoints(), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined };
+      s = { model, endpoints: new ClusterEndpoints(this.peerAuthn), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined };
       this.clusters.set(name, s);
     }
     const policyChanged = s.model !== model;

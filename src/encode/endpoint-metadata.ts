@@ -1,6 +1,7 @@
 // The metadata istiod puts on every LbEndpoint (its buildEnvoyLbEndpoint + AppendLbEndpointMetadata):
 // `istio.workload` for telemetry, and `envoy.transport_socket_match.tlsMode` where mTLS applies.
 import type { Workload } from '../model/workload.js';
+import type { PeerAuthentications } from '../model/peer-authentication.js';
 import { TLS_MODE_DISABLED, TLS_MODE_ISTIO, type Labels } from '../model/labels.js';
 
 const CANONICAL_NAME_LABELS = ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app'] as const;
@@ -27,11 +28,11 @@ export function istioWorkloadString(w: Pick<Workload, 'workloadName' | 'namespac
  * The tlsMode an endpoint is sent with, or undefined for none (istiod's mtlsChecker, then
  * AppendLbEndpointMetadata). A DestinationRule TLS mode for the cluster decides alone: under
  * ISTIO_MUTUAL the entry's own mode is kept, under any other it is dropped. Without one, only an
- * `istio` entry keeps it (xdsim has no PeerAuthentication that could disable it). `disabled` is
- * never sent.
+ * `istio` entry keeps it, and only if PeerAuthentication does not disable mTLS on its port
+ * (`peerDisabled`). `disabled` is never sent.
  */
-export function endpointTlsMode(workloadTlsMode: string, ruleTlsMode: string | undefined): string | undefined {
-  const mtls = ruleTlsMode !== undefined ? ruleTlsMode === 'ISTIO_MUTUAL' : workloadTlsMode === TLS_MODE_ISTIO;
+export function endpointTlsMode(workloadTlsMode: string, ruleTlsMode: string | undefined, peerDisabled = false): string | undefined {
+  const mtls = ruleTlsMode !== undefined ? ruleTlsMode === 'ISTIO_MUTUAL' : workloadTlsMode === TLS_MODE_ISTIO && !peerDisabled;
   if (!mtls || workloadTlsMode === '' || workloadTlsMode === TLS_MODE_DISABLED) return undefined;
   return workloadTlsMode;
 }
@@ -39,9 +40,13 @@ export function endpointTlsMode(workloadTlsMode: string, ruleTlsMode: string | u
 /**
  * envoy.config.core.v3.Metadata as a protobufjs plain object. Keys in sorted order, as Go's
  * deterministic marshalling writes them; the bundled Struct type has camelCase Value members.
+ * `port` is the endpoint's (target) port and `peer` the mesh's PeerAuthentications, undefined when
+ * there are none: only then, for an `istio` entry with no rule TLS mode, is a policy looked up.
  */
-export function lbEndpointMetadata(w: Workload, ruleTlsMode: string | undefined): object {
-  const tlsMode = endpointTlsMode(w.tlsMode, ruleTlsMode);
+export function lbEndpointMetadata(w: Workload, ruleTlsMode: string | undefined, port = 0, peer?: PeerAuthentications): object {
+  const peerDisabled =
+    peer !== undefined && ruleTlsMode === undefined && w.tlsMode === TLS_MODE_ISTIO && peer.disables(w.namespace, () => w.priorityLabels, port);
+  const tlsMode = endpointTlsMode(w.tlsMode, ruleTlsMode, peerDisabled);
   const istio = { fields: { workload: { stringValue: istioWorkloadString(w) } } };
   return {
     filter_metadata:

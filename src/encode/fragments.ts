@@ -5,6 +5,7 @@ import type { Locality } from '../model/locality.js';
 import type { Endpoint } from '../model/registry.js';
 import protobuf from 'protobufjs';
 import { lbEndpointMetadata } from './endpoint-metadata.js';
+import type { PeerAuthentications } from '../model/peer-authentication.js';
 import { tag, WIRE_LEN } from './wire.js';
 
 const LLE_LOCALITY = 1;
@@ -16,13 +17,14 @@ export type EncodableEndpoint = Pick<Endpoint, 'address' | 'port' | 'weight' | '
 
 /**
  * LbEndpoint as istiod sends it: socket address, explicit weight, health only when unhealthy,
- * and its metadata (`ruleTlsMode`: the cluster's DestinationRule TLS mode, if any).
+ * and its metadata (`ruleTlsMode`: the cluster's DestinationRule TLS mode, if any; `peer`: the
+ * mesh's PeerAuthentications, if any).
  */
-export function lbEndpointMessage(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string): object {
+export function lbEndpointMessage(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string, peer?: PeerAuthentications): object {
   return {
     endpoint: { address: { socket_address: { address: ep.address, port_value: ep.port } } },
     health_status: unhealthy ? HEALTH_UNHEALTHY : 0,
-    metadata: lbEndpointMetadata(ep.workload, ruleTlsMode),
+    metadata: lbEndpointMetadata(ep.workload, ruleTlsMode, ep.port, peer),
     load_balancing_weight: { value: ep.weight },
   };
 }
@@ -45,8 +47,8 @@ function takeWritten(): Uint8Array {
 }
 
 /** One `lb_endpoints` field (tag, length, LbEndpoint) as its own bytes. */
-export function encodeLbEndpointField(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string): Uint8Array {
-  appendLbEndpoint(ep, unhealthy, ruleTlsMode);
+export function encodeLbEndpointField(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string, peer?: PeerAuthentications): Uint8Array {
+  appendLbEndpoint(ep, unhealthy, ruleTlsMode, peer);
   return takeWritten();
 }
 
@@ -55,9 +57,9 @@ export function encodeLbEndpointField(ep: EncodableEndpoint, unhealthy: boolean,
  * end offsets, then take all the bytes at once. One buffer for a whole locality group instead of
  * one per endpoint.
  */
-export function appendLbEndpoint(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string): number {
+export function appendLbEndpoint(ep: EncodableEndpoint, unhealthy: boolean, ruleTlsMode?: string, peer?: PeerAuthentications): number {
   // Plain objects with numeric enums encode directly; fromObject would only copy them.
-  types.LbEndpoint.encodeDelimited(lbEndpointMessage(ep, unhealthy, ruleTlsMode), fragmentWriter.uint32(tag(LLE_LB_ENDPOINTS, WIRE_LEN)));
+  types.LbEndpoint.encodeDelimited(lbEndpointMessage(ep, unhealthy, ruleTlsMode, peer), fragmentWriter.uint32(tag(LLE_LB_ENDPOINTS, WIRE_LEN)));
   return fragmentWriter.len;
 }
 

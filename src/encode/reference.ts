@@ -4,6 +4,7 @@
 // compare against. Uses the same leaf messages as fragments.ts, so any difference is in splicing.
 import type { Locality } from '../model/locality.js';
 import type { Endpoint } from '../model/registry.js';
+import type { PeerAuthentications } from '../model/peer-authentication.js';
 import { types, type ClusterLoadAssignment } from '../proto/index.js';
 import { lbEndpointMessage, localityMessage } from './fragments.js';
 
@@ -17,16 +18,22 @@ export interface ReferenceGroup {
 
 /**
  * The ClusterLoadAssignment of `groups` as a protobufjs plain object (snake_case field names);
- * `ruleTlsMode` is the cluster's DestinationRule TLS mode, which the endpoints' metadata reflects.
+ * `ruleTlsMode` is the cluster's DestinationRule TLS mode and `peer` the mesh's PeerAuthentications,
+ * which the endpoints' metadata reflects.
  */
-export function referenceClaObject(clusterName: string, groups: readonly ReferenceGroup[], ruleTlsMode?: string): ClusterLoadAssignment {
+export function referenceClaObject(
+  clusterName: string,
+  groups: readonly ReferenceGroup[],
+  ruleTlsMode?: string,
+  peer?: PeerAuthentications,
+): ClusterLoadAssignment {
   return {
     cluster_name: clusterName,
     endpoints: groups.map((g) => ({
       locality: localityMessage(g.source.locality),
       // The endpoint's own flag is the health to encode (no unhealthy WorkloadEntry reaches a
       // view today, as in istiod, so it is always healthy here).
-      lb_endpoints: g.endpoints.map((e) => lbEndpointMessage(e.endpoint, e.endpoint.unhealthy, ruleTlsMode)),
+      lb_endpoints: g.endpoints.map((e) => lbEndpointMessage(e.endpoint, e.endpoint.unhealthy, ruleTlsMode, peer)),
       load_balancing_weight: { value: g.weight },
       priority: g.priority,
     })),

@@ -6,11 +6,13 @@ import type {
   ResourceKind,
   KubeService,
   LocalityLbSetting,
+  PeerAuthentication,
   ServiceEntry,
   WorkloadEntry,
 } from '../config/resources.js';
-import { clusterLbPolicy, ruleHost, hostMatches, selectDestinationRule, type ClusterLbPolicy } from './destination-rule.js';
-import { selectorMatches, type Labels } from './labels.js';
+import { clusterLbPolicy, ruleHost, hostMatches, selectDestinationRule, ROOT_NAMESPACE, type ClusterLbPolicy } from './destination-rule.js';
+import { selectorMatches, TLS_MODE_ISTIO, type Labels } from './labels.js';
+import { namespaceAffected, PeerAuthentications } from './peer-authentication.js';
 import {
   clusterName,
   endpointPort,
@@ -46,10 +48,15 @@ export interface RegistryDelta {
   readonly removed: Set<string>;
   /** Endpoint-level changes of clusters that kept their definition. */
   readonly endpoints: Map<string, EndpointDelta>;
+  /**
+   * Endpoints (by key) whose encoded metadata changed without the endpoint changing: a
+   * PeerAuthentication change turned their mTLS on or off. Clusters in `rebuilt` are not listed.
+   */
+  readonly reencode: Map<string, Set<string>>;
 }
 
 export function affectedClusters(d: RegistryDelta): Set<string> {
-  return new Set([...d.rebuilt, ...d.removed, ...d.endpoints.keys()]);
+  return new Set([...d.rebuilt, ...d.removed, ...d.endpoints.keys(), ...d.reencode.keys()]);
 }
 
 export interface RegistryOptions {
@@ -76,6 +83,8 @@ export class Registry {
   private readonly servicesByHost = new Map<string, Set<string>>();
   private readonly listeners = new Set<RegistryListener>();
   private readonly unsubscribe: () => void;
+  /** The PeerAuthentications in effect; undefined when there are none (the common case). */
+  private peerAuthn: PeerAuthentications | undefined;
 
   constructor(
     private readonly store: ConfigStore,
@@ -85,6 +94,7 @@ export class Registry {
     // The initial load is generated rather than listed: a 100k-entry store would otherwise
     // keep 100k event objects alive (and copied by the GC) for the length of the load. Services
     // and rules first, then workloads, each pass reading only its kinds.
+    this.peerAuthn = this.loadPeerAuthentications();
     const revision = store.revision;
     const added = (kinds: readonly ResourceKind[]): Iterable<ConfigEvent> => ({
       *[Symbol.iterator]() {
@@ -112,6 +122,11 @@ export class Registry {
     return [...this.clusters.keys()].sort();
   }
 
+  /** The PeerAuthentication policies endpoints are encoded against; undefined when there are none. */
+  get peerAuthentications(): PeerAuthentications | undefined {
+    return this.peerAuthn;
+  }
+
   get workloadCount(): number {
     return this.workloads.size;
   }
@@ -137,7 +152,7 @@ export class Registry {
 
   private onBatch(batch: ConfigBatch): void {
     const delta = this.apply(batch);
-    if (delta.rebuilt.size + delta.removed.size + delta.endpoints.size === 0) return;
+    if (delta.rebuilt.size + delta.removed.size + delta.endpoints.size + delta.reencode.size === 0) return;
     for (const l of this.listeners) l(delta);
   }
 
@@ -147,7 +162,7 @@ export class Registry {
    * second pass reads (the same batch unless the caller has them apart).
    */
   private apply(batch: Iterable<ConfigEvent>, workloadEvents: Iterable<ConfigEvent> = batch): RegistryDelta {
-    const delta: RegistryDelta = { rebuilt: new Set(), removed: new Set(), endpoints: new Map() };
+    const delta: RegistryDelta = { rebuilt: new Set(), removed: new Set(), endpoints: new Map(), reencode: new Map() };
     const servicesToRebuild = new Set<string>();
     for (const ev of batch) {
       const r = ev.resource;
@@ -159,7 +174,44 @@ export class Registry {
     for (const ev of workloadEvents) {
       if (ev.resource.kind === 'WorkloadEntry') this.applyWorkload(ev.key, ev.resource, ev.type === 'deleted', delta);
     }
+    let peerNamespaces: Set<string> | undefined;
+    for (const ev of batch) if (ev.resource.kind === 'PeerAuthentication') (peerNamespaces ??= new Set()).add(ev.resource.metadata.namespace);
+    if (peerNamespaces) this.applyPeerAuthentications(peerNamespaces, delta);
     return delta;
+  }
+
+  /** The store's PeerAuthentications with their creation times, which decide between policies. */
+  private loadPeerAuthentications(): PeerAuthentications | undefined {
+    const stamped = this.store.listStamped('PeerAuthentication');
+    return PeerAuthentications.build(
+      stamped.map((r: PeerAuthentication) => ({ resource: r, created: r.metadata.creationTimestamp ?? '' })),
+      ROOT_NAMESPACE,
+    );
+  }
+
+  /**
+   * PeerAuthentications changed in `namespaces`: the endpoints whose mTLS turns on or off are
+   * listed for re-encoding (istiod's EDS mTLS checker). Only `istio` endpoints of clusters whose
+   * DestinationRule sets no TLS mode can change, and only in the namespaces the change reaches.
+   */
+  private applyPeerAuthentications(namespaces: ReadonlySet<string>, delta: RegistryDelta): void {
+    const before = this.peerAuthn;
+    const after = (this.peerAuthn = this.loadPeerAuthentications());
+    for (const c of this.clusters.values()) {
+      if (c.policy.tlsMode !== undefined || delta.rebuilt.has(c.name)) continue;
+      if (!namespaceAffected(namespaces, ROOT_NAMESPACE, c.service.namespace)) continue;
+      for (const ep of this.endpointsOf(c.name)) {
+        const w = ep.workload;
+        if (w.tlsMode !== TLS_MODE_ISTIO) continue;
+        const labels = () => w.priorityLabels;
+        const was = before?.disables(w.namespace, labels, ep.port) ?? false;
+        const now = after?.disables(w.namespace, labels, ep.port) ?? false;
+        if (was === now) continue;
+        let keys = delta.reencode.get(c.name);
+        if (!keys) delta.reencode.set(c.name, (keys = new Set()));
+        keys.add(ep.key);
+      }
+    }
   }
 
   private applyWorkload(key: string, we: WorkloadEntry, deleted: boolean, delta: RegistryDelta): void {

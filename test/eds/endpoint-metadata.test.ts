@@ -3,7 +3,7 @@
 // getTLSModeFromWorkloadEntry, WorkloadNameFromWorkloadEntry, `<se>-<i>` for inline endpoints,
 // endpoints/mtls_checker.go for the DestinationRule's say), read back from the served bytes.
 import { describe, expect, it } from 'vitest';
-import type { Resource, WorkloadEntrySpec } from '../../src/config/resources.js';
+import type { PeerAuthentication, Resource, WorkloadEntrySpec } from '../../src/config/resources.js';
 import { encodeCounters } from '../../src/eds/cluster-endpoints.js';
 import { toCanonicalJson } from '../../src/proto/index.js';
 import { dr, mesh, proxy, se, svc, we } from '../helpers/mesh.js';
@@ -16,19 +16,31 @@ interface Meta {
   'envoy.transport_socket_match'?: { tlsMode: string };
 }
 
-function metadataOf(resources: Resource[], cluster = CLUSTER): Meta[] {
-  const { eds, registry } = mesh(resources);
-  const json = toCanonicalJson('ClusterLoadAssignment', eds.view(cluster, proxy(''))!.bytes) as unknown as {
+function metadataFrom(bytes: Uint8Array): Meta[] {
+  const json = toCanonicalJson('ClusterLoadAssignment', bytes) as unknown as {
     endpoints: { lbEndpoints: { metadata: { filterMetadata: Meta } }[] }[];
   };
+  return json.endpoints.flatMap((g) => g.lbEndpoints.map((e) => e.metadata.filterMetadata));
+}
+
+function metadataOf(resources: Resource[], cluster = CLUSTER): Meta[] {
+  const { eds, registry } = mesh(resources);
+  const out = metadataFrom(eds.view(cluster, proxy(''))!.bytes);
   eds.close();
   registry.close();
-  return json.endpoints.flatMap((g) => g.lbEndpoints.map((e) => e.metadata.filterMetadata));
+  return out;
 }
 
 const entry = (spec: Partial<WorkloadEntrySpec>, extra: Parameters<typeof we>[2] = {}) =>
   we('vm-1', { address: '10.0.0.1', ...spec, labels: { app: 'pay', ...spec.labels } }, extra);
 const tls = { 'envoy.transport_socket_match': { tlsMode: 'istio' } };
+const pa = (name: string, spec: PeerAuthentication['spec'], namespace = 'pay'): PeerAuthentication => ({
+  apiVersion: 'security.istio.io/v1',
+  kind: 'PeerAuthentication',
+  metadata: { name, namespace },
+  spec,
+});
+const telemetry = { istio: { workload: 'vm-1;pay;pay;;Kubernetes' } };
 
 describe('endpoint metadata (istiod AppendLbEndpointMetadata)', () => {
   const cases: [string, Resource[], Meta][] = [
@@ -51,6 +63,17 @@ describe('endpoint metadata (istiod AppendLbEndpointMetadata)', () => {
     ['DR ISTIO_MUTUAL does not add it to a disabled entry', [entry({}), dr('d', { host: 'pay', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], { istio: { workload: 'vm-1;pay;pay;;Kubernetes' } }],
     ['DR ISTIO_MUTUAL passes another label value through', [entry({ labels: { 'security.istio.io/tlsMode': 'custom' } }), dr('d', { host: 'pay', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], { 'envoy.transport_socket_match': { tlsMode: 'custom' }, istio: { workload: 'vm-1;pay;pay;;Kubernetes' } }],
     ['port-level TLS overrides the top level', [entry({ serviceAccount: 'sa' }), dr('d', { host: 'pay', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' }, portLevelSettings: [{ port: { number: 80 }, tls: { mode: 'DISABLE' } }] } })], { istio: { workload: 'vm-1;pay;pay;;Kubernetes' } }],
+    // mtlsChecker.checkMtlsEnabled without a rule mode: PeerAuthentication DISABLE on the endpoint's port drops it.
+    ['namespace PeerAuthentication DISABLE drops tlsMode', [entry({ serviceAccount: 'sa' }), pa('ns', { mtls: { mode: 'DISABLE' } })], telemetry],
+    ['namespace PeerAuthentication STRICT keeps it', [entry({ serviceAccount: 'sa' }), pa('ns', { mtls: { mode: 'STRICT' } })], { ...tls, ...telemetry }],
+    ['mesh-wide PeerAuthentication DISABLE (root namespace) drops it', [entry({ serviceAccount: 'sa' }), pa('default', { mtls: { mode: 'DISABLE' } }, 'istio-system')], telemetry],
+    ['PeerAuthentication of another namespace: kept', [entry({ serviceAccount: 'sa' }), pa('ns', { mtls: { mode: 'DISABLE' } }, 'other')], { ...tls, ...telemetry }],
+    ['workload PeerAuthentication STRICT beats a namespace DISABLE', [entry({ serviceAccount: 'sa' }), pa('ns', { mtls: { mode: 'DISABLE' } }), pa('wl', { selector: { matchLabels: { app: 'pay' } }, mtls: { mode: 'STRICT' } })], { ...tls, ...telemetry }],
+    ['workload PeerAuthentication on a topology label', [entry({ serviceAccount: 'sa', locality: 'r1/z1' }), pa('wl', { selector: { matchLabels: { 'topology.kubernetes.io/zone': 'z1' } }, mtls: { mode: 'DISABLE' } })], telemetry],
+    ['portLevelMtls by endpoint (target) port: the named entry port', [entry({ serviceAccount: 'sa', ports: { http: 8080 } }), pa('wl', { selector: { matchLabels: { app: 'pay' } }, portLevelMtls: { '8080': { mode: 'DISABLE' } } })], telemetry],
+    ['portLevelMtls on the service port, not the endpoint port: kept', [entry({ serviceAccount: 'sa', ports: { http: 8080 } }), pa('wl', { selector: { matchLabels: { app: 'pay' } }, portLevelMtls: { '80': { mode: 'DISABLE' } } })], { ...tls, ...telemetry }],
+    ['PeerAuthentication cannot add tlsMode to a disabled entry', [entry({}), pa('ns', { mtls: { mode: 'STRICT' } })], telemetry],
+    ['a DR TLS mode decides alone: ISTIO_MUTUAL beats PeerAuthentication DISABLE', [entry({ serviceAccount: 'sa' }), pa('ns', { mtls: { mode: 'DISABLE' } }), dr('d', { host: 'pay', trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], { ...tls, ...telemetry }],
   ];
   it.each(cases)('%s', (_, resources, expected) => {
     expect(metadataOf([service, ...resources])).toEqual([expected]);
@@ -79,6 +102,52 @@ describe('endpoint metadata (istiod AppendLbEndpointMetadata)', () => {
     const after = toCanonicalJson('ClusterLoadAssignment', eds.view(CLUSTER, proxy(''))!.bytes);
     expect(encodeCounters.endpointEncodes - encodes0).toBe(2);
     expect(JSON.stringify(after)).not.toContain('tlsMode');
+    eds.close();
+    registry.close();
+  });
+
+  it('a PeerAuthentication change re-encodes only the endpoints whose mTLS it turns on or off', () => {
+    const other = svc('web', { app: 'web' }, [{ name: 'http', port: 80 }], 'web');
+    const { store, eds, registry } = mesh([
+      service,
+      other,
+      entry({ serviceAccount: 'sa' }),
+      we('vm-2', { address: '10.0.0.2', labels: { app: 'pay', tier: 'db' }, serviceAccount: 'sa' }),
+      we('vm-3', { address: '10.0.0.3', labels: { app: 'pay' } }),
+      we('web-1', { address: '10.0.1.1', labels: { app: 'web' }, serviceAccount: 'sa' }, { namespace: 'web' }),
+    ]);
+    const WEB = 'outbound|80||web.web.svc.cluster.local';
+    const changes: string[][] = [];
+    eds.onChange((c) => changes.push([...c].sort()));
+    for (const c of [CLUSTER, WEB]) eds.view(c, proxy(''));
+    expect(registry.peerAuthentications).toBeUndefined();
+
+    const encodes0 = encodeCounters.endpointEncodes;
+    // A workload policy in `pay` for tier=db: vm-2 only. The `web` cluster is not touched.
+    store.apply(pa('db', { selector: { matchLabels: { tier: 'db' } }, mtls: { mode: 'DISABLE' } }));
+    expect(changes).toEqual([[CLUSTER]]);
+    const after = metadataFrom(eds.view(CLUSTER, proxy(''))!.bytes);
+    expect(encodeCounters.endpointEncodes - encodes0).toBe(1);
+    expect(after).toEqual([{ ...tls, ...telemetry }, { istio: { workload: 'vm-2;pay;pay;;Kubernetes' } }, { istio: { workload: 'vm-3;pay;pay;;Kubernetes' } }]);
+
+    // A STRICT namespace policy changes nobody's outcome: no push, no encoding.
+    const encodes1 = encodeCounters.endpointEncodes;
+    store.apply(pa('ns', { mtls: { mode: 'STRICT' } }));
+    expect(changes).toHaveLength(1);
+    // Mesh-wide DISABLE: `pay` keeps its STRICT namespace policy, so only web-1 turns off.
+    store.apply(pa('default', { mtls: { mode: 'DISABLE' } }, 'istio-system'));
+    expect(changes).toEqual([[CLUSTER], [WEB]]);
+    expect(metadataFrom(eds.view(WEB, proxy(''))!.bytes)).toEqual([{ istio: { workload: 'web-1;web;web;;Kubernetes' } }]);
+    expect(encodeCounters.endpointEncodes - encodes1).toBe(1);
+    // Deleting the namespace policy: vm-1 now inherits the mesh DISABLE.
+    store.delete('PeerAuthentication/pay/ns');
+    expect(changes[2]).toEqual([CLUSTER]);
+    expect(metadataFrom(eds.view(CLUSTER, proxy(''))!.bytes).map((m) => 'envoy.transport_socket_match' in m)).toEqual([false, false, false]);
+    // All gone: back to the entries' own modes.
+    store.commit([{ op: 'delete', key: 'PeerAuthentication/pay/db' }, { op: 'delete', key: 'PeerAuthentication/istio-system/default' }]);
+    expect(registry.peerAuthentications).toBeUndefined();
+    expect(changes[3]).toEqual([CLUSTER, WEB]);
+    expect(metadataFrom(eds.view(CLUSTER, proxy(''))!.bytes).map((m) => 'envoy.transport_socket_match' in m)).toEqual([true, true, false]);
     eds.close();
     registry.close();
   });
