@@ -325,7 +325,10 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       ...s.expectations.filter((x) => x.atMs !== undefined && isPointExpectation(x.spec)).map((x, i) => ({ atMs: x.atMs!, order: 100_000 + i, run: () => check(x) })),
     ].sort((a, b) => a.atMs - b.atMs || a.order - b.order);
     for (const step of steps) {
-      await sleep(t0 + step.atMs - Date.now(), opts.signal);
+      // A timer may fire a millisecond before Date.now() says it is due: wait out the rest, so
+      // no step runs before its time (the report's ranAtMs >= atMs).
+      do await sleep(t0 + step.atMs - Date.now(), opts.signal);
+      while (Date.now() - t0 < step.atMs && !opts.signal?.aborted);
       if (opts.signal?.aborted) break;
       await step.run();
     }
