@@ -4,7 +4,7 @@
 // one endpoint encode and one locality re-join.
 import type protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import type { Resource, WorkloadEntry } from '../../src/config/resources.js';
+import type { PeerAuthentication, Resource, WorkloadEntry } from '../../src/config/resources.js';
 import { ConfigStore, type ConfigOp } from '../../src/config/store.js';
 import { encodeCounters } from '../../src/eds/cluster-endpoints.js';
 import { EdsCache, type EncodedView } from '../../src/eds/eds-cache.js';
@@ -15,6 +15,7 @@ import { encodeReference, referenceClaObject } from '../../src/encode/reference.
 import { LABEL_NETWORK } from '../../src/model/labels.js';
 import { parseLocality } from '../../src/model/locality.js';
 import { Registry } from '../../src/model/registry.js';
+import type { PeerAuthentications } from '../../src/model/peer-authentication.js';
 import {
   Rng,
   generateMesh,
@@ -45,10 +46,11 @@ const seen = {
   splitLocalities: 0,
   tlsModeSent: 0,
   tlsModeDroppedByRule: 0,
+  tlsModeDroppedByPeerAuthentication: 0,
 };
 
-function checkView(cluster: string, v: EncodedView, ruleTlsMode?: string): void {
-  const ref = referenceClaObject(cluster, v.groups, ruleTlsMode);
+function checkView(cluster: string, v: EncodedView, ruleTlsMode?: string, peer?: PeerAuthentications): void {
+  const ref = referenceClaObject(cluster, v.groups, ruleTlsMode, peer);
   const refBytes = encodeReference(ref);
   const ours = officialDecode(v.bytes);
   // Same message as protobufjs' encode of the reference object, as read by the upstream schema...
@@ -73,6 +75,36 @@ function checkView(cluster: string, v: EncodedView, ruleTlsMode?: string): void 
   const json = JSON.stringify(ours);
   if (json.includes('envoy.transport_socket_match')) seen.tlsModeSent++;
   if (ruleTlsMode && ruleTlsMode !== 'ISTIO_MUTUAL' && v.groups.some((g) => g.endpoints.some((e) => e.endpoint.workload.tlsMode === 'istio'))) seen.tlsModeDroppedByRule++;
+  const w = (e: { endpoint: { workload: { tlsMode: string; namespace: string; priorityLabels: Record<string, string> }; port: number } }) => e.endpoint.workload;
+  if (!ruleTlsMode && peer && v.groups.some((g) => g.endpoints.some((e) => w(e).tlsMode === 'istio' && peer.disables(w(e).namespace, w(e).priorityLabels, e.endpoint.port)))) seen.tlsModeDroppedByPeerAuthentication++;
+}
+
+/**
+ * PeerAuthentications for the generated namespaces (`ns-<n>`): namespace-wide and selector
+ * policies (on the generator's `app`/`version` labels, or a topology label), some with port-level
+ * modes, and now and then a mesh-wide one. Its own Rng, so the meshes stay what they were.
+ */
+function randomPeerAuthentications(rng: Rng, namespaces: readonly string[], tag: string): PeerAuthentication[] {
+  const out: PeerAuthentication[] = [];
+  const modes = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'] as const;
+  const make = (namespace: string, name: string, spec: PeerAuthentication['spec']): PeerAuthentication => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'PeerAuthentication',
+    metadata: { name, namespace },
+    spec,
+  });
+  if (rng.chance(0.15)) out.push(make('istio-system', `mesh-${tag}`, { mtls: { mode: rng.pick(modes) } }));
+  for (const ns of namespaces) {
+    if (rng.chance(0.4)) out.push(make(ns, `ns-${tag}`, rng.chance(0.2) ? {} : { mtls: { mode: rng.pick(modes) } }));
+    for (let i = 0; i < rng.int(0, 2); i++) {
+      const selector = rng.pick<Record<string, string>>([{ version: 'v1' }, { version: 'v2' }, { 'topology.kubernetes.io/region': 'region-1' }, { 'topology.istio.io/subzone': 'sz-1' }]);
+      const spec: PeerAuthentication['spec'] = { selector: { matchLabels: selector } };
+      if (rng.chance(0.7)) spec.mtls = { mode: rng.pick(modes) };
+      if (rng.chance(0.4)) spec.portLevelMtls = { [String(rng.pick([80, 8080, 9080, 9000]))]: { mode: rng.pick(modes) } };
+      out.push(make(ns, `wl-${tag}-${i}`, spec));
+    }
+  }
+  return out;
 }
 
 const TLS_MODES = [undefined, 'ISTIO_MUTUAL', 'DISABLE', 'SIMPLE'] as const;
@@ -188,24 +220,34 @@ describe('spliced ClusterLoadAssignment == protobufjs object encode', () => {
       const { options, sendUnhealthy } = randomMesh(seed);
       const store = new ConfigStore();
       const rng = new Rng(seed);
-      store.commit(withMetadataInputs(rng, generateMesh(options)).map((resource) => ({ op: 'apply', resource })));
+      const generated = withMetadataInputs(rng, generateMesh(options));
+      const paRng = new Rng(seed * 131 + 7);
+      const namespaces = generated.filter((r) => r.kind === 'Namespace').map((r) => r.metadata.name);
+      const policies = paRng.chance(0.5) ? randomPeerAuthentications(paRng, namespaces, 'a') : [];
+      store.commit([...generated, ...policies].map((resource) => ({ op: 'apply', resource })));
       const registry = new Registry(store);
       const eds = new EdsCache(registry, { sendUnhealthy });
       const proxies = randomProxies(rng, options, 5);
       const clusters = eds.clusterNames();
       const tls = (c: string) => registry.cluster(c)?.policy.tlsMode;
       expect(clusters.length).toBeGreaterThan(0);
-      for (const c of clusters) for (const p of proxies) checkView(c, eds.view(c, p)!, tls(c));
+      for (const c of clusters) for (const p of proxies) checkView(c, eds.view(c, p)!, tls(c), registry.peerAuthentications);
 
-      // Incremental state must encode exactly like a cache built from scratch on the same store.
-      store.commit(randomEdits(rng, store, options));
+      // Incremental state must encode exactly like a cache built from scratch on the same store;
+      // PeerAuthentications come and go in the same batch as entry edits.
+      const paOps: ConfigOp[] = [];
+      if (paRng.chance(0.6)) {
+        for (const p of policies) if (paRng.chance(0.5)) paOps.push({ op: 'delete', key: `PeerAuthentication/${p.metadata.namespace}/${p.metadata.name}` });
+        for (const p of randomPeerAuthentications(paRng, namespaces, 'b')) paOps.push({ op: 'apply', resource: p });
+      }
+      store.commit([...randomEdits(rng, store, options), ...paOps]);
       const freshRegistry = new Registry(store);
       const fresh = new EdsCache(freshRegistry, { sendUnhealthy });
       expect(eds.clusterNames()).toEqual(fresh.clusterNames());
       for (const c of eds.clusterNames()) {
         for (const p of proxies) {
           const v = eds.view(c, p)!;
-          checkView(c, v, tls(c));
+          checkView(c, v, tls(c), registry.peerAuthentications);
           expect(hex(v.bytes)).toBe(hex(fresh.view(c, p)!.bytes));
         }
       }
