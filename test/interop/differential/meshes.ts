@@ -5,6 +5,7 @@
 import type { DestinationRule, Resource, TrafficPolicy, WorkloadEntry } from '../../../src/config/resources.js';
 import { varyServices } from './service-variety.js';
 import { Rng, generateMesh, meshLocalities, type MeshOptions } from '../../../src/topology/generate.js';
+import { randomPeerAuthentications } from './peer-authentication.js';
 
 export interface ProxySpec {
   /** Short name, unique in the mesh; part of the node id. */
@@ -154,6 +155,7 @@ export function randomMesh(index: number, seed: number): Mesh {
       kind: p === count - 1 ? 'grpc' : 'sidecar',
     });
   }
+  resources.push(...randomPeerAuthentications(rng, index, namespaces, resources));
   const own = new RegExp(`\\.${prefix}ns-\\d+\\.`);
   return { index, options, resources, namespaces, localities, proxies, owns: (c) => own.test(c) };
 }
