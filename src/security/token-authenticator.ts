@@ -110,14 +110,12 @@ export function identityOf(p: JWTPayload): VerifiedIdentity {
 
 /**
  * The identity must match what the proxy claims to be: its NAMESPACE metadata and, when it sends
- * one, its SERVICE_ACCOUNT. Returns the reason for a mismatch, or undefined.
+ * one, its SERVICE_ACCOUNT (istiod's checkConnectionIdentity). Returns istiod's reason for a
+ * mismatch, or undefined.
  */
 export function identityMismatch(id: VerifiedIdentity, claimed: { namespace: string; serviceAccount?: string }): string | undefined {
-  if (claimed.namespace && claimed.namespace !== id.namespace) {
-    return `token is for namespace "${id.namespace}" but the proxy registers in "${claimed.namespace}"`;
-  }
-  if (claimed.serviceAccount && claimed.serviceAccount !== id.serviceAccount) {
-    return `token is for service account "${id.serviceAccount}" but the proxy claims "${claimed.serviceAccount}"`;
-  }
-  return undefined;
+  const nsOk = !claimed.namespace || claimed.namespace === id.namespace;
+  const saOk = !claimed.serviceAccount || claimed.serviceAccount === id.serviceAccount;
+  if (nsOk && saOk) return undefined;
+  return `no identities ([spiffe://cluster.local/ns/${id.namespace}/sa/${id.serviceAccount}]) matched ${claimed.namespace}/${claimed.serviceAccount ?? ''}`;
 }

@@ -214,7 +214,8 @@ export abstract class XdsConnection implements ConnectionInfo {
         const why = identityMismatch(this.identity, { namespace: this.node.namespace, ...(typeof sa === 'string' && sa ? { serviceAccount: sa } : {}) });
         if (why) {
           this.reject('identity_mismatch', { node: this.node.id }, 'xDS stream refused: token identity does not match the node');
-          this.closeWithStatus(grpc.status.UNAUTHENTICATED, why);
+          // istiod's authorize: PERMISSION_DENIED, the reason prefixed as it prefixes it.
+          this.closeWithStatus(grpc.status.PERMISSION_DENIED, `authorization failed: ${why}`);
           return;
         }
       }

@@ -54,8 +54,8 @@ describe('TokenAuthenticator', () => {
   it.each([
     [{ namespace: 'pay' }, undefined],
     [{ namespace: 'pay', serviceAccount: 'pay-sa' }, undefined],
-    [{ namespace: 'other' }, 'token is for namespace "pay" but the proxy registers in "other"'],
-    [{ namespace: 'pay', serviceAccount: 'x' }, 'token is for service account "pay-sa" but the proxy claims "x"'],
+    [{ namespace: 'other' }, 'no identities ([spiffe://cluster.local/ns/pay/sa/pay-sa]) matched other/'],
+    [{ namespace: 'pay', serviceAccount: 'x' }, 'no identities ([spiffe://cluster.local/ns/pay/sa/pay-sa]) matched pay/x'],
   ])('identity vs claim %j', (claimed, want) => {
     expect(identityMismatch({ namespace: 'pay', serviceAccount: 'pay-sa', subject: '' }, claimed)).toBe(want);
   });

@@ -105,10 +105,10 @@ describe('xDS over mTLS with bearer tokens', () => {
     expect(r.details).toMatch(why);
   });
 
-  it('refuses a token for another namespace than the node registers in', async () => {
+  it('refuses a token for another namespace than the node registers in, as istiod authorizes (PERMISSION_DENIED)', async () => {
     const r = await attempt({ authorization: `Bearer ${await token('system:serviceaccount:other:vm-sa')}` });
-    expect(r.code).toBe(grpc.status.UNAUTHENTICATED);
-    expect(r.details).toBe('token is for namespace "other" but the proxy registers in "pay"');
+    expect(r.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(r.details).toMatch(/^authorization failed: no identities \(\[spiffe:\/\/cluster.local\/ns\/other\/sa\/vm-sa\]\) matched pay\//);
   });
 
   it('refuses a client without a certificate (mTLS)', async () => {
