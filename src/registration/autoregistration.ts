@@ -37,20 +37,17 @@ export interface AutoRegistrationOptions {
 
 export const DEFAULT_GRACE_PERIOD_MS = 10_000;
 
-type Plan = { reconnect: WorkloadEntry } | { create: WorkloadEntry } | { waitForGroup: true } | { refusal: RegistrationRefusal };
+type Plan = { reconnect: WorkloadEntry } | { create: WorkloadEntry } | { refusal: RegistrationRefusal };
 
 export class AutoRegistrationController {
   /** identity -> live connection ids. */
   private readonly connections = new Map<string, Set<string>>();
   /** Entry keys with at least one live connection (the sweep's view of "connected"). */
   private readonly connectedEntries = new Set<string>();
-  /** identity -> a proxy whose group does not exist yet. */
-  private readonly waitingForGroup = new Map<string, ConnectedProxy>();
   private readonly deletions = new Map<string, NodeJS.Timeout>();
   /** Proxies refused at connect: they own no entry, so their disconnect and health touch none. */
   private readonly refused = new WeakSet<ConnectedProxy>();
   private readonly sweepTimer: NodeJS.Timeout;
-  private readonly unsubscribe: () => void;
   private readonly grace: number;
   private readonly controllerId: string;
   private readonly now: () => number;
@@ -67,12 +64,6 @@ export class AutoRegistrationController {
     this.validateIdentity = options.validateIdentity ?? DEFAULT_VALIDATE_IDENTITY;
     this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? Math.max(1000, this.grace));
     this.sweepTimer.unref();
-    // A WorkloadGroup created after its agents connected registers them then.
-    this.unsubscribe = store.subscribe((batch) => {
-      for (const ev of batch) {
-        if (ev.resource.kind === 'WorkloadGroup' && ev.type !== 'deleted') this.registerWaiting(ev.resource.metadata.namespace, ev.resource.metadata.name);
-      }
-    });
   }
 
   /** Entry key for a proxy that auto-registers, or undefined when it does not. */
@@ -122,7 +113,6 @@ export class AutoRegistrationController {
     if (conns && conns.size > 0) return;
     this.connections.delete(id);
     this.connectedEntries.delete(key);
-    this.waitingForGroup.delete(id);
     const entry = this.writer.get<WorkloadEntry>(key);
     if (!entry) return;
     const annotations = { ...(entry.metadata.annotations ?? {}) };
@@ -159,7 +149,6 @@ export class AutoRegistrationController {
     clearInterval(this.sweepTimer);
     for (const t of this.deletions.values()) clearTimeout(t);
     this.deletions.clear();
-    this.unsubscribe();
   }
 
   /** What connecting `p` will do to its entry, decided before any bookkeeping changes. */
@@ -173,7 +162,11 @@ export class AutoRegistrationController {
     }
     const groupKey = resourceKey('WorkloadGroup', p.namespace, p.group!);
     const group = this.store.get<WorkloadGroup>(groupKey);
-    if (!group) return { waitForGroup: true };
+    if (!group) {
+      // istiod refuses at once (FailedPrecondition) rather than waiting: the agent's reconnect
+      // after the group exists registers it.
+      return { refusal: { kind: 'group_missing', message: `auto-registration WorkloadEntry of ${p.nodeId} failed: cannot find WorkloadGroup ${p.namespace}/${p.group}` } };
+    }
     const entry = entryFromGroup(key.split('/')[2]!, p, group, this.controllerId, rfc3339Nano(this.now()), this.store.uid(groupKey) ?? '');
     const refusal = identityRefusal(p, entry, this.validateIdentity) ?? checkGeneratedEntry(entry);
     return refusal ? { refusal } : { create: entry };
@@ -187,11 +180,8 @@ export class AutoRegistrationController {
       const annotations: Record<string, string> = { ...(existing.metadata.annotations ?? {}), [ANNOTATION_WORKLOAD_CONTROLLER]: this.controllerId, [ANNOTATION_CONNECTED_AT]: now };
       delete annotations[ANNOTATION_DISCONNECTED_AT];
       this.writer.apply({ ...existing, metadata: { ...existing.metadata, annotations } }, key);
-    } else if ('create' in plan) {
-      this.writer.apply(plan.create, key);
     } else {
-      this.waitingForGroup.set(identityKey(p), p);
-      this.options.log?.('warn', 'auto-registration waiting: WorkloadGroup not found', { group: `${p.namespace}/${p.group}`, node: p.nodeId });
+      this.writer.apply(plan.create, key);
     }
   }
 
@@ -199,23 +189,6 @@ export class AutoRegistrationController {
     this.refused.add(p);
     this.options.log?.('warn', REFUSAL_LOG_MESSAGE[refusal.kind], { node: p.nodeId, reason: refusal.message });
     return refusal;
-  }
-
-  private registerWaiting(namespace: string, group: string): void {
-    for (const [id, p] of this.waitingForGroup) {
-      if (p.namespace !== namespace || p.group !== group) continue;
-      this.waitingForGroup.delete(id);
-      if (!this.connections.has(id)) continue;
-      const key = this.entryKeyOf(p)!;
-      const plan = this.plan(p, key);
-      if ('refusal' in plan) {
-        // The group (not the proxy, checked at connect) makes the entry invalid; the stream is
-        // long past its first request, so it stays up, unregistered, as istiod leaves it.
-        this.options.log?.('warn', REFUSAL_LOG_MESSAGE[plan.refusal.kind], { node: p.nodeId, reason: plan.refusal.message });
-        continue;
-      }
-      this.carryOut(p, key, plan);
-    }
   }
 
   private scheduleDeletion(key: string): void {

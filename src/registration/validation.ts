@@ -39,7 +39,9 @@ export type RefusalKind =
   // The proxy's verified identity may not own the entry (identity.ts, istiod's ensureProxyCanControlEntry).
   | 'identity_missing'
   | 'identity_namespace'
-  | 'identity_service_account';
+  | 'identity_service_account'
+  // The proxy's AUTO_REGISTER_GROUP names no WorkloadGroup (istiod's registerWorkload: FailedPrecondition).
+  | 'group_missing';
 
 export interface RegistrationRefusal {
   readonly kind: RefusalKind;
@@ -65,6 +67,7 @@ export const REFUSAL_LOG_MESSAGE: Readonly<Record<RefusalKind, string>> = {
   identity_missing: 'registration of WorkloadEntry requires a verified identity',
   identity_namespace: 'registration of WorkloadEntry namespace mismatch',
   identity_service_account: 'registration of WorkloadEntry service account mismatch',
+  group_missing: 'auto-registration WorkloadEntry failed: cannot find WorkloadGroup',
 };
 
 /** Refusals about who the proxy is, not what it sent: istiod ends those streams with the bare error. */

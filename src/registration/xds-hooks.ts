@@ -36,6 +36,10 @@ export const REFUSAL_REASON: RejectReason = 'invalid_node_metadata';
 export const REFUSAL_PREFIX = 'invalid auto-registration metadata: ';
 
 export function streamRefusal(refusal: RegistrationRefusal): StreamRefusal {
+  if (refusal.kind === 'group_missing') {
+    // istiod ends the stream; the agent reconnects with backoff and registers once the group exists.
+    return { code: grpc.status.FAILED_PRECONDITION, message: refusal.message, reason: REFUSAL_REASON, log: REFUSAL_LOG_MESSAGE[refusal.kind], fields: { rule: refusal.kind, detail: refusal.message } };
+  }
   if (isIdentityRefusal(refusal)) {
     // istiod's OnConnect returns ensureProxyCanControlEntry's plain error, which ends the stream:
     // grpc-go sends a plain error as UNKNOWN with its text as the message.

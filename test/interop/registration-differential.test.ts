@@ -13,6 +13,7 @@ import { Agent } from '../../src/agent/agent.js';
 import type { ProbeModel, ProbeSettings } from '../../src/agent/probe.js';
 import { readinessProbeFor } from '../../src/agent/probe.js';
 import type { Resource } from '../../src/config/resources.js';
+import { toStruct } from '../../src/proto/index.js';
 import { TokenIssuer } from '../../src/security/token-issuer.js';
 import { startControlPlane, type ControlPlane } from '../../src/server/control-plane.js';
 import { proxyNode } from './differential/compare-mesh.js';
@@ -176,6 +177,24 @@ async function edsAddresses(side: Side): Promise<string[]> {
   return (cla?.endpoints ?? []).flatMap((g) => (g.lb_endpoints ?? []).map((e) => e.endpoint?.address?.socket_address?.address ?? '?')).sort();
 }
 
+/** How a server treats one stream: `served` (a response came), or the status it ended with. */
+async function streamOutcome(side: Side, node: ReturnType<typeof proxyNode>, token?: string): Promise<string> {
+  const md = new grpc.Metadata();
+  if (token) md.set('authorization', `Bearer ${token}`);
+  try {
+    const got = await fetchXds(side.xds, node, [{ type: 'eds', names: [CLUSTER] }], 3_000, md);
+    return got.eds.size > 0 ? 'served' : 'no response';
+  } catch (e) {
+    return grpc.status[(e as grpc.ServiceError).code] ?? String(e);
+  }
+}
+
+function vmNode(ip: string, serviceAccount: string, group = GROUP): ReturnType<typeof proxyNode> {
+  const n = proxyNode({ name: `vm-${ip}`, namespace: NS, ip, locality: 'r1/z1/s0', network: '', labels: { app: 'vm-app' }, kind: 'sidecar', serviceAccount });
+  const extra = toStruct({ AUTO_REGISTER_GROUP: group });
+  return { ...n, metadata: { fields: { ...n.metadata!.fields, ...extra.fields } } };
+}
+
 describe('auto-registration: xdsim vs the istiod peer', () => {
   beforeAll(async () => {
     sides = await startSides();
@@ -203,6 +222,19 @@ describe('auto-registration: xdsim vs the istiod peer', () => {
     expect(ownerRef).toMatchObject({ kind: 'WorkloadGroup', name: GROUP });
     expect(await edsAddresses(sides[0]!)).toEqual(await edsAddresses(sides[1]!));
   }, 60_000);
+
+  it.each<[string, () => Promise<[ReturnType<typeof proxyNode>, string | undefined]>]>([
+    ['no token', async () => [vmNode('10.62.0.1', SA), undefined]],
+    ['a token for another service account than the node claims', async () => [vmNode('10.62.0.2', SA), await issuer.mint(NS, 'someone-else')]],
+    ['a token for another namespace', async () => [vmNode('10.62.0.3', SA), await issuer.mint('other-ns', SA)]],
+    ['an identity the group does not allow', async () => [vmNode('10.62.0.4', 'intruder'), await issuer.mint(NS, 'intruder')]],
+    ['a group that does not exist', async () => [vmNode('10.62.0.5', SA, 'no-such-group'), await issuer.mint(NS, SA)]],
+    ['a valid agent', async () => [vmNode('10.62.0.6', SA), await issuer.mint(NS, SA)]],
+  ])('a stream with %s ends (or is served) the same way on both', async (_n, make) => {
+    const [node, token] = await make();
+    const [ours, theirs] = await Promise.all(sides.map((s) => streamOutcome(s, node, token)));
+    expect(ours).toBe(theirs);
+  }, 30_000);
 
   it('a failing probe flips Healthy to False and takes the endpoint out of EDS on both', async () => {
     const flipped = agents.filter((a) => a.identity.ip === '10.60.0.2');

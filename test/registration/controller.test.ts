@@ -124,12 +124,17 @@ describe('WorkloadEntryController', () => {
     expect(we.status?.conditions?.[0]).toMatchObject({ type: 'Healthy', status: 'True' });
   });
 
-  it('a group created after its agents connected registers them then', () => {
+  it('a missing group refuses the connection (istiod registerWorkload: FailedPrecondition); the reconnect after it exists registers', () => {
     store.delete('WorkloadGroup/pay/payments');
-    ctl.onConnect(agent(2));
+    const first = agent(2);
+    const r = ctl.onConnect(first);
+    expect(r?.kind).toBe('group_missing');
+    expect(r?.message).toMatch(/^auto-registration WorkloadEntry of .* failed: cannot find WorkloadGroup pay\/payments$/);
+    ctl.onDisconnect(first);
     ctl.flush();
     expect(entry(2)).toBeUndefined();
     store.apply(group);
+    expect(ctl.onConnect(agent(2))).toBeUndefined();
     ctl.flush();
     expect(entry(2)?.spec.address).toBe('10.1.0.2');
   });
@@ -263,15 +268,6 @@ describe('WorkloadEntryController: invalid metadata', () => {
     expect(r?.kind).toBe('entry');
     expect(r?.message).toMatch(/^WorkloadEntry pay\/payments-10\.1\.0\.1: metadata\.labels key "team name"/);
     expect(entries()).toEqual([]);
-  });
-
-  it('a group that arrives later and makes the entry invalid: not registered, logged, stream kept', () => {
-    store.delete('WorkloadGroup/pay/payments');
-    expect(ctl.onConnect(agent(1))).toBeUndefined();
-    store.apply({ ...group, spec: { ...group.spec, template: { ...group.spec.template, labels: { role: 'a/b' } } } });
-    ctl.flush();
-    expect(entries()).toEqual([]);
-    expect(logs.at(-1)).toMatchObject({ msg: 'auto-registration refused: generated WorkloadEntry fails validation' });
   });
 
   it("another agent's invalid request leaves a registered entry alone: spec, connection, health", () => {
