@@ -239,9 +239,39 @@ export function agentIdentity(c: FleetConfig, index: number, generation: number)
   };
 }
 
-/** The probe outcome model of agent `index`: a stable `unhealthyFraction` of the fleet fails. */
+/**
+ * Exactly round(fraction x count) of the indexes 0..count-1, chosen by the seed: the indexes with
+ * the lowest seeded hashes. Any shard or worker computes the same set from the same inputs, so a
+ * fleet split over processes still marks exactly that many in total. Returns a membership test.
+ */
+export function seededSubset(seed: number, key: string, count: number, fraction: number): (index: number) => boolean {
+  const k = Math.round(Math.min(1, Math.max(0, fraction)) * count);
+  if (k <= 0) return () => false;
+  if (k >= count) return (i) => i >= 0 && i < count;
+  // Ordered by (hash, index): 32-bit hashes may collide, the index breaks the tie.
+  const order = Uint32Array.from({ length: count }, (_, i) => i);
+  const h = Float64Array.from({ length: count }, (_, i) => hashUnit(seed, key, i));
+  order.sort((a, b) => h[a]! - h[b]! || a - b);
+  const chosen = new Uint8Array(count);
+  for (let j = 0; j < k; j++) chosen[order[j]!] = 1;
+  return (i) => chosen[i] === 1;
+}
+
+/** Per fleet config: which agents' probes fail (computed once per worker). */
+const unhealthySets = new WeakMap<FleetConfig, (index: number) => boolean>();
+
+/**
+ * The probe outcome model of agent `index`: exactly round(unhealthyFraction x count) agents of
+ * the whole fleet fail, a seeded choice (the same on every shard and worker).
+ */
 export function probeModelFor(c: FleetConfig, index: number): ProbeModel {
-  return hashUnit(c.seed, 'unhealthy', index) < c.unhealthyFraction ? { kind: 'unhealthy' } : { kind: 'healthy' };
+  if (c.unhealthyFraction <= 0) return { kind: 'healthy' };
+  let isUnhealthy = unhealthySets.get(c);
+  if (!isUnhealthy) {
+    isUnhealthy = seededSubset(c.seed, 'unhealthy', c.count, c.unhealthyFraction);
+    unhealthySets.set(c, isUnhealthy);
+  }
+  return isUnhealthy(index) ? { kind: 'unhealthy' } : { kind: 'healthy' };
 }
 
 export function probeSettingsFor(c: FleetConfig, index: number): ProbeSettings | undefined {

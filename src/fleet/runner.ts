@@ -8,7 +8,7 @@ import { Agent, type AgentOptions } from '../agent/agent.js';
 import { mulberry32, type Rng } from '../util/random.js';
 import { claEndpoints } from '../agent/wire.js';
 import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
-import { agentIdentity, probeSettingsFor, startOffsetMs, type FleetConfig } from './config.js';
+import { agentIdentity, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
 import { FleetStats, totalErrors, type Counters, type ErrorSample, type LatencyMetric } from './stats.js';
 
 export interface RunnerProgress {
@@ -61,6 +61,17 @@ const RAMP_TICK_MS = 20;
  * under its own load. In chunks, in-flight I/O runs between them and the ramp just falls behind.
  */
 const RAMP_CHUNK = 50;
+
+/**
+ * How many of a worker's agents (`indexes`) keep running when the shard scales to `to`:
+ * round(to x shard size) agents of the shard keep running, the first ones in start order (start
+ * offsets grow with the index), so the workers' limits add up to exactly that.
+ */
+export function workerScaleLimit(c: FleetConfig, indexes: readonly number[], to: number): number {
+  const range = shardRange(c.count, c.shardIndex, c.shardCount);
+  const keep = range.start + Math.round(Math.min(1, Math.max(0, to)) * (range.end - range.start));
+  return indexes.filter((i) => i < keep).length;
+}
 
 export class AgentRunner {
   readonly stats = new FleetStats();
@@ -121,7 +132,7 @@ export class AgentRunner {
     this.rampTick();
     for (const ev of scheduleChurn(this.config.churn, this.config.durationMs)) {
       const spec = this.config.churn[ev.spec]!;
-      this.at(ev.atMs, () => this.applyChurn(spec));
+      this.at(ev.atMs, () => this.applyChurn(spec, ev.spec));
     }
     // The run's own deadline, so a lost stop message can never leave agents running.
     this.at(this.config.durationMs, () => this.stop());
@@ -263,7 +274,8 @@ export class AgentRunner {
     return this.slots.filter((s) => s.agent && !s.parked && (s.agent.state === 'connected' || s.agent.state === 'connecting'));
   }
 
-  private applyChurn(spec: ChurnSpec): void {
+  /** `specIndex`: the spec's place in the config's churn list (absent for commands sent at run time). */
+  private applyChurn(spec: ChurnSpec, specIndex?: number): void {
     if (this.stopped) return;
     switch (spec.kind) {
       case 'disconnect':
@@ -286,7 +298,9 @@ export class AgentRunner {
         }
         break;
       case 'flap':
-        for (const s of pickFraction(this.slots, spec.fraction, this.rng)) {
+        // Exactly round(fraction x count) of the whole fleet, the same choice in every worker.
+        const flaps = seededSubset(this.config.seed, `flap:${specIndex ?? `${spec.atMs}:${spec.periodMs}:${spec.fraction}`}`, this.config.count, spec.fraction);
+        for (const s of this.slots.filter((x) => flaps(x.index))) {
           // Agents not started yet get the model when they start: set it on the slot's agent later.
           const model = { kind: 'flapping' as const, periodMs: spec.periodMs, phaseMs: Math.floor(this.rng() * spec.periodMs) };
           if (s.agent) s.agent.setProbeModel(model);
@@ -294,9 +308,10 @@ export class AgentRunner {
           this.stats.counters.churn.flap++;
         }
         break;
-      case 'scale':
-        this.scaleTo(Math.round(spec.to * this.slots.length));
+      case 'scale': {
+        this.scaleTo(workerScaleLimit(this.config, this.indexes, spec.to));
         break;
+      }
     }
   }
 
