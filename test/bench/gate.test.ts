@@ -222,12 +222,12 @@ describe('gate reference workloads', () => {
     expect(Buffer.compare(a, b)).toBe(0);
     expect([referenceView(100)().length, referenceView(1000)().length, referenceView(10_000)().length]).toMatchInlineSnapshot(`
       [
-        4088,
-        28396,
-        271423,
+        10291,
+        90396,
+        891450,
       ]
     `);
     expect(referenceWorkload()).toMatchInlineSnapshot(`-1591724482`);
-    expect(createHash('sha256').update(referenceView(1000)()).digest('hex').slice(0, 16)).toMatchInlineSnapshot(`"af826e2587d0b400"`);
+    expect(createHash('sha256').update(referenceView(1000)()).digest('hex').slice(0, 16)).toMatchInlineSnapshot(`"640060752e452053"`);
   });
 });
