@@ -12,10 +12,11 @@ import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.
 import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary } from '../report/histogram.js';
 import { REPORT_KIND, REPORT_VERSION, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
 import { cpuClock } from './cpu.js';
-import { evaluatePoint, evaluateTotals, isPointExpectation, lbSharesFromMesh, type PointObservation, type RunTotals } from './expectations.js';
+import { evaluatePoint, evaluateTotals, isPointExpectation, type PointObservation, type RunTotals } from './expectations.js';
 import { setServiceAccount, type FleetDriver } from './fleet-driver.js';
 import { ChildProcessFleet } from './fleet-process.js';
 import { markHealth } from './health-marks.js';
+import { endpointsProxy, lbSharesProxy, Observers, type ClusterObserver } from './observer.js';
 import type { Expectation, Scenario, TimelineEvent } from './model.js';
 import { totalAgents } from './model.js';
 import { TokenIssuer } from '../security/token-issuer.js';
@@ -152,6 +153,30 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   };
   const fleet = opts.fleetFactory?.(xds, s) ?? new ChildProcessFleet(fleetOptions);
 
+  // What a proxy receives: lbShares / endpoints expectations read their observer's stream, not
+  // the server's state. A token per namespace when the control plane verifies them.
+  const observerTokens = new Map<string, Promise<string>>();
+  const observers = new Observers({
+    xds,
+    ...(issuer
+      ? {
+          token: (ns: string) => {
+            let t = observerTokens.get(ns);
+            if (!t) observerTokens.set(ns, (t = issuer.mint(ns, 'default')));
+            return t;
+          },
+        }
+      : {}),
+  });
+  const observerOf = new Map<Expectation, ClusterObserver>();
+  for (const x of s.expectations) {
+    if (x.spec.kind === 'lbShares') observerOf.set(x, observers.add(x.spec.cluster, lbSharesProxy(x.spec)));
+    else if (x.spec.kind === 'endpoints') observerOf.set(x, observers.add(x.spec.cluster, endpointsProxy(x.spec.cluster)));
+  }
+  // After a timeline action, observed checks wait for the push: the debounce, then a quiet stream.
+  const settleAfterActionMs = Math.min(s.controlPlane.debounceMaxMs, 2 * s.controlPlane.debounceAfterMs) + 300;
+  let lastActionAt = 0;
+
   const cpu = cpuClock(!(fleet instanceof ChildProcessFleet));
   const series: Series = {
     intervalMs: interval,
@@ -236,23 +261,31 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     });
   };
 
-  const observe = (): PointObservation => ({
+  const observe = (o: ClusterObserver | undefined): PointObservation => ({
     atMs: Date.now() - t0,
     connected: fleet.progress().connected,
     registered: registeredKeys.size,
-    endpointCount: (cluster) => (cp.eds.has(cluster) ? cp.eds.endpointCount(cluster) : undefined),
-    lbShares: (spec) => lbSharesFromMesh(spec, cp.eds, cp.registry),
+    endpointCount: () => o?.endpointCount(),
+    lbShares: (spec) => o?.lbShares(spec) ?? { error: 'no observer for this expectation' },
   });
-  const check = (x: Expectation): void => {
+  const check = async (x: Expectation): Promise<void> => {
     // Pending auto-registration writes land first, so a check sees what the controller decided.
     controller.flush();
-    const r = evaluatePoint(x, observe());
+    const o = observerOf.get(x);
+    if (o && Date.now() - lastActionAt < settleAfterActionMs + 2000) {
+      // Right after an action only: a busy run (agents arriving, flapping) is never quiet.
+      const since = Date.now() - lastActionAt;
+      if (since < settleAfterActionMs) await sleep(settleAfterActionMs - since, opts.signal);
+      await observers.settle(100, 1000);
+    }
+    const r = evaluatePoint(x, observe(o));
     results.push(r);
     emit(`${(r.atMs! / 1000).toFixed(1)}s ${r.pass ? 'PASS' : 'FAIL'} ${r.name}: ${r.detail}`);
   };
 
   const runEvent = async (e: TimelineEvent): Promise<void> => {
     const ranAtMs = Date.now() - t0;
+    lastActionAt = Date.now();
     let result = '';
     let ok = true;
     try {
@@ -306,6 +339,11 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let registeredAtEnd = 0;
   let sampler: NodeJS.Timeout | undefined;
   try {
+    if (observers.size > 0) {
+      // Bounded: a control plane that never answers shows in the expectations' details.
+      const started = await observers.start(10_000);
+      if (started.ready < started.total) notes.push(`${started.total - started.ready} of ${started.total} observer(s) had no answer for their cluster within 10s`);
+    }
     t0 = await fleet.start();
     phase = 'running';
     cpuSeconds0 = cpu.read();
@@ -338,7 +376,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     // End-of-run checks look at the still-running fleet.
     controller.flush();
     registeredAtEnd = registeredKeys.size;
-    for (const x of s.expectations) if (x.atMs === undefined && isPointExpectation(x.spec)) check(x);
+    for (const x of s.expectations) if (x.atMs === undefined && isPointExpectation(x.spec)) await check(x);
     phase = 'stopping';
     summary = await fleet.stop();
     fleetStopped = true;
@@ -360,6 +398,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     sample();
   } finally {
     if (sampler) clearInterval(sampler);
+    observers.stop();
     if (!summary) summary = await fleet.stop().catch(() => undefined);
     unsubscribePush();
     unsubscribeStore();
