@@ -20,6 +20,9 @@ interface RunFlags {
   workers?: string;
   logLevel: string;
   progress?: boolean;
+  target?: string;
+  applyUrl?: string;
+  tokenFile?: string;
 }
 
 const MB = 1024 * 1024;
@@ -106,6 +109,9 @@ export function registerRunCommand(program: Command): Command {
     .option('--json', 'print the JSON report on stdout instead of the table')
     .option('--workers <n>', 'fleet worker threads (default: the scenario\'s, else 1)')
     .option('--no-progress', 'no live progress on stderr')
+    .option('--target <host:port>', "run against the control plane at this xDS address instead of the embedded one (overrides the scenario's controlPlane.target)")
+    .option('--apply-url <url>', 'with --target: POST config YAML here (the mesh at the start, timeline apply steps); deletes go to the same base with /delete')
+    .option('--token-file <file>', 'with --target: bearer token (JWT) the agents and observers send')
     .option('--log-level <level>', 'control-plane log level on stderr', process.env['XDSIM_LOG_LEVEL'] ?? 'error')
     .action(async (file: string, flags: RunFlags) => {
       let workers: number | undefined;
@@ -113,6 +119,8 @@ export function registerRunCommand(program: Command): Command {
         workers = Number(flags.workers);
         if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new CliError(`--workers: expected an integer 1..64, got "${flags.workers}"`);
       }
+      if (!flags.target && (flags.applyUrl || flags.tokenFile)) throw new CliError('--apply-url and --token-file go with --target');
+      if (flags.target && !/^[^:\s]+:\d+$/.test(flags.target) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(flags.target)) throw new CliError(`--target: expected host:port, got "${flags.target}"`);
       const loaded = await loadScenario(file);
       reportDiagnostics(loaded.diagnostics);
       if (hasErrors(loaded.diagnostics) || !loaded.scenario) {
@@ -137,6 +145,9 @@ export function registerRunCommand(program: Command): Command {
           signal: abort.signal,
           logLevel: flags.logLevel,
           ...(workers !== undefined ? { workers } : {}),
+          ...(flags.target
+            ? { target: { address: flags.target, ...(flags.applyUrl ? { applyUrl: flags.applyUrl } : {}), ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}) } }
+            : {}),
         });
       } catch (err) {
         // The run could not happen (fleet or server failed to start): nothing was checked.

@@ -31,7 +31,8 @@ export function formatSummary(r: RunReport): string {
   const e = new Table({ ...plain(), head: ['', 'expectation', 'detail'], colWidths: [6, 44, 70], wordWrap: true });
   for (const x of r.expectations) e.push([x.pass ? 'PASS' : 'FAIL', x.name, x.detail]);
   const passed = r.expectations.filter((x) => x.pass).length;
-  const lines = [`scenario ${r.scenario.name}: ${r.pass ? 'PASS' : 'FAIL'}`, t.toString()];
+  const against = r.target?.kind === 'remote' ? ` against ${r.target.name}` : '';
+  const lines = [`scenario ${r.scenario.name}${against}: ${r.pass ? 'PASS' : 'FAIL'}`, t.toString()];
   if (r.expectations.length) lines.push(`expectations: ${passed}/${r.expectations.length} passed`, e.toString());
   return lines.join('\n');
 }

@@ -51,6 +51,8 @@ export interface RunReport {
   kind: typeof REPORT_KIND;
   version: typeof REPORT_VERSION;
   scenario: { name: string; file: string; description: string };
+  /** The control plane the scenario ran against (absent in reports from before targets). */
+  target?: { kind: 'embedded' | 'remote'; name: string; xds: string };
   startedAt: string;
   /** Whole run, from control-plane start to shutdown. */
   wallMs: number;

@@ -156,6 +156,15 @@ class ScenarioBuilder {
       autoSendUnhealthyEndpoints: cp.autoSendUnhealthyEndpoints ?? DEFAULT_CONTROL_PLANE.autoSendUnhealthyEndpoints,
       validateIdentity: cp.validateIdentity ?? DEFAULT_CONTROL_PLANE.validateIdentity,
     };
+    if (cp.target) {
+      const t = cp.target;
+      controlPlane.target = {
+        address: t.address,
+        ...(t.applyUrl ? { applyUrl: t.applyUrl } : {}),
+        ...(t.tokenFile ? { tokenFile: this.resolve(t.tokenFile) } : {}),
+        ...(t.name ? { name: t.name } : {}),
+      };
+    }
     if (controlPlane.debounceMaxMs < controlPlane.debounceAfterMs)
       this.report(['controlPlane', 'debounceMax'], `must not be shorter than debounceAfter (${formatDuration(controlPlane.debounceAfterMs)})`);
     const s: Scenario = {

@@ -4,6 +4,7 @@
 import type { LoadedResource } from '../config/parse.js';
 import type { ChurnSpec } from '../fleet/churn.js';
 import type { MeshOptions } from '../topology/generate.js';
+import type { RemoteTargetSpec } from './target.js';
 
 export interface ControlPlaneSettings {
   gracePeriodMs: number;
@@ -15,6 +16,8 @@ export interface ControlPlaneSettings {
   autoSendUnhealthyEndpoints: boolean;
   /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (default true, as istiod). */
   validateIdentity: boolean;
+  /** Run against this control plane instead of the embedded one (the settings above are then the target's own business). */
+  target?: RemoteTargetSpec;
 }
 
 export type ProbeModelSpec = { kind: 'healthy' } | { kind: 'unhealthy' } | { kind: 'flapping'; periodMs: number };

@@ -6,7 +6,6 @@ import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { keyOf, type WorkloadGroup } from '../config/resources.js';
 import type { ControlPlane } from '../server/control-plane.js';
-import { startControlPlane } from '../server/control-plane.js';
 import type { FleetSummary } from '../fleet/summary.js';
 import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
 import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary } from '../report/histogram.js';
@@ -19,7 +18,8 @@ import { markHealth } from './health-marks.js';
 import { endpointsProxy, lbSharesProxy, Observers, type ClusterObserver } from './observer.js';
 import type { Expectation, Scenario, TimelineEvent } from './model.js';
 import { totalAgents } from './model.js';
-import { TokenIssuer } from '../security/token-issuer.js';
+import { EmbeddedTarget } from './embedded-target.js';
+import { RemoteTarget, type ControlPlaneTarget, type RemoteTargetSpec } from './target.js';
 
 export interface LiveSample {
   tMs: number;
@@ -49,6 +49,8 @@ export interface RunOptions {
   logLevel?: string;
   /** Aborting ends the run early (Ctrl-C); the report covers what ran. */
   signal?: AbortSignal;
+  /** Run against this control plane instead of the scenario's (`--target`); default: embedded. */
+  target?: RemoteTargetSpec;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -76,33 +78,36 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   // Logs go to stderr: stdout carries the table or the JSON report.
   const log: Logger = pino({ name: 'xdsim', level: opts.logLevel ?? 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
 
-  // Identity validation stays on, as in istiod: the embedded control plane signs the agents'
-  // tokens with a key it makes now and verifies them itself.
-  const issuer = s.controlPlane.validateIdentity ? TokenIssuer.generate() : undefined;
-  const cp = await startControlPlane({
-    resources: s.resources.map((l) => l.resource),
-    xdsAddress: '127.0.0.1:0',
-    adminAddress: null,
-    debounce: { debounceAfterMs: s.controlPlane.debounceAfterMs, debounceMaxMs: s.controlPlane.debounceMaxMs, enableEdsDebounce: s.controlPlane.edsDebounce },
-    sendUnhealthyEndpoints: s.controlPlane.sendUnhealthyEndpoints,
-    autoSendUnhealthyEndpoints: s.controlPlane.autoSendUnhealthyEndpoints,
-    // Auto-registration and health over xDS are the control plane's own (SPEC §6, §7).
-    registration: true,
-    gracePeriodMs: s.controlPlane.gracePeriodMs,
-    validateIdentity: s.controlPlane.validateIdentity,
-    ...(issuer ? { tokenAuth: issuer.authOptions() } : {}),
-    logger: log,
-    processMetrics: false,
-  });
+  const remoteSpec = opts.target ?? s.controlPlane.target;
+  let target: ControlPlaneTarget;
+  if (remoteSpec) {
+    target = new RemoteTarget(remoteSpec);
+    // The mesh and the groups reach a remote control plane the way timeline config does.
+    if (remoteSpec.applyUrl) {
+      const r = await target.apply(s.resources.map((l) => l.resource));
+      notes.push(`target ${target.name}: the scenario's mesh and groups: ${r}`);
+    } else {
+      notes.push(`target ${target.name}: no apply URL, so the scenario's mesh and groups must be there already`);
+    }
+  } else {
+    target = await EmbeddedTarget.start(
+      s.resources.map((l) => l.resource),
+      s.controlPlane,
+      log,
+    );
+  }
+  // Only an in-process control plane shows its store, pushes and metrics; any other is seen
+  // through the agents and observers.
+  const cp: ControlPlane | undefined = target instanceof EmbeddedTarget ? target.cp : undefined;
   // Pending controller writes are flushed before anything looks at the store.
-  const controller = { flush: () => cp.workloadEntries?.flush() };
+  const controller = { flush: () => cp?.workloadEntries?.flush() };
 
   // Auto-registered entries, counted from store events rather than listing thousands each sample.
   const registeredKeys = new Set<string>();
   // Manifests may already hold auto-registered entries (a restored state, a copied manifest).
-  for (const we of cp.store.list('WorkloadEntry')) if (we.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]) registeredKeys.add(keyOf(we));
+  for (const we of cp?.store.list('WorkloadEntry') ?? []) if (we.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]) registeredKeys.add(keyOf(we));
   let registeredPeak = registeredKeys.size;
-  const unsubscribeStore = cp.store.subscribe((batch) => {
+  const unsubscribeStore = cp?.store.subscribe((batch) => {
     for (const ev of batch) {
       if (ev.resource.kind !== 'WorkloadEntry') continue;
       if (ev.type !== 'deleted' && ev.resource.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]) registeredKeys.add(ev.key);
@@ -110,6 +115,13 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     }
     registeredPeak = Math.max(registeredPeak, registeredKeys.size);
   });
+
+  // Registered entries: the embedded store's, else the agents that see themselves in EDS.
+  const registeredNow = (visible: number): number => {
+    if (cp) return registeredKeys.size;
+    registeredPeak = Math.max(registeredPeak, visible);
+    return visible;
+  };
 
   // Per push: first change -> last affected stream ACKed. Pushes nobody needed are not latency.
   const convergence = newHistogram();
@@ -119,7 +131,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let pushesInInterval = 0;
   /** Per converged push: when its first change came (epoch ms) and how long it took. */
   const pushLog: { startedAt: number; ms: number }[] = [];
-  const unsubscribePush = cp.xds.engine.onPushDone((p) => {
+  const unsubscribePush = cp?.xds.engine.onPushDone((p) => {
     if (p.streamsSent === 0) return;
     pushes++;
     pushesInInterval++;
@@ -131,16 +143,17 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     }
   });
 
-  await opts.onControlPlane?.(cp);
-  const xds = `127.0.0.1:${cp.xdsPort}`;
+  if (cp) await opts.onControlPlane?.(cp);
+  const xds = target.xds;
   const groupsEver = [...s.resources.map((l) => l.resource), ...s.timeline.flatMap((t) => (t.action.kind === 'apply' ? t.action.resources.map((l) => l.resource) : []))];
   const tokens: Record<string, string> = {};
-  if (issuer) {
+  {
     const groups = new Map<string, WorkloadGroup>();
     for (const r of groupsEver) if (r.kind === 'WorkloadGroup') groups.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
     for (const set of s.fleet.agents) {
       const sa = setServiceAccount(set, groups.get(`${set.namespace}/${set.group}`));
-      tokens[`${set.namespace}/${sa}`] ??= await issuer.mint(set.namespace, sa);
+      const token = tokens[`${set.namespace}/${sa}`] ?? (await target.token(set.namespace, sa));
+      if (token) tokens[`${set.namespace}/${sa}`] = token;
     }
   }
   const fleetOptions = {
@@ -155,19 +168,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
 
   // What a proxy receives: lbShares / endpoints expectations read their observer's stream, not
   // the server's state. A token per namespace when the control plane verifies them.
-  const observerTokens = new Map<string, Promise<string>>();
-  const observers = new Observers({
-    xds,
-    ...(issuer
-      ? {
-          token: (ns: string) => {
-            let t = observerTokens.get(ns);
-            if (!t) observerTokens.set(ns, (t = issuer.mint(ns, 'default')));
-            return t;
-          },
-        }
-      : {}),
-  });
+  const observers = new Observers({ xds, token: (ns: string) => target.token(ns, 'default') });
   const observerOf = new Map<Expectation, ClusterObserver>();
   for (const x of s.expectations) {
     if (x.spec.kind === 'lbShares') observerOf.set(x, observers.add(x.spec.cluster, lbSharesProxy(x.spec)));
@@ -236,8 +237,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     heapPeak = Math.max(heapPeak, mem.heapUsed);
     series.t.push(Date.now() - t0);
     series.connected.push(connected);
-    series.streams.push(cp.xds.connections.size);
-    series.registered.push(registeredKeys.size);
+    series.streams.push(cp ? cp.xds.connections.size : connected + observers.size);
+    series.registered.push(registeredNow(fp.visible));
     series.pushesPerSec.push(dt < 50 ? 0 : +((pushesInInterval * 1000) / dt).toFixed(2));
     pushesInInterval = 0;
     series.convergenceP50Ms.push(h ? h.p50Ms : null);
@@ -252,7 +253,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       phase,
       target: fp.target,
       connected,
-      registered: registeredKeys.size,
+      registered: registeredNow(fp.visible),
       pushes,
       convergenceP99Ms: h ? h.p99Ms : null,
       cpuPercent: cpuPct,
@@ -264,7 +265,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const observe = (o: ClusterObserver | undefined): PointObservation => ({
     atMs: Date.now() - t0,
     connected: fleet.progress().connected,
-    registered: registeredKeys.size,
+    registered: registeredNow(fleet.progress().visible),
     endpointCount: () => o?.endpointCount(),
     lbShares: (spec) => o?.lbShares(spec) ?? { error: 'no observer for this expectation' },
   });
@@ -293,19 +294,18 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       controller.flush();
       switch (a.kind) {
         case 'apply': {
-          const events = cp.store.commit(a.resources.map((l) => ({ op: 'apply' as const, resource: l.resource })));
-          result = `applied ${a.resources.length} resource(s), ${events.length} changed`;
+          result = await target.apply(a.resources.map((l) => l.resource));
           break;
         }
         case 'delete': {
-          const missing = a.keys.filter((k) => !cp.store.get(k));
-          const events = cp.store.commit(a.keys.map((key) => ({ op: 'delete' as const, key })));
-          result = `deleted ${events.length}${missing.length ? `; not found: ${missing.join(', ')}` : ''}`;
-          if (missing.length) notes.push(`timeline ${e.label}: not found: ${missing.join(', ')}`);
+          const d = await target.delete(a.keys);
+          result = d.result;
+          if (d.missing.length) notes.push(`timeline ${e.label}: not found: ${d.missing.join(', ')}`);
           break;
         }
         case 'unhealthy':
         case 'healthy': {
+          if (!cp) throw new Error(`not supported against ${target.name}: health marks are written into the embedded control plane's store`);
           const m = markHealth(cp.store, a.selector, a.kind === 'healthy');
           result = `${m.changed} of ${m.selected} selected entr(ies) marked ${a.kind}`;
           if (m.selected === 0) notes.push(`timeline ${e.label}: selected no WorkloadEntry`);
@@ -314,8 +314,12 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
         case 'restore': {
           const parts: string[] = [];
           if (a.selector.locality === undefined) parts.push(await fleet.act('restore', a.selector));
-          const m = markHealth(cp.store, a.selector, true);
-          parts.push(`${m.changed} entr(ies) healthy again`);
+          if (cp) {
+            const m = markHealth(cp.store, a.selector, true);
+            parts.push(`${m.changed} entr(ies) healthy again`);
+          } else if (a.selector.locality !== undefined) {
+            throw new Error(`not supported against ${target.name}: health marks are written into the embedded control plane's store`);
+          }
           result = parts.join('; ');
           break;
         }
@@ -375,13 +379,15 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
 
     // End-of-run checks look at the still-running fleet.
     controller.flush();
-    registeredAtEnd = registeredKeys.size;
+    registeredAtEnd = registeredNow(fleet.progress().visible);
     for (const x of s.expectations) if (x.atMs === undefined && isPointExpectation(x.spec)) await check(x);
     phase = 'stopping';
     summary = await fleet.stop();
     fleetStopped = true;
 
-    if (s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
+    if (!cp && s.expectations.some((x) => x.spec.kind === 'leakedEntries')) {
+      notes.push(`leaked entries are not measured against ${target.name}: only the embedded control plane shows its entries`);
+    } else if (s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
       phase = 'grace';
       const stoppedAt = Date.now();
       // Deletion is timed per entry at the grace period; the sweep (every grace period) is the backstop.
@@ -400,16 +406,16 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (sampler) clearInterval(sampler);
     observers.stop();
     if (!summary) summary = await fleet.stop().catch(() => undefined);
-    unsubscribePush();
-    unsubscribeStore();
-    await cp.close();
+    unsubscribePush?.();
+    unsubscribeStore?.();
+    await target.close();
   }
 
-  const rejects = await Promise.all(Object.values(cp.metrics.rejects).map((c) => counterTotal(c)));
+  const rejects = cp ? await Promise.all(Object.values(cp.metrics.rejects).map((c) => counterTotal(c))) : [];
   const serverNacks = rejects.reduce((a, b) => a + b, 0);
-  const rejected = await counterTotal(cp.metrics.rejectedRequests);
+  const rejected = cp ? await counterTotal(cp.metrics.rejectedRequests) : 0;
   const pushesByType: Record<string, number> = {};
-  for (const v of (await cp.metrics.pushes.get()).values) pushesByType[String(v.labels['type'])] = v.value;
+  if (cp) for (const v of (await cp.metrics.pushes.get()).values) pushesByType[String(v.labels['type'])] = v.value;
 
   const errorsByKind: Record<string, number> = {};
   if (summary) for (const [k, n] of Object.entries(summary.counters.errors)) if (n > 0) errorsByKind[`agent ${k}`] = n;
@@ -458,6 +464,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     kind: REPORT_KIND,
     version: REPORT_VERSION,
     scenario: { name: s.name, file: s.file, description: s.description },
+    target: { kind: target.kind, name: target.name, xds: target.xds },
     startedAt: startedAt.toISOString(),
     wallMs: Math.round(wallMs),
     durationMs: s.fleet.durationMs,

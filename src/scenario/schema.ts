@@ -78,6 +78,18 @@ const ControlPlaneSchema = Type.Object(
     autoSendUnhealthyEndpoints: Type.Optional(Type.Boolean()),
     /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY */
     validateIdentity: Type.Optional(Type.Boolean()),
+    /** A control plane at an address instead of the embedded one (`xdsim run --target`). */
+    target: Type.Optional(
+      Type.Object(
+        {
+          address: Type.String({ pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):\\d+$', expected: 'host:port' }),
+          applyUrl: Type.Optional(Type.String({ pattern: '^https?://', expected: 'an http(s) URL' })),
+          tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+          name: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        closed,
+      ),
+    ),
   },
   closed,
 );

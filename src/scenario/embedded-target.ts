@@ -1,0 +1,69 @@
+// The default target: xdsim's own control plane in this process (loopback, any free port), with
+// auto-registration and, as in istiod, identity validation with tokens it mints itself. Besides
+// the ControlPlaneTarget interface it gives the runner what only an in-process server can: its
+// store (registered entries, the timeline's health marks), its pushes and its metrics.
+import type { Logger } from 'pino';
+import type { Resource } from '../config/resources.js';
+import { TokenIssuer } from '../security/token-issuer.js';
+import { startControlPlane, type ControlPlane } from '../server/control-plane.js';
+import type { ControlPlaneSettings } from './model.js';
+import type { ControlPlaneTarget } from './target.js';
+
+export class EmbeddedTarget implements ControlPlaneTarget {
+  readonly kind = 'embedded' as const;
+  readonly name = 'embedded xdsim';
+  readonly xds: string;
+  private readonly tokens = new Map<string, Promise<string>>();
+
+  private constructor(
+    readonly cp: ControlPlane,
+    private readonly issuer: TokenIssuer | undefined,
+  ) {
+    this.xds = `127.0.0.1:${cp.xdsPort}`;
+  }
+
+  static async start(resources: readonly Resource[], c: ControlPlaneSettings, logger: Logger): Promise<EmbeddedTarget> {
+    // Identity validation stays on, as in istiod: the embedded control plane signs the agents'
+    // tokens with a key it makes now and verifies them itself.
+    const issuer = c.validateIdentity ? TokenIssuer.generate() : undefined;
+    const cp = await startControlPlane({
+      resources: [...resources],
+      xdsAddress: '127.0.0.1:0',
+      adminAddress: null,
+      debounce: { debounceAfterMs: c.debounceAfterMs, debounceMaxMs: c.debounceMaxMs, enableEdsDebounce: c.edsDebounce },
+      sendUnhealthyEndpoints: c.sendUnhealthyEndpoints,
+      autoSendUnhealthyEndpoints: c.autoSendUnhealthyEndpoints,
+      // Auto-registration and health over xDS are the control plane's own (SPEC §6, §7).
+      registration: true,
+      gracePeriodMs: c.gracePeriodMs,
+      validateIdentity: c.validateIdentity,
+      ...(issuer ? { tokenAuth: issuer.authOptions() } : {}),
+      logger,
+      processMetrics: false,
+    });
+    return new EmbeddedTarget(cp, issuer);
+  }
+
+  token(namespace: string, serviceAccount: string): Promise<string | undefined> {
+    if (!this.issuer) return Promise.resolve(undefined);
+    const k = `${namespace}/${serviceAccount}`;
+    let t = this.tokens.get(k);
+    if (!t) this.tokens.set(k, (t = this.issuer.mint(namespace, serviceAccount)));
+    return t;
+  }
+
+  async apply(resources: readonly Resource[]): Promise<string> {
+    const events = this.cp.store.commit(resources.map((resource) => ({ op: 'apply' as const, resource })));
+    return `applied ${resources.length} resource(s), ${events.length} changed`;
+  }
+
+  async delete(keys: readonly string[]): Promise<{ result: string; missing: string[] }> {
+    const missing = keys.filter((k) => !this.cp.store.get(k));
+    const events = this.cp.store.commit(keys.map((key) => ({ op: 'delete' as const, key })));
+    return { result: `deleted ${events.length}${missing.length ? `; not found: ${missing.join(', ')}` : ''}`, missing };
+  }
+
+  close(): Promise<void> {
+    return this.cp.close();
+  }
+}

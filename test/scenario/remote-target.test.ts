@@ -1,0 +1,121 @@
+// A scenario against a control plane at an address: a second xdsim (`xdsim serve`, the real
+// bin) gets the scenario's mesh and the timeline's config over its admin API (POST /apply,
+// /delete); agents and observers reach it over xDS only. Registered counts come from what the
+// agents see in EDS, shares from the observers.
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseScenario } from '../../src/scenario/load.js';
+import { runScenario } from '../../src/scenario/runner.js';
+import { deleteUrlOf, toYaml } from '../../src/scenario/target.js';
+import { killAll, serveProcess, servingPorts } from '../helpers/serve-process.js';
+
+const TEXT = `apiVersion: xdsim.io/v1alpha1
+kind: Scenario
+metadata: { name: remote }
+mesh:
+  manifests:
+    - apiVersion: v1
+      kind: Service
+      metadata: { name: app, namespace: pay }
+      spec: { selector: { app: app }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+    - apiVersion: networking.istio.io/v1
+      kind: DestinationRule
+      metadata: { name: app, namespace: pay }
+      spec:
+        host: app.pay.svc.cluster.local
+        trafficPolicy:
+          outlierDetection: { consecutive5xxErrors: 5, interval: 10s }
+          loadBalancer:
+            localityLbSetting: { enabled: true, failover: [{ from: us-east, to: us-west }] }
+workloadGroups:
+  - apiVersion: networking.istio.io/v1
+    kind: WorkloadGroup
+    metadata: { name: app, namespace: pay }
+    spec:
+      metadata: { labels: { app: app } }
+      template: { ports: { http: 8080 } }
+      probe: { periodSeconds: 1, tcpSocket: { port: 8080 } }
+controlPlane: { gracePeriod: 1s }
+fleet:
+  duration: 7s
+  agents:
+    - group: pay/app
+      count: 12
+      localities: [us-east/1a/r1, us-east/1b/r1, us-west/2a/r1]
+timeline:
+  - at: 3500ms
+    delete: [DestinationRule/pay/app, DestinationRule/pay/nope]
+  - at: 4500ms
+    apply: { apiVersion: networking.istio.io/v1, kind: WorkloadEntry, metadata: { name: static, namespace: pay }, spec: { address: 10.9.9.9, labels: { app: app }, locality: us-west/2a/r1 } }
+expectations:
+  - registered: all
+    at: 3s
+  - name: local first
+    at: 3s
+    lbShares:
+      cluster: outbound|80||app.pay.svc.cluster.local
+      proxy: { locality: us-east/1a/r1 }
+      localities: { us-east/1a: 100% }
+  - name: no rule, no locality preference
+    at: 4200ms
+    lbShares:
+      cluster: outbound|80||app.pay.svc.cluster.local
+      proxy: { locality: us-east/1a/r1 }
+      localities: { us-east/1a: 33.3%, us-west: 33.3% }
+  - name: the static entry is an endpoint too
+    endpoints: { cluster: outbound|80||app.pay.svc.cluster.local, equals: 13 }
+  - nacks: 0
+  - errors: 0
+`;
+
+afterAll(() => killAll());
+
+describe('remote target', () => {
+  it('delete URL next to the apply URL; YAML of many documents', () => {
+    expect(deleteUrlOf('http://h:1/apply')).toBe('http://h:1/delete');
+    expect(deleteUrlOf('http://h:1/x/apply/')).toBe('http://h:1/x/delete');
+    expect(deleteUrlOf('http://h:1/config')).toBe('http://h:1/config/delete');
+    expect(toYaml([{ kind: 'A' }, { kind: 'B' }])).toBe('kind: A\n---\nkind: B\n');
+  });
+
+  it('controlPlane.target in the scenario: read, the token file resolved from the scenario\'s directory; bad values are errors', async () => {
+    const withTarget = TEXT.replace('controlPlane: { gracePeriod: 1s }', 'controlPlane: { target: { address: "10.1.2.3:15010", applyUrl: "http://10.1.2.3:15014/apply", tokenFile: token.jwt, name: staging } }');
+    const ok = await parseScenario(withTarget, 'scenarios/x/remote.yaml');
+    expect(ok.diagnostics).toEqual([]);
+    expect(ok.scenario!.controlPlane.target).toEqual({ address: '10.1.2.3:15010', applyUrl: 'http://10.1.2.3:15014/apply', tokenFile: 'scenarios/x/token.jwt', name: 'staging' });
+    const bad = await parseScenario(TEXT.replace('controlPlane: { gracePeriod: 1s }', 'controlPlane: { target: { address: nope, applyUrl: ftp://x } }'), 'bad.yaml');
+    expect(bad.scenario).toBeUndefined();
+    expect(bad.diagnostics.map((d) => d.message).join('\n')).toMatch(/host:port/);
+  });
+
+  it('runs a scenario against a second xdsim through its xDS port and admin API', async () => {
+    const server = serveProcess(['--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--grace-period', '1s', '--log-level', 'info']);
+    const ports = await servingPorts(server);
+    const loaded = await parseScenario(TEXT, 'test/remote.yaml');
+    expect(loaded.diagnostics).toEqual([]);
+    const events: string[] = [];
+    const report = await runScenario(loaded.scenario!, {
+      target: { address: `127.0.0.1:${ports.xds}`, applyUrl: `http://127.0.0.1:${ports.admin}/apply`, name: 'second xdsim' },
+      workers: 1,
+      logLevel: 'silent',
+      onEvent: (l) => events.push(l),
+    });
+    expect(report.target).toEqual({ kind: 'remote', name: 'second xdsim', xds: `127.0.0.1:${ports.xds}` });
+    expect(report.expectations.map((e) => [e.name, e.pass, e.detail])).toEqual([
+      ['registered >= 12', true, 'registered entries: 12 (>= 12)'],
+      ['local first', true, expect.stringContaining('us-east/1a 100.0%')],
+      ['no rule, no locality preference', true, expect.stringContaining('us-east/1a 33.3%')],
+      ['the static entry is an endpoint too', true, expect.stringContaining('13')],
+      ['nacks <= 0', true, expect.any(String)],
+      ['errors <= 0', true, expect.any(String)],
+    ]);
+    expect(report.timeline.map((t) => [t.result, t.ok])).toEqual([
+      ['deleted 1; not found: DestinationRule/pay/nope', true],
+      ['applied 1 resource(s), 1 changed', true],
+    ]);
+    expect(report.notes).toContain('target second xdsim: the scenario\'s mesh and groups: applied 3 resource(s), 3 changed');
+    expect(report.agents.registered).toBe(12);
+    // The server really holds what the scenario applied and registered.
+    const configz = await (await fetch(`http://127.0.0.1:${ports.admin}/debug/configz?kind=WorkloadEntry&namespace=pay`)).text();
+    expect(configz).toContain('10.9.9.9');
+  }, 60_000);
+});
