@@ -6,7 +6,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ChurnSpec } from './churn.js';
 import { shardRange, workerIndexes, type FleetConfig } from './config.js';
-import { AgentRunner, type RunnerProgress, type RunnerResult } from './runner.js';
+import { AgentRunner, type ProbeCommand, type RunnerProgress, type RunnerResult } from './runner.js';
 import { emptyCounters } from './stats.js';
 import { buildSummary, type FleetSummary } from './summary.js';
 import type { MainMessage, WorkerMessage, WorkerTask } from './worker.js';
@@ -55,6 +55,11 @@ export class Fleet {
   private stopRequested = false;
 
   constructor(readonly config: FleetConfig) {}
+
+  /** Sets probe outcomes now, on every worker (scenario timelines use this). */
+  probe(cmd: ProbeCommand): void {
+    for (const s of this.slices) s.send(cmd);
+  }
 
   /** Applies a churn model now, on every worker (scenario timelines use this). */
   churn(spec: ChurnSpec): void {

@@ -8,7 +8,9 @@ import { Agent, type AgentOptions } from '../agent/agent.js';
 import { mulberry32, type Rng } from '../util/random.js';
 import { claEndpoints } from '../agent/wire.js';
 import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
-import { agentIdentity, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
+import { agentIdentity, agentLocality, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
+import { localityMatches } from '../model/locality.js';
+import type { ProbeModel } from '../agent/probe.js';
 import { FleetStats, totalErrors, type Counters, type ErrorSample, type LatencyMetric } from './stats.js';
 
 export interface RunnerProgress {
@@ -37,9 +39,41 @@ export interface RunnerResult {
   lost?: boolean;
 }
 
+/**
+ * Probe outcomes set from outside (a scenario's `unhealthy` / `healthy` steps): of the fleet's
+ * agents in `locality` (a pattern; absent = all), exactly `count` or round(fraction x matching)
+ * (absent both = all), a seeded choice keyed by `seq` so every worker picks the same agents.
+ */
+export interface ProbeCommand {
+  type: 'probe';
+  healthy: boolean;
+  seq: number;
+  locality?: string;
+  count?: number;
+  fraction?: number;
+}
+
 export type RunnerCommand =
   | { type: 'churn'; spec: ChurnSpec }
+  | ProbeCommand
   | { type: 'stop' };
+
+/** The agent indexes (of the whole fleet) a probe command selects. */
+export function probeCommandTargets(c: FleetConfig, cmd: Omit<ProbeCommand, 'type' | 'healthy'>): number[] {
+  const matching: number[] = [];
+  for (let i = 0; i < c.count; i++) {
+    if (cmd.locality === undefined) {
+      matching.push(i);
+      continue;
+    }
+    const l = agentLocality(c, i);
+    if (localityMatches(l ?? { region: '', zone: '', subZone: '' }, cmd.locality)) matching.push(i);
+  }
+  if (matching.length === 0) return [];
+  const n = cmd.count !== undefined ? Math.min(cmd.count, matching.length) : Math.round((cmd.fraction ?? 1) * matching.length);
+  const inSet = seededSubset(c.seed, `probe:${cmd.seq}`, matching.length, n / matching.length);
+  return matching.filter((_, j) => inSet(j));
+}
 
 interface Slot {
   index: number;
@@ -83,7 +117,7 @@ export class AgentRunner {
   /** Per cluster: IPs of this runner's agents the observer last saw in it. */
   private readonly observed = new Map<string, Set<string>>();
   /** Flap models chosen for agents the ramp has not started yet. */
-  private readonly pendingModels = new Map<number, { kind: 'flapping'; periodMs: number; phaseMs: number }>();
+  private readonly pendingModels = new Map<number, ProbeModel>();
   private nextToStart = 0;
   private activeLimit: number;
   private stopped = false;
@@ -146,6 +180,7 @@ export class AgentRunner {
 
   command(cmd: RunnerCommand): void {
     if (cmd.type === 'stop') this.stop();
+    else if (cmd.type === 'probe') this.setProbes(cmd);
     else this.applyChurn(cmd.spec);
   }
 
@@ -391,6 +426,18 @@ export class AgentRunner {
     for (const ip of before) if (!now.has(ip)) this.byIp.get(ip)?.setPresence(cluster, false, at);
     if (now.size > 0) this.observed.set(cluster, now);
     else this.observed.delete(cluster);
+  }
+
+  /** Makes the selected agents' simulated probes pass or fail from their next probe on. */
+  private setProbes(cmd: ProbeCommand): void {
+    if (this.stopped) return;
+    const chosen = new Set(probeCommandTargets(this.config, cmd));
+    const model: ProbeModel = cmd.healthy ? { kind: 'healthy' } : { kind: 'unhealthy' };
+    for (const s of this.slots) {
+      if (!chosen.has(s.index)) continue;
+      if (s.agent) s.agent.setProbeModel(model);
+      else this.pendingModels.set(s.index, model);
+    }
   }
 
   /** An agent that starts (or changes IP) after the observer already saw its IP. */

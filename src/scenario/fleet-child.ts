@@ -1,11 +1,11 @@
 // The fleet's side of the child process: runs a ScenarioFleet and answers the parent over IPC.
 // Exits when the parent goes away, so a killed run never leaves agents behind.
 import type { AgentSelector } from './model.js';
-import { ScenarioFleet, type FleetDriverOptions } from './fleet-driver.js';
+import { ScenarioFleet, type FleetAction, type FleetDriverOptions } from './fleet-driver.js';
 
 export type ParentMessage =
   | { type: 'start'; options: FleetDriverOptions }
-  | { type: 'act'; id: number; kind: 'drop' | 'restore' | 'reconnect'; selector: AgentSelector }
+  | { type: 'act'; id: number; kind: FleetAction; selector: AgentSelector }
   | { type: 'stop' };
 
 export type ChildMessage =

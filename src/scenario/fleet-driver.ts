@@ -6,6 +6,7 @@ import type { ReadinessProbe, Resource, WorkloadGroup } from '../config/resource
 import type { ChurnSpec } from '../fleet/churn.js';
 import { fleetConfig, type FleetConfig, type FleetProbe } from '../fleet/config.js';
 import { Fleet, type FleetProgress } from '../fleet/fleet.js';
+import { probeCommandTargets } from '../fleet/runner.js';
 import { formatIpv4, parseAgentLocality, parseIpv4 } from '../fleet/parse.js';
 import { mergeSummaries, type FleetSummary } from '../fleet/summary.js';
 import type { AgentSelector, AgentSetSpec, FleetSpec } from './model.js';
@@ -21,12 +22,15 @@ export interface FleetDriverProgress {
   errors: number;
 }
 
+/** What a timeline step asks of the agents: `unhealthy` / `healthy` make their probes fail / pass. */
+export type FleetAction = 'drop' | 'restore' | 'reconnect' | 'unhealthy' | 'healthy';
+
 export interface FleetDriver {
   /** Starts every agent set; resolves with the fleet's t=0 (epoch ms) once all are running. */
   start(): Promise<number>;
   progress(): FleetDriverProgress;
   /** A timeline action on the agents; resolves with what it did, in words. */
-  act(kind: 'drop' | 'restore' | 'reconnect', selector: AgentSelector): Promise<string>;
+  act(kind: FleetAction, selector: AgentSelector): Promise<string>;
   /** Stops every agent; resolves with the merged summary (undefined if nothing ran). */
   stop(): Promise<FleetSummary | undefined>;
 }
@@ -188,10 +192,35 @@ export class ScenarioFleet implements FleetDriver {
     return out;
   }
 
-  async act(kind: 'drop' | 'restore' | 'reconnect', sel: AgentSelector): Promise<string> {
+  private probeSeq = 0;
+
+  async act(kind: FleetAction, sel: AgentSelector): Promise<string> {
     const chosen = this.sets.filter((s) => !sel.group || `${s.set.namespace}/${s.set.group}` === sel.group);
     if (chosen.length === 0) return 'no agents selected';
     const parts: string[] = [];
+    if (kind === 'unhealthy' || kind === 'healthy') {
+      const seq = ++this.probeSeq;
+      for (const s of chosen) {
+        const name = `${s.set.namespace}/${s.set.group}`;
+        const cmd = {
+          type: 'probe' as const,
+          healthy: kind === 'healthy',
+          seq,
+          ...(sel.locality !== undefined ? { locality: sel.locality } : {}),
+          ...(sel.count !== undefined ? { count: sel.count } : {}),
+          ...(sel.fraction !== undefined ? { fraction: sel.fraction } : {}),
+        };
+        const n = probeCommandTargets(s.fleet.config, cmd).length;
+        if (n === 0) continue;
+        if (!s.fleet.config.probe || s.fleet.config.probe.target) {
+          parts.push(`${name}: ${n} agent(s) selected, but their group has no simulated probe to ${kind === 'healthy' ? 'pass' : 'fail'}`);
+          continue;
+        }
+        s.fleet.probe(cmd);
+        parts.push(`${name}: ${n} agent(s)' probes ${kind === 'healthy' ? 'pass' : 'fail'} from their next period`);
+      }
+      return parts.length ? parts.join('; ') : 'no agents selected';
+    }
     for (const s of chosen) {
       const n = s.set.count;
       const share = sel.count !== undefined ? Math.min(1, sel.count / n) : (sel.fraction ?? 1);

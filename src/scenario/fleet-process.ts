@@ -5,7 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { FleetSummary } from '../fleet/summary.js';
 import type { ChildMessage, ParentMessage } from './fleet-child.js';
-import type { FleetDriver, FleetDriverOptions, FleetDriverProgress } from './fleet-driver.js';
+import type { FleetAction, FleetDriver, FleetDriverOptions, FleetDriverProgress } from './fleet-driver.js';
 import type { AgentSelector } from './model.js';
 
 const ENTRY = fileURLToPath(new URL('./fleet-child-entry.mjs', import.meta.url));
@@ -73,7 +73,7 @@ export class ChildProcessFleet implements FleetDriver {
     return this.last;
   }
 
-  act(kind: 'drop' | 'restore' | 'reconnect', selector: AgentSelector): Promise<string> {
+  act(kind: FleetAction, selector: AgentSelector): Promise<string> {
     if (!this.child?.connected) return Promise.resolve(`failed: ${this.exitError ?? 'fleet not running'}`);
     const id = ++this.seq;
     return new Promise((resolve) => {

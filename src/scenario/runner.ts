@@ -305,7 +305,12 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
         }
         case 'unhealthy':
         case 'healthy': {
-          if (!cp) throw new Error(`not supported against ${target.name}: health marks are written into the embedded control plane's store`);
+          if (!cp) {
+            // Any other control plane hears it from the agents: their probes fail or pass, and
+            // the health report travels over xDS as from a real VM.
+            result = await fleet.act(a.kind, a.selector);
+            break;
+          }
           const m = markHealth(cp.store, a.selector, a.kind === 'healthy');
           result = `${m.changed} of ${m.selected} selected entr(ies) marked ${a.kind}`;
           if (m.selected === 0) notes.push(`timeline ${e.label}: selected no WorkloadEntry`);
@@ -317,8 +322,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
           if (cp) {
             const m = markHealth(cp.store, a.selector, true);
             parts.push(`${m.changed} entr(ies) healthy again`);
-          } else if (a.selector.locality !== undefined) {
-            throw new Error(`not supported against ${target.name}: health marks are written into the embedded control plane's store`);
+          } else {
+            parts.push(await fleet.act('healthy', a.selector));
           }
           result = parts.join('; ');
           break;

@@ -1,8 +1,10 @@
 // "20% of the agents" is exactly round(0.2 x N) agents, however the fleet is split over workers:
 // unhealthy probes, flapping probes, scale-downs (drop). Seeded, so a run can be replayed.
 import { describe, expect, it } from 'vitest';
-import { fleetConfig, probeModelFor, seededSubset, shardRange, workerIndexes } from '../../src/fleet/config.js';
-import { AgentRunner, workerScaleLimit } from '../../src/fleet/runner.js';
+import { agentLocality, fleetConfig, probeModelFor, seededSubset, shardRange, workerIndexes } from '../../src/fleet/config.js';
+import { parseLocalitySpread } from '../../src/fleet/parse.js';
+import { AgentRunner, probeCommandTargets, workerScaleLimit } from '../../src/fleet/runner.js';
+import { localityMatches } from '../../src/model/locality.js';
 
 const CASES: [count: number, fraction: number][] = [
   [1, 0.5],
@@ -103,5 +105,26 @@ describe('flap and scale over workers', () => {
       for (let w = 0; w < 2; w++) keep += workerScaleLimit(c, workerIndexes(range, 2, w), 0.5);
       expect(keep).toBe(Math.round(0.5 * (range.end - range.start)));
     }
+  });
+});
+
+describe('probe commands (timeline unhealthy / healthy through the agents)', () => {
+  const c = fleetConfig({ xds: '127.0.0.1:1', count: 30, seed: 4, localities: parseLocalitySpread('r1/z1/s1:1,r1/z2/s1:1,r2/z1/s1:1') });
+  it.each([
+    [{ seq: 1 }, 30],
+    [{ seq: 1, locality: 'r1' }, 20],
+    [{ seq: 1, locality: 'r1/z2' }, 10],
+    [{ seq: 1, locality: 'r1/z2', fraction: 0.25 }, 3],
+    [{ seq: 1, locality: '*', fraction: 0.5 }, 15],
+    [{ seq: 2, locality: 'r2', count: 4 }, 4],
+    [{ seq: 2, locality: 'r2', count: 40 }, 10],
+    [{ seq: 3, locality: 'r9' }, 0],
+  ] as [{ seq: number; locality?: string; fraction?: number; count?: number }, number][])('%o selects exactly %i agents, all in the locality', (cmd, n) => {
+    const picked = probeCommandTargets(c, cmd);
+    expect(picked).toHaveLength(n);
+    expect(new Set(picked).size).toBe(n);
+    if (cmd.locality && cmd.locality !== '*') for (const i of picked) expect(localityMatches(agentLocality(c, i)!, cmd.locality)).toBe(true);
+    // Every worker computes the same choice from its own copy of the config.
+    expect(probeCommandTargets(structuredClone(c), cmd)).toEqual(picked);
   });
 });

@@ -1,7 +1,8 @@
 // A scenario against a control plane at an address: a second xdsim (`xdsim serve`, the real
 // bin) gets the scenario's mesh and the timeline's config over its admin API (POST /apply,
 // /delete); agents and observers reach it over xDS only. Registered counts come from what the
-// agents see in EDS, shares from the observers.
+// agents see in EDS, shares from the observers, and a zone goes unhealthy through its agents'
+// probes (health reports over xDS), not through the server's store.
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseScenario } from '../../src/scenario/load.js';
 import { runScenario } from '../../src/scenario/runner.js';
@@ -36,15 +37,19 @@ workloadGroups:
       probe: { periodSeconds: 1, tcpSocket: { port: 8080 } }
 controlPlane: { gracePeriod: 1s }
 fleet:
-  duration: 7s
+  duration: 10s
   agents:
     - group: pay/app
       count: 12
       localities: [us-east/1a/r1, us-east/1b/r1, us-west/2a/r1]
 timeline:
-  - at: 3500ms
+  - at: 3200ms
+    unhealthy: { locality: us-east/1a }
+  - at: 5600ms
+    healthy: { locality: us-east/1a, agents: 3 }
+  - at: 7500ms
     delete: [DestinationRule/pay/app, DestinationRule/pay/nope]
-  - at: 4500ms
+  - at: 8600ms
     apply: { apiVersion: networking.istio.io/v1, kind: WorkloadEntry, metadata: { name: static, namespace: pay }, spec: { address: 10.9.9.9, labels: { app: app }, locality: us-west/2a/r1 } }
 expectations:
   - registered: all
@@ -55,14 +60,24 @@ expectations:
       cluster: outbound|80||app.pay.svc.cluster.local
       proxy: { locality: us-east/1a/r1 }
       localities: { us-east/1a: 100% }
-  - name: no rule, no locality preference
-    at: 4200ms
+  - name: zone down (its agents' probes fail), the rest of us-east
+    at: 5500ms
     lbShares:
       cluster: outbound|80||app.pay.svc.cluster.local
       proxy: { locality: us-east/1a/r1 }
-      localities: { us-east/1a: 33.3%, us-west: 33.3% }
+      localities: { us-east/1b: 100% }
+  - name: 3 of the zone's 4 agents healthy again
+    at: 7400ms
+    endpoints: { cluster: outbound|80||app.pay.svc.cluster.local, equals: 11 }
+  - name: no rule, no locality preference
+    at: 8500ms
+    lbShares:
+      cluster: outbound|80||app.pay.svc.cluster.local
+      proxy: { locality: us-east/1a/r1 }
+      localities: { us-east/1a: 27.3%, us-west: 36.4% }
+  # 11 healthy agents and the static entry.
   - name: the static entry is an endpoint too
-    endpoints: { cluster: outbound|80||app.pay.svc.cluster.local, equals: 13 }
+    endpoints: { cluster: outbound|80||app.pay.svc.cluster.local, equals: 12 }
   - nacks: 0
   - errors: 0
 `;
@@ -103,17 +118,23 @@ describe('remote target', () => {
     expect(report.expectations.map((e) => [e.name, e.pass, e.detail])).toEqual([
       ['registered >= 12', true, 'registered entries: 12 (>= 12)'],
       ['local first', true, expect.stringContaining('us-east/1a 100.0%')],
-      ['no rule, no locality preference', true, expect.stringContaining('us-east/1a 33.3%')],
-      ['the static entry is an endpoint too', true, expect.stringContaining('13')],
+      ['zone down (its agents\' probes fail), the rest of us-east', true, expect.stringContaining('us-east/1b 100.0%')],
+      ['3 of the zone\'s 4 agents healthy again', true, expect.stringContaining('11')],
+      ['no rule, no locality preference', true, expect.stringContaining('us-east/1a 27.3%')],
+      ['the static entry is an endpoint too', true, expect.stringContaining('12')],
       ['nacks <= 0', true, expect.any(String)],
       ['errors <= 0', true, expect.any(String)],
     ]);
     expect(report.timeline.map((t) => [t.result, t.ok])).toEqual([
+      ["pay/app: 4 agent(s)' probes fail from their next period", true],
+      ["pay/app: 3 agent(s)' probes pass from their next period", true],
       ['deleted 1; not found: DestinationRule/pay/nope', true],
       ['applied 1 resource(s), 1 changed', true],
     ]);
     expect(report.notes).toContain('target second xdsim: the scenario\'s mesh and groups: applied 3 resource(s), 3 changed');
-    expect(report.agents.registered).toBe(12);
+    // Seen from the agents: one of them is still failing its probe, so out of EDS.
+    expect(report.agents.registered).toBe(11);
+    expect(report.agents.registeredPeak).toBe(12);
     // The server really holds what the scenario applied and registered.
     const configz = await (await fetch(`http://127.0.0.1:${ports.admin}/debug/configz?kind=WorkloadEntry&namespace=pay`)).text();
     expect(configz).toContain('10.9.9.9');
