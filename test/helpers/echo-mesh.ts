@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { ControlPlane } from '../../src/server/control-plane.js';
 import { admin, startPlane, waitFor } from '../xds/helpers.js';
+import { whoMethod } from './echo-method.js';
 
 export const ECHO_HOST = 'echo.pay.svc.cluster.local';
 export const ECHO_TARGET = `xds:///${ECHO_HOST}:5000`;
@@ -23,16 +24,7 @@ export const ECHO_BACKENDS: readonly EchoBackend[] = [
   { name: 'echo-c', ip: '127.0.0.4', locality: 'r2/z1/s1' },
 ];
 
-const bytes = (b: Buffer) => b;
-export const whoMethod = {
-  path: '/xdsim.test.Echo/Who',
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: bytes,
-  requestDeserialize: bytes,
-  responseSerialize: bytes,
-  responseDeserialize: bytes,
-};
+export { whoMethod } from './echo-method.js';
 
 export const ECHO_SERVICE_YAML = `apiVersion: v1
 kind: Service

@@ -55,66 +55,48 @@ interface Scenario {
 
 const OUTLIER = 'outlierDetection: { consecutive5xxErrors: 100, interval: 10s, baseEjectionTime: 30s }';
 
-const SCENARIOS: readonly Scenario[] = [
-  {
-    // Own locality 50 (two endpoints), r1/z2 20, r2's two localities 30 by endpoint weight, r1/z3 nothing.
-    name: 'distribute from the client locality',
-    clientLocality: 'r1/z1/s1',
-    rule: `apiVersion: networking.istio.io/v1
+/** The echo service's DestinationRule with `trafficPolicy` (YAML, indented under it). */
+const echoRule = (trafficPolicy: string): string => `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: echo, namespace: pay }
 spec:
   host: echo
   trafficPolicy:
-    loadBalancer:
+    ${trafficPolicy}
+`;
+
+const SCENARIOS: readonly Scenario[] = [
+  {
+    // Own locality 50 (two endpoints), r1/z2 20, r2's two localities 30 by endpoint weight, r1/z3 nothing.
+    name: 'distribute from the client locality',
+    clientLocality: 'r1/z1/s1',
+    rule: echoRule(`loadBalancer:
       localityLbSetting:
         enabled: true
         distribute:
         - from: r1/z1/*
-          to: { "r1/z1/*": 50, "r1/z2/*": 20, "r2/*": 30 }
-`,
+          to: { "r1/z1/*": 50, "r1/z2/*": 20, "r2/*": 30 }`),
     unhealthy: [],
   },
   {
     // Own locality unhealthy: the rest of r1 (r1/z2 weight 2, r1/z3 weight 3) is the first priority, r2 the next.
     name: 'failover: own locality unhealthy, weighted localities of the region next',
     clientLocality: 'r1/z1/s1',
-    rule: `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: echo, namespace: pay }
-spec:
-  host: echo
-  trafficPolicy:
-    ${OUTLIER}
-`,
+    rule: echoRule(OUTLIER),
     unhealthy: ['echo-a1', 'echo-a2'],
   },
   {
     // A client in a zone with no backends: r1's three localities (weights 2, 2, 3) first, r2 next.
     name: 'failover: client zone empty, three weighted localities of the region',
     clientLocality: 'r1/z9/s1',
-    rule: `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: echo, namespace: pay }
-spec:
-  host: echo
-  trafficPolicy:
-    ${OUTLIER}
-`,
+    rule: echoRule(OUTLIER),
     unhealthy: [],
   },
   {
     // The same, then r1/z3 turns unhealthy at run time: r1/z1 (weight 2) and r1/z2 (weight 2) share.
     name: 'failover: a weighted locality turns unhealthy while the clients run',
     clientLocality: 'r1/z9/s1',
-    rule: `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: echo, namespace: pay }
-spec:
-  host: echo
-  trafficPolicy:
-    ${OUTLIER}
-`,
+    rule: echoRule(OUTLIER),
     unhealthy: [],
     flip: ['echo-d'],
   },

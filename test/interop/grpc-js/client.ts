@@ -7,6 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as xds from '@grpc/grpc-js-xds';
 import { createInterface } from 'node:readline';
+import { whoMethod } from '../../helpers/echo-method.js';
 
 const args = process.argv.slice(2);
 const target = args[args.indexOf('-target') + 1];
@@ -16,17 +17,6 @@ if (!args.includes('-target') || !target) {
 }
 
 xds.register();
-// As test/helpers/echo-mesh.ts `whoMethod` (not imported: that module pulls in vitest).
-const bytes = (b: Buffer) => b;
-const whoMethod = {
-  path: '/xdsim.test.Echo/Who',
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: bytes,
-  requestDeserialize: bytes,
-  responseSerialize: bytes,
-  responseDeserialize: bytes,
-};
 const EchoClient = grpc.makeGenericClientConstructor({ Who: whoMethod }, 'Echo');
 const client = new EchoClient(target, grpc.credentials.createInsecure());
 type Who = (req: Buffer, opts: grpc.CallOptions, cb: grpc.requestCallback<Buffer>) => void;
