@@ -6,7 +6,7 @@ import { Bench } from 'tinybench';
 import { ConfigStore } from '../src/config/store.js';
 import type { WorkloadEntry } from '../src/config/resources.js';
 import { encodeCounters } from '../src/eds/cluster-endpoints.js';
-import { EdsCache } from '../src/eds/eds-cache.js';
+import { EdsCache, registryGroups } from '../src/eds/eds-cache.js';
 import { proxyView, type ProxyView } from '../src/eds/proxy.js';
 import { encodeReference, referenceClaObject } from '../src/encode/reference.js';
 import { parseLocality } from '../src/model/locality.js';
@@ -86,7 +86,7 @@ export function viewCases(sizes: readonly number[] = VIEW_SIZES): BenchCase[] {
     cases.push({
       name: `object_encode_${n}`,
       bytes: len,
-      fn: () => encodeReference(referenceClaObject(cluster, view.groups)),
+      fn: () => encodeReference(referenceClaObject(cluster, registryGroups(view))),
     });
     cases.push({
       name: `memcpy_${n}`,

@@ -12,6 +12,7 @@ export interface MeshQueryFlags extends ProxyFlags {
   file: string[];
   cluster?: string;
   output: string;
+  meshNetworks?: string;
 }
 
 export function addMeshQueryFlags(cmd: Command): Command {
@@ -19,7 +20,8 @@ export function addMeshQueryFlags(cmd: Command): Command {
     cmd
       .requiredOption('-f, --file <file|dir...>', 'mesh config: YAML files or directories (repeatable)')
       .option('--cluster <name>', 'cluster name, e.g. outbound|9080||reviews.pay.svc.cluster.local')
-      .option('-o, --output <format>', 'json or table', 'table'),
+      .option('-o, --output <format>', 'json or table', 'table')
+      .option('--mesh-networks <file>', "istiod's meshNetworks: endpoints on other networks reached through their gateways (split horizon)"),
   );
 }
 
@@ -33,7 +35,7 @@ export function registerEdsCommand(program: Command): void {
     async (flags: MeshQueryFlags) => {
       const output = checkOutput(flags.output);
       const proxy = proxyFromFlags(flags);
-      const mesh = await loadMesh(flags.file);
+      const mesh = await loadMesh(flags.file, flags.meshNetworks);
       const cluster = requireCluster(mesh, flags.cluster);
       const view = mesh.eds.view(cluster, proxy)!;
       process.stdout.write(output === 'json' ? `${JSON.stringify(toCanonicalJson('ClusterLoadAssignment', view.bytes), null, 2)}\n` : formatViewTable(view));

@@ -34,7 +34,7 @@ export function registerLbCommand(program: Command): void {
         autoSendUnhealthy = b;
       }
       const proxy = proxyFromFlags(flags);
-      const mesh = await loadMesh(flags.file);
+      const mesh = await loadMesh(flags.file, flags.meshNetworks);
       const cluster = requireCluster(mesh, flags.cluster);
       const view = mesh.eds.view(cluster, proxy)!;
       const cds = buildCluster(mesh.registry.cluster(cluster)!, { sendUnhealthy: flags.sendUnhealthy === true, autoSendUnhealthy });

@@ -4,6 +4,7 @@ import { applyLoaded, loadConfigPaths } from '../config/load.js';
 import { ConfigStore } from '../config/store.js';
 import { EdsCache } from '../eds/eds-cache.js';
 import { Registry } from '../model/registry.js';
+import { NetworkGateways, loadMeshNetworksFile } from '../model/mesh-networks.js';
 import { CliError } from './errors.js';
 
 export interface LoadedMesh {
@@ -21,7 +22,7 @@ export function reportDiagnostics(diagnostics: readonly Diagnostic[], out: NodeJ
   }
 }
 
-export async function loadMesh(paths: readonly string[]): Promise<LoadedMesh> {
+export async function loadMesh(paths: readonly string[], meshNetworksFile?: string): Promise<LoadedMesh> {
   if (paths.length === 0) throw new CliError('no config given: use -f <file|dir>');
   const loaded = await loadConfigPaths(paths);
   reportDiagnostics(loaded.diagnostics);
@@ -33,6 +34,12 @@ export async function loadMesh(paths: readonly string[]): Promise<LoadedMesh> {
   applyLoaded(store, loaded);
   const registry = new Registry(store);
   const eds = new EdsCache(registry);
+  if (meshNetworksFile !== undefined) {
+    const mn = await loadMeshNetworksFile(meshNetworksFile);
+    reportDiagnostics(mn.diagnostics);
+    if (hasErrors(mn.diagnostics)) throw new CliError(`${countBySeverity(mn.diagnostics).error} error(s) in ${meshNetworksFile}; nothing computed`);
+    eds.setNetworkGateways(NetworkGateways.fromMeshNetworks(mn.meshNetworks));
+  }
   return { store, registry, eds };
 }
 

@@ -10,6 +10,7 @@ export interface ProxyFlags {
   nodeNetwork?: string;
   nodeLabel?: string[];
   nodeCluster?: string;
+  nodeNetworkView?: string;
 }
 
 export function addProxyFlags(cmd: Command): Command {
@@ -17,7 +18,8 @@ export function addProxyFlags(cmd: Command): Command {
     .option('--node-locality <region/zone/subzone>', "the proxy's locality (node.locality)")
     .option('--node-network <network>', "the proxy's network (node metadata NETWORK)")
     .option('--node-label <key=value>', 'a proxy label (node metadata LABELS); repeatable', collect, [])
-    .option('--node-cluster <id>', "the proxy's cluster ID (node metadata CLUSTER_ID)");
+    .option('--node-cluster <id>', "the proxy's cluster ID (node metadata CLUSTER_ID)")
+    .option('--node-network-view <net1,net2>', "networks the proxy asks to see (node metadata REQUESTED_NETWORK_VIEW)");
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -33,5 +35,6 @@ export function proxyFromFlags(f: ProxyFlags): ProxyView {
   }
   const loc = f.nodeLocality ?? '';
   if (loc.split('/').length > 3) throw new CliError(`--node-locality: expected region[/zone[/subzone]], got "${loc}"`);
-  return proxyView({ locality: parseLocality(loc), network: f.nodeNetwork ?? '', labels, clusterId: f.nodeCluster });
+  const networkView = (f.nodeNetworkView ?? '').split(',').filter(Boolean);
+  return proxyView({ locality: parseLocality(loc), network: f.nodeNetwork ?? '', labels, clusterId: f.nodeCluster, ...(networkView.length ? { networkView } : {}) });
 }

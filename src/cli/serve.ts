@@ -24,6 +24,7 @@ interface ServeFlags {
   gracePeriod?: string;
   registration?: boolean;
   stateDir?: string;
+  meshNetworks?: string;
   tlsCert?: string;
   tlsKey?: string;
   clientCa?: string;
@@ -141,6 +142,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--grace-period <duration>', 'delete auto-registered entries this long after their last disconnect (PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)', '10s')
     .option('--no-registration', 'turn off WorkloadEntry auto-registration and health reporting')
     .option('--validate-identity <bool>', 'auto-registration and health checks need a verified identity (bearer token) that may own the entry (ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY, default true)')
+    .option('--mesh-networks <file>', "istiod's meshNetworks (networks, their endpoints and gateways): split-horizon EDS through the gateways")
     .option('--state-dir <dir>', 'keep applied config and registered entries here across restarts (fsynced journal)')
     .option('--tls-cert <file>', 'serve xDS over TLS with this certificate (PEM)')
     .option('--tls-key <file>', 'private key for --tls-cert (PEM)')
@@ -212,6 +214,7 @@ export function registerServeCommand(program: Command): Command {
           registration: flags.registration !== false,
           ...(validateIdentity !== undefined ? { validateIdentity } : {}),
           ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
+          ...(flags.meshNetworks ? { meshNetworksFile: flags.meshNetworks } : {}),
           ...(flags.tlsCert ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey!, ...(flags.clientCa ? { clientCaFile: flags.clientCa } : {}) } } : {}),
           ...(tokenAuth ? { tokenAuth } : {}),
           ...(adminToken ? { adminToken } : {}),

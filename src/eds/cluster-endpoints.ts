@@ -1,7 +1,9 @@
 // A cluster's endpoints grouped by locality. Each locality's bytes are cached as one body, with
 // every endpoint's field inside it, so a change re-encodes one endpoint and re-joins one group,
 // and a loaded mesh holds one buffer per locality group rather than one per endpoint.
-import { appendLbEndpoint, encodeLocalityField, takeAppended } from '../encode/fragments.js';
+import { appendLbEndpoint, encodeLbEndpointField, encodeLocalityField, takeAppended } from '../encode/fragments.js';
+import { workloadEndpointTlsMode } from '../encode/endpoint-metadata.js';
+import { TLS_MODE_ISTIO } from '../model/labels.js';
 import { copyRange } from '../encode/wire.js';
 import { compareLocality, localityString, type Locality } from '../model/locality.js';
 import { Endpoint } from '../model/endpoint.js';
@@ -29,6 +31,12 @@ export class EncodedEndpoint extends Endpoint implements WeightedEndpoint {
   /** The endpoint it encodes: itself. */
   get endpoint(): Endpoint {
     return this;
+  }
+  get network(): string {
+    return this.workload.network;
+  }
+  get clusterId(): string {
+    return this.workload.clusterId;
   }
 }
 
@@ -207,6 +215,18 @@ export class ClusterEndpoints {
 
   get endpointCount(): number {
     return this.byKey.size;
+  }
+
+  /** Whether `e` is sent with tlsMode istio, i.e. reachable through a network gateway (split horizon). */
+  mtls(e: EncodedEndpoint): boolean {
+    const rule = this.encoding.ruleTlsMode;
+    return workloadEndpointTlsMode(e.workload, rule, e.port, rule === undefined ? this.encoding.peerAuthn?.() : undefined) === TLS_MODE_ISTIO;
+  }
+
+  /** `e`'s field encoded with another weight (split horizon scales every weight). */
+  encodeWithWeight(e: EncodedEndpoint, weight: number): Uint8Array {
+    const rule = this.encoding.ruleTlsMode;
+    return encodeLbEndpointField({ address: e.address, port: e.port, weight, workload: e.workload }, false, rule, rule === undefined ? this.encoding.peerAuthn?.() : undefined);
   }
 
   /**

@@ -30,11 +30,13 @@ export function applyDistribute<E extends WeightedEndpoint, G extends LocalityIn
       if (!claimed[i] && localityMatches(g.source.locality, pattern)) {
         claimed[i] = true;
         members.push(i);
-        total += g.weight;
+        // A group split horizon emptied has no weight; istiod counts it as 1.
+        total += g.weight < 0 ? 1 : g.weight;
       }
     });
     for (const i of members) {
-      const w = (groups[i]!.weight * percent) / total;
+      const own = groups[i]!.weight;
+      const w = ((own < 0 ? 1 : own) * percent) / total;
       if (w > 0) weights[i] = Math.min(MAX_UINT32, Math.ceil(w));
     }
   }

@@ -5,7 +5,9 @@ import { assembleClusterLoadAssignment, clusterNameField } from '../encode/cla.j
 import { ClaTemplate } from '../encode/cla-template.js';
 import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
 import type { PeerAuthentications } from '../model/peer-authentication.js';
-import { ClusterEndpoints, type ClusterEndpointsOptions, type LocalityGroup, type EncodedEndpoint } from './cluster-endpoints.js';
+import { ClusterEndpoints, LocalityGroup, type ClusterEndpointsOptions, type EncodedEndpoint } from './cluster-endpoints.js';
+import { NetworkGateways } from '../model/mesh-networks.js';
+import { networkKey, networkLocalities, type NetworkEndpoint, type NetworkLocalityGroup } from './network-view.js';
 import type { ProxyView } from './proxy.js';
 import { computeView, viewKey } from './view.js';
 import type { ViewGroup } from './view-group.js';
@@ -17,7 +19,8 @@ export interface EncodedView {
   readonly bytes: Uint8Array;
   /** Bumped on every change of the cluster's endpoints or policy. */
   readonly clusterVersion: number;
-  readonly groups: readonly ViewGroup<EncodedEndpoint, LocalityGroup>[];
+  /** Registry endpoints and locality groups, or under split horizon the network's (network-view.ts). */
+  readonly groups: readonly ViewGroup<EncodedEndpoint, LocalityGroup>[] | readonly ViewGroup<NetworkEndpoint, NetworkLocalityGroup>[];
 }
 
 interface ClusterState {
@@ -30,6 +33,14 @@ interface ClusterState {
   builds: number;
   /** Built on the second view it suits after a change (see encode/cla-template.ts). */
   template: ClaTemplate | undefined;
+  /** Split-horizon locality groups per network key, built on demand since the last change. */
+  networks: Map<string, NetworkLocalityGroup[]> | undefined;
+}
+
+/** A view's groups as registry endpoints; for callers that never see split horizon (no gateways), e.g. reference encodings. */
+export function registryGroups(v: EncodedView): readonly ViewGroup<EncodedEndpoint, LocalityGroup>[] {
+  if (v.groups.some((g) => !(g.source instanceof LocalityGroup))) throw new Error(`${v.cluster}: a split-horizon view has gateway endpoints`);
+  return v.groups as readonly ViewGroup<EncodedEndpoint, LocalityGroup>[];
 }
 
 export type EdsChangeListener = (clusters: ReadonlySet<string>) => void;
@@ -42,6 +53,7 @@ export class EdsCache {
   private readonly unsubscribe: () => void;
   /** What every cluster's endpoints are encoded against: the registry's PeerAuthentications now. */
   private readonly peerAuthn = (): PeerAuthentications | undefined => this.registry.peerAuthentications;
+  private gateways: NetworkGateways = NetworkGateways.NONE;
 
   constructor(
     private readonly registry: Registry,
@@ -60,6 +72,25 @@ export class EdsCache {
   onChange(listener: EdsChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  get networkGateways(): NetworkGateways {
+    return this.gateways;
+  }
+
+  /**
+   * The mesh's network gateways (meshNetworks). A different set changes every view under split
+   * horizon (and the weight scale of all), so every cluster is rebuilt and pushed.
+   */
+  setNetworkGateways(gateways: NetworkGateways): void {
+    if (gateways.signature === this.gateways.signature) return;
+    this.gateways = gateways;
+    const changed = new Set<string>();
+    for (const [name, s] of this.clusters) {
+      bump(s);
+      changed.add(name);
+    }
+    if (changed.size > 0) for (const l of this.listeners) l(changed);
   }
 
   has(cluster: string): boolean {
@@ -82,21 +113,32 @@ export class EdsCache {
   view(cluster: string, proxy: ProxyView): EncodedView | undefined {
     const s = this.clusters.get(cluster);
     if (!s) return undefined;
-    const key = viewKey(s.model.policy, proxy);
+    const nk = networkKey(this.gateways, proxy);
+    const key = nk === undefined ? viewKey(s.model.policy, proxy) : `${nk}\u0002${viewKey(s.model.policy, proxy)}`;
     const hit = s.views.get(key);
     if (hit) {
       viewCounters.viewHits++;
       return hit;
     }
-    const v = buildView(s, key, proxy);
+    const v = nk === undefined ? buildView(s, key, proxy) : buildNetworkView(s, key, proxy, this.networkGroups(s, nk, proxy));
     s.views.set(key, v);
     return v;
+  }
+
+  private networkGroups(s: ClusterState, nk: string, proxy: ProxyView): NetworkLocalityGroup[] {
+    s.networks ??= new Map();
+    let groups = s.networks.get(nk);
+    if (groups === undefined) s.networks.set(nk, (groups = networkLocalities(s.endpoints, this.gateways, proxy)));
+    return groups;
   }
 
   /** Builds and encodes `proxy`'s view afresh, neither reading nor filling the cache (benchmarks, perf gate). */
   buildUncached(cluster: string, proxy: ProxyView): EncodedView | undefined {
     const s = this.clusters.get(cluster);
-    return s && buildView(s, viewKey(s.model.policy, proxy), proxy);
+    if (!s) return undefined;
+    const nk = networkKey(this.gateways, proxy);
+    if (nk === undefined) return buildView(s, viewKey(s.model.policy, proxy), proxy);
+    return buildNetworkView(s, `${nk}\u0002${viewKey(s.model.policy, proxy)}`, proxy, networkLocalities(s.endpoints, this.gateways, proxy));
   }
 
   private onDelta(d: RegistryDelta): void {
@@ -126,7 +168,7 @@ export class EdsCache {
     if (!model) return this.clusters.delete(name);
     let s = this.clusters.get(name);
     if (!s) {
-      s = { model, endpoints: new ClusterEndpoints(this.peerAuthn), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined };
+      s = { model, endpoints: new ClusterEndpoints(this.peerAuthn), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined, networks: undefined };
       this.clusters.set(name, s);
     }
     const policyChanged = s.model !== model;
@@ -146,6 +188,7 @@ function bump(s: ClusterState): void {
   s.views.clear();
   s.builds = 0;
   s.template = undefined;
+  s.networks = undefined;
 }
 
 /**
@@ -168,6 +211,13 @@ function templateFor(s: ClusterState, groups: readonly ViewGroup<EncodedEndpoint
     s.template = ClaTemplate.build(s.nameField, localities);
   }
   return s.template;
+}
+
+/** A view under split horizon: the locality rules run on the network's groups; no template (few views per network). */
+function buildNetworkView(s: ClusterState, key: string, proxy: ProxyView, localities: readonly NetworkLocalityGroup[]): EncodedView {
+  viewCounters.viewBuilds++;
+  const groups = computeView<NetworkEndpoint, NetworkLocalityGroup>(localities, s.model.policy, proxy);
+  return { cluster: s.model.name, key, bytes: assembleClusterLoadAssignment(s.nameField, groups), clusterVersion: s.version, groups };
 }
 
 function buildView(s: ClusterState, key: string, proxy: ProxyView): EncodedView {

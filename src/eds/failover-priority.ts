@@ -66,7 +66,9 @@ export function applyFailoverPriority<E extends WeightedEndpoint, G extends Loca
       if (!list) byPriority.set(p, (list = []));
       list.push(e);
     }
-    if (byPriority.size <= 1) {
+    // A group with no endpoints (split horizon can leave one) yields no group, as in istiod.
+    if (byPriority.size === 0) continue;
+    if (byPriority.size === 1) {
       out.push({ ...g, priority: byPriority.keys().next().value ?? 0 });
       continue;
     }

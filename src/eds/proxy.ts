@@ -8,6 +8,8 @@ export interface ProxyInfo {
   /** The labels the proxy declares (node metadata LABELS). */
   readonly labels: Labels;
   readonly clusterId?: string;
+  /** ISTIO_META_REQUESTED_NETWORK_VIEW: the networks whose endpoints it wants to see (none: all). */
+  readonly networkView?: readonly string[];
 }
 
 export interface ProxyView extends ProxyInfo {
@@ -26,6 +28,7 @@ export function proxyView(p: Partial<ProxyInfo> = {}): ProxyView {
     network,
     labels,
     clusterId,
+    ...(p.networkView?.length ? { networkView: p.networkView } : {}),
     priorityLabels: augmentTopologyLabels(labels, { ...locality, network, clusterId }),
     localityKey: localityString(locality),
   };

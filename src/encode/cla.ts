@@ -48,15 +48,20 @@ export function clusterNameField(name: string): Uint8Array {
 /** Bytes of a LocalityLbEndpoints after its body: the weight and a nonzero priority. */
 export function localityLbEndpointsTailSize(weight: number, priority: number): number {
   // UInt32Value with value 0 is an empty message; protobufjs still writes the (empty) field.
-  const w = weight === 0 ? 2 : 3 + varintSize(weight);
+  // A negative weight is none at all: a group split horizon emptied (src/eds/network-view.ts).
+  const w = weight === 0 ? 2 : weight < 0 ? 0 : 3 + varintSize(weight);
   return priority === 0 ? w : w + 1 + varintSize(priority);
 }
 
 /** Writes the weight and a nonzero priority of a LocalityLbEndpoints; returns the end. */
 export function writeLocalityLbEndpointsTail(out: Uint8Array, pos: number, weight: number, priority: number): number {
-  out[pos++] = WEIGHT_TAG;
-  if (weight === 0) out[pos++] = 0;
-  else {
+  if (weight < 0) {
+    // no weight field
+  } else if (weight === 0) {
+    out[pos++] = WEIGHT_TAG;
+    out[pos++] = 0;
+  } else {
+    out[pos++] = WEIGHT_TAG;
     pos = writeVarint(out, pos, 1 + varintSize(weight));
     out[pos++] = VALUE_TAG;
     pos = writeVarint(out, pos, weight);

@@ -37,6 +37,13 @@ export function endpointTlsMode(workloadTlsMode: string, ruleTlsMode: string | u
   return workloadTlsMode;
 }
 
+/** The tlsMode `w`'s endpoint on `port` is sent with (see endpointTlsMode), PeerAuthentication looked up only when it can matter. */
+export function workloadEndpointTlsMode(w: Workload, ruleTlsMode: string | undefined, port: number, peer?: PeerAuthentications): string | undefined {
+  const peerDisabled =
+    peer !== undefined && ruleTlsMode === undefined && w.tlsMode === TLS_MODE_ISTIO && peer.disables(w.namespace, () => w.priorityLabels, port);
+  return endpointTlsMode(w.tlsMode, ruleTlsMode, peerDisabled);
+}
+
 /**
  * envoy.config.core.v3.Metadata as a protobufjs plain object. Keys in sorted order, as Go's
  * deterministic marshalling writes them; the bundled Struct type has camelCase Value members.
@@ -44,9 +51,7 @@ export function endpointTlsMode(workloadTlsMode: string, ruleTlsMode: string | u
  * there are none: only then, for an `istio` entry with no rule TLS mode, is a policy looked up.
  */
 export function lbEndpointMetadata(w: Workload, ruleTlsMode: string | undefined, port = 0, peer?: PeerAuthentications): object {
-  const peerDisabled =
-    peer !== undefined && ruleTlsMode === undefined && w.tlsMode === TLS_MODE_ISTIO && peer.disables(w.namespace, () => w.priorityLabels, port);
-  const tlsMode = endpointTlsMode(w.tlsMode, ruleTlsMode, peerDisabled);
+  const tlsMode = workloadEndpointTlsMode(w, ruleTlsMode, port, peer);
   const istio = { fields: { workload: { stringValue: istioWorkloadString(w) } } };
   return {
     filter_metadata:

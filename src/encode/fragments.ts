@@ -95,3 +95,31 @@ export function encodeLocalityField(l: Locality): Uint8Array {
   }
   return field;
 }
+
+/** What istiod's split-horizon filter puts in place of another network's endpoints. */
+export interface GatewayEndpoint {
+  readonly address: string;
+  readonly port: number;
+  /** The registry the gateway was found in; "" for a meshNetworks address. */
+  readonly cluster: string;
+}
+
+/**
+ * A gateway's `lb_endpoints` field as istiod builds it: address and weight, tlsMode istio (the
+ * gateway routes by mTLS SNI) and a telemetry string with nothing but the gateway's cluster.
+ */
+export function encodeGatewayLbEndpointField(gw: GatewayEndpoint, weight: number): Uint8Array {
+  const message = {
+    endpoint: { address: { socket_address: { address: gw.address, port_value: gw.port } } },
+    health_status: 0,
+    metadata: {
+      filter_metadata: {
+        'envoy.transport_socket_match': { fields: { tlsMode: { stringValue: 'istio' } } },
+        istio: { fields: { workload: { stringValue: `;;;;${gw.cluster}` } } },
+      },
+    },
+    load_balancing_weight: { value: weight },
+  };
+  types.LbEndpoint.encodeDelimited(message, fragmentWriter.uint32(tag(LLE_LB_ENDPOINTS, WIRE_LEN)));
+  return takeWritten();
+}

@@ -18,6 +18,7 @@ import { XdsServer, type ServerLimits } from '../xds/server.js';
 import { createLogger } from './logger.js';
 import { hostname } from 'node:os';
 import { StateJournal } from '../persist/journal.js';
+import { NetworkGateways, loadMeshNetworksFile, type MeshNetworks } from '../model/mesh-networks.js';
 import { WorkloadEntryController } from '../registration/controller.js';
 import { registrationHooks } from '../registration/xds-hooks.js';
 import { validateIdentityFromEnv } from '../registration/identity.js';
@@ -52,6 +53,10 @@ export interface ControlPlaneOptions {
    */
   autoSendUnhealthyEndpoints?: boolean;
   meshLocalityLb?: LocalityLbSetting;
+  /** istiod's meshNetworks: its gateways turn split-horizon EDS on (src/eds/network-filter.ts). */
+  meshNetworks?: MeshNetworks;
+  /** A meshNetworks file, loaded like configPaths (errors fail the start); meshNetworks wins if both are given. */
+  meshNetworksFile?: string;
   hooks?: ConnectionHooks;
   logger?: Logger;
   logLevel?: string;
@@ -122,6 +127,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   const registry = new Registry(store, opts.meshLocalityLb ? { meshLocalityLb: opts.meshLocalityLb } : {});
   const eds = new EdsCache(registry, { sendUnhealthy: opts.sendUnhealthyEndpoints === true, autoSendUnhealthy: opts.autoSendUnhealthyEndpoints !== false });
+  let meshNetworks = opts.meshNetworks;
+  if (meshNetworks === undefined && opts.meshNetworksFile !== undefined) {
+    const loaded = await loadMeshNetworksFile(opts.meshNetworksFile);
+    for (const d of loaded.diagnostics) if (d.severity !== 'error') log.warn(formatDiagnostic(d));
+    if (hasErrors(loaded.diagnostics)) throw new ConfigLoadError(loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
+    meshNetworks = loaded.meshNetworks;
+  }
+  if (meshNetworks) eds.setNetworkGateways(NetworkGateways.fromMeshNetworks(meshNetworks));
   const cache = new XdsCache(registry, eds);
   const metrics = new XdsMetrics({ defaultMetrics: opts.processMetrics !== false });
   // Registration warnings are per connecting proxy (a node without INSTANCE_IPS, a missing

@@ -53,6 +53,8 @@ export function parseNode(node: protobuf.Message | Node | null | undefined): Pro
   const network = str(metadata['NETWORK']);
   const labels = stringMap(metadata['LABELS']);
   const clusterId = str(metadata['CLUSTER_ID']) || undefined;
+  // istiod reads it as a comma-separated list.
+  const networkView = str(metadata['REQUESTED_NETWORK_VIEW']).split(',').filter(Boolean);
   const generator = str(metadata['GENERATOR']);
   const namespace = str(metadata['NAMESPACE']) || idNamespace;
   return {
@@ -65,7 +67,7 @@ export function parseNode(node: protobuf.Message | Node | null | undefined): Pro
     labels,
     metadata,
     userAgent: [n.user_agent_name, n.user_agent_version].filter(Boolean).join('/'),
-    view: proxyView({ locality, network, labels, ...(clusterId ? { clusterId } : {}) }),
+    view: proxyView({ locality, network, labels, ...(clusterId ? { clusterId } : {}), ...(networkView.length ? { networkView } : {}) }),
     generator,
     proxyless: generator === 'grpc',
     // istiod takes it from the id's last part (`<ns>.svc.cluster.local`).
