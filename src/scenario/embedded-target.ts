@@ -3,7 +3,8 @@
 // the ControlPlaneTarget interface it gives the runner what only an in-process server can: its
 // store (registered entries, the timeline's health marks), its pushes and its metrics.
 import type { Logger } from 'pino';
-import type { Resource } from '../config/resources.js';
+import { keyOf, type Resource } from '../config/resources.js';
+import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
 import { TokenIssuer } from '../security/token-issuer.js';
 import { startControlPlane, type ControlPlane } from '../server/control-plane.js';
 import type { ControlPlaneSettings } from './model.js';
@@ -13,6 +14,10 @@ export class EmbeddedTarget implements ControlPlaneTarget {
   readonly kind = 'embedded' as const;
   readonly name = 'embedded xdsim';
   readonly xds: string;
+  // Loopback plaintext; config goes straight into the store; its metrics are read in process.
+  readonly transport = undefined;
+  readonly configRoute = 'the embedded store';
+  readonly metricsUrl = undefined;
   private readonly tokens = new Map<string, Promise<string>>();
 
   private constructor(
@@ -61,6 +66,16 @@ export class EmbeddedTarget implements ControlPlaneTarget {
     const missing = keys.filter((k) => !this.cp.store.get(k));
     const events = this.cp.store.commit(keys.map((key) => ({ op: 'delete' as const, key })));
     return { result: `deleted ${events.length}${missing.length ? `; not found: ${missing.join(', ')}` : ''}`, missing };
+  }
+
+  async autoRegisteredEntries(): Promise<string[]> {
+    // Pending controller writes first, so the answer is what the controller decided.
+    this.cp.workloadEntries?.flush();
+    return this.cp.store
+      .list('WorkloadEntry')
+      .filter((we) => we.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP])
+      .map((we) => keyOf(we))
+      .sort();
   }
 
   close(): Promise<void> {

@@ -1,11 +1,15 @@
 // The control plane a scenario runs against, as the runner sees it: where its xDS port is, what
-// credentials agents and observers send it, how config reaches it (apply / delete), and a name
-// for the report. Two kinds: a remote server at an address (any xDS
-// server; config as YAML POSTed to an apply URL, as xdsim's admin API and the istiod peer take
-// it) and the embedded xdsim (see runner.ts, which starts it).
+// credentials and transport security agents and observers use, how config reaches it (apply /
+// delete), where its metrics and debug API are, and a name for the report. Two kinds: a remote
+// server at an address (any xDS server; config POSTed to an apply URL or piped into a command,
+// see config-sink.ts) and the embedded xdsim (embedded-target.ts).
 import { readFileSync } from 'node:fs';
-import { stringify } from 'yaml';
 import type { Resource } from '../config/resources.js';
+import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
+import type { ClientTlsOptions } from '../security/tls.js';
+import { CommandConfigSink, HttpConfigSink, type ConfigSink } from './config-sink.js';
+
+export { deleteUrlOf, toYaml } from './config-sink.js';
 
 /** A remote target, from `--target` flags or `controlPlane.target` in the scenario. */
 export interface RemoteTargetSpec {
@@ -13,8 +17,20 @@ export interface RemoteTargetSpec {
   address: string;
   /** POST YAML here to apply; deletes go to the same base with `/delete`. */
   applyUrl?: string;
+  /** Or a shell command taking YAML on stdin (`kubectl apply -f -`); exclusive with applyUrl. */
+  applyCommand?: string;
+  /** With applyCommand: the delete command (`kubectl delete -f -`); without it deletes fail. */
+  deleteCommand?: string;
+  /** Per apply / delete command (default 60 s). */
+  commandTimeoutMs?: number;
   /** A bearer token (JWT) agents and observers send on every stream. */
   tokenFile?: string;
+  /** TLS to the xDS port (CA, client certificate for mTLS, server name); plaintext without. */
+  tls?: ClientTlsOptions;
+  /** The target's Prometheus metrics (istiod: http://<istiod>:15014/metrics). */
+  metricsUrl?: string;
+  /** Base of the target's debug API (istiod: http://<istiod>:15014), for its WorkloadEntries. */
+  debugUrl?: string;
   /** For the report (default: the address). */
   name?: string;
 }
@@ -25,93 +41,120 @@ export interface ControlPlaneTarget {
   readonly name: string;
   /** xDS `host:port`. */
   readonly xds: string;
+  /**
+   * TLS for every xDS connection to the target (fleet config `tls`; observers'
+   * channelCredentials(transport) + tlsChannelOptions(transport)); undefined: plaintext.
+   */
+  readonly transport: ClientTlsOptions | undefined;
+  /** Where apply / delete go, for notes; undefined when config cannot reach the target. */
+  readonly configRoute: string | undefined;
+  /** The target's Prometheus metrics URL, when it has one to scrape (TargetMetrics). */
+  readonly metricsUrl: string | undefined;
   /** The bearer token a proxy of (namespace, service account) sends, or undefined for none. */
   token(namespace: string, serviceAccount: string): Promise<string | undefined>;
   /** Applies resources in one request; resolves to a line for the timeline. */
   apply(resources: readonly Resource[]): Promise<string>;
   /** Deletes resources by key (`Kind/namespace/name`); resolves to a line and the keys not found. */
   delete(keys: readonly string[]): Promise<{ result: string; missing: string[] }>;
+  /**
+   * Keys (`WorkloadEntry/namespace/name`) of the auto-registered WorkloadEntries the target holds
+   * now, or undefined when it cannot tell (no debug API). Rejects when the debug API fails.
+   */
+  autoRegisteredEntries(): Promise<string[] | undefined>;
   close(): Promise<void>;
 }
 
-const API_VERSION: Record<string, string> = {
-  Service: 'v1',
-  Namespace: 'v1',
-  ServiceAccount: 'v1',
-  PeerAuthentication: 'security.istio.io/v1',
-};
-
-/** The `/delete` URL next to an apply URL (`.../apply` -> `.../delete`, else `<url>/delete`). */
-export function deleteUrlOf(applyUrl: string): string {
-  const u = new URL(applyUrl);
-  u.pathname = /\/apply\/?$/.test(u.pathname) ? u.pathname.replace(/\/apply\/?$/, '/delete') : `${u.pathname.replace(/\/$/, '')}/delete`;
-  return u.toString();
+/** What a config listing (/debug/configz, /workloadentries) holds of an object. */
+interface ListedObject {
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
 }
 
-/** Multi-document YAML of resources. */
-export function toYaml(resources: readonly object[]): string {
-  return resources.map((r) => stringify(r)).join('---\n');
-}
-
-const REQUEST_TIMEOUT_MS = 30_000;
-
-async function post(url: string, body: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/yaml' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  return { status: res.status, text: await res.text() };
-}
-
-function json(text: string): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
+/** Auto-registered WorkloadEntry keys in a JSON list of config objects. */
+export function autoRegisteredKeys(list: unknown): string[] {
+  if (!Array.isArray(list)) throw new Error('expected a JSON list of config objects');
+  const keys: string[] = [];
+  for (const o of list as ListedObject[]) {
+    if (o?.kind !== 'WorkloadEntry' || !o.metadata?.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]) continue;
+    keys.push(`WorkloadEntry/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`);
   }
+  return keys.sort();
 }
+
+const DEBUG_TIMEOUT_MS = 30_000;
 
 export class RemoteTarget implements ControlPlaneTarget {
   readonly kind = 'remote' as const;
   readonly name: string;
   readonly xds: string;
+  readonly transport: ClientTlsOptions | undefined;
+  readonly configRoute: string | undefined;
+  readonly metricsUrl: string | undefined;
   private readonly bearer: string | undefined;
+  private readonly sink: ConfigSink | undefined;
 
   constructor(private readonly spec: RemoteTargetSpec) {
     if (!/^[^:\s]+:\d+$/.test(spec.address) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(spec.address)) throw new Error(`target: expected host:port, got "${spec.address}"`);
-    if (spec.applyUrl) new URL(spec.applyUrl);
+    if (spec.applyUrl && spec.applyCommand) throw new Error('target: an apply URL or an apply command, not both');
+    if (spec.deleteCommand && !spec.applyCommand) throw new Error('target: a delete command goes with an apply command');
+    if (spec.tls && !!spec.tls.certFile !== !!spec.tls.keyFile) throw new Error('target: a TLS client certificate and key go together');
+    for (const u of [spec.metricsUrl, spec.debugUrl]) if (u) new URL(u);
     this.xds = spec.address;
     this.name = spec.name ?? spec.address;
     this.bearer = spec.tokenFile ? readFileSync(spec.tokenFile, 'utf8').trim() : undefined;
+    this.transport = spec.tls && (spec.tls.caFile || spec.tls.certFile) ? { ...spec.tls } : undefined;
+    this.sink = spec.applyUrl
+      ? new HttpConfigSink(spec.applyUrl)
+      : spec.applyCommand
+        ? new CommandConfigSink({ applyCommand: spec.applyCommand, ...(spec.deleteCommand ? { deleteCommand: spec.deleteCommand } : {}), ...(spec.commandTimeoutMs ? { timeoutMs: spec.commandTimeoutMs } : {}) })
+        : undefined;
+    this.configRoute = this.sink?.describe;
+    this.metricsUrl = spec.metricsUrl;
   }
 
   async token(): Promise<string | undefined> {
     return this.bearer;
   }
 
-  private url(): string {
-    if (!this.spec.applyUrl) throw new Error(`no apply URL for target ${this.name} (--apply-url): config steps cannot reach it`);
-    return this.spec.applyUrl;
+  private configSink(): ConfigSink {
+    if (!this.sink) throw new Error(`no apply URL or command for target ${this.name} (--apply-url, --apply-command): config steps cannot reach it`);
+    return this.sink;
   }
 
-  async apply(resources: readonly Resource[]): Promise<string> {
-    if (resources.length === 0) return 'applied 0 resource(s)';
-    const r = await post(this.url(), toYaml(resources));
-    if (r.status >= 400) throw new Error(`apply: HTTP ${r.status}: ${r.text.trim().slice(0, 500)}`);
-    const body = json(r.text);
-    const applied = Array.isArray(body?.['applied']) ? (body['applied'] as unknown[]).length : undefined;
-    return `applied ${resources.length} resource(s)${applied !== undefined ? `, ${applied} changed` : ''}`;
+  apply(resources: readonly Resource[]): Promise<string> {
+    return this.configSink().apply(resources);
   }
 
-  async delete(keys: readonly string[]): Promise<{ result: string; missing: string[] }> {
-    const stubs = keys.map((k) => {
-      const [kind = '', namespace = '', name = ''] = k.split('/');
-      return { apiVersion: API_VERSION[kind] ?? 'networking.istio.io/v1', kind, metadata: { name, ...(namespace ? { namespace } : {}) } };
-    });
-    const r = await post(deleteUrlOf(this.url()), toYaml(stubs));
-    if (r.status >= 400) throw new Error(`delete: HTTP ${r.status}: ${r.text.trim().slice(0, 500)}`);
-    const body = json(r.text);
-    const deleted = Array.isArray(body?.['deleted']) ? (body['deleted'] as unknown[]).length : undefined;
-    const missing = Array.isArray(body?.['missing']) ? (body['missing'] as unknown[]).map(String) : [];
-    return { result: `deleted ${deleted ?? keys.length}${missing.length ? `; not found: ${missing.join(', ')}` : ''}`, missing };
+  delete(keys: readonly string[]): Promise<{ result: string; missing: string[] }> {
+    return this.configSink().delete(keys);
+  }
+
+  async autoRegisteredEntries(): Promise<string[] | undefined> {
+    if (!this.spec.debugUrl) return undefined;
+    const base = this.spec.debugUrl.replace(/\/+$/, '');
+    // istiod's own listing first (every config, annotations included); the istiod peer's
+    // /workloadentries when a server has no configz.
+    for (const path of ['/debug/configz', '/workloadentries']) {
+      const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(DEBUG_TIMEOUT_MS) });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        continue;
+      }
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${base}${path}: HTTP ${res.status}: ${text.trim().slice(0, 200)}`);
+      let list: unknown;
+      try {
+        list = JSON.parse(text);
+      } catch {
+        throw new Error(`${base}${path}: not JSON: ${text.trim().slice(0, 100)}`);
+      }
+      try {
+        return autoRegisteredKeys(list);
+      } catch (err) {
+        throw new Error(`${base}${path}: ${(err as Error).message}`);
+      }
+    }
+    throw new Error(`${base}: neither /debug/configz nor /workloadentries is served there`);
   }
 
   async close(): Promise<void> {}

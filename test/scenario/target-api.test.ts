@@ -1,0 +1,178 @@
+// What a remote target offers beyond xDS, against real servers on loopback: config through a
+// shell command (curl into a second xdsim's admin API, as `kubectl apply -f -` would into a
+// cluster), its failures, and the auto-registered WorkloadEntries read from a debug API
+// (/debug/configz of `xdsim serve`) and from the embedded control plane's store.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Agent } from '../../src/agent/agent.js';
+import { parseManifests } from '../../src/config/parse.js';
+import type { Resource } from '../../src/config/resources.js';
+import { CommandConfigSink, runShell, toYaml } from '../../src/scenario/config-sink.js';
+import { EmbeddedTarget } from '../../src/scenario/embedded-target.js';
+import { DEFAULT_CONTROL_PLANE } from '../../src/scenario/load.js';
+import { autoRegisteredKeys, RemoteTarget } from '../../src/scenario/target.js';
+import { killAll, serveProcess, servingPorts } from '../helpers/serve-process.js';
+
+const MESH = `apiVersion: v1
+kind: Service
+metadata: { name: app, namespace: pay }
+spec: { selector: { app: app }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadGroup
+metadata: { name: app, namespace: pay }
+spec:
+  metadata: { labels: { app: app } }
+  template: { ports: { http: 8080 } }
+`;
+const mesh = (): Resource[] => {
+  const p = parseManifests(MESH, 'mesh.yaml');
+  expect(p.diagnostics).toEqual([]);
+  return p.resources.map((l) => l.resource);
+};
+
+const dir = mkdtempSync(path.join(tmpdir(), 'xdsim-target-api-'));
+const agents: Agent[] = [];
+afterEach(() => {
+  for (const a of agents.splice(0)) a.stop();
+});
+afterAll(() => {
+  killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function startAgents(xds: string, n: number): Agent[] {
+  const out = Array.from({ length: n }, (_, i) => {
+    const a = new Agent({
+      target: xds,
+      index: i,
+      identity: { name: `vm-${i}`, namespace: 'pay', ip: `10.77.0.${i + 1}`, group: 'app', labels: { app: 'app' }, locality: { region: 'r1', zone: 'z1', subZone: 's1' } },
+      backoff: { initialMs: 100, maxMs: 500, multiplier: 2, jitter: 0.5, maxAttempts: 50 },
+      connectTimeoutMs: 5000,
+    });
+    a.start();
+    return a;
+  });
+  agents.push(...out);
+  return out;
+}
+
+async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await f();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await f();
+  }
+  return v;
+}
+
+const expectedKeys = (n: number) => Array.from({ length: n }, (_, i) => `WorkloadEntry/pay/app-10.77.0.${i + 1}`).sort();
+
+describe('config through a command', () => {
+  it('writes the YAML to the command\'s stdin', async () => {
+    const file = path.join(dir, 'stdin.yaml');
+    const sink = new CommandConfigSink({ applyCommand: `cat > '${file}'; echo done` });
+    expect(await sink.apply(mesh())).toBe('applied 2 resource(s) (done)');
+    expect(readFileSync(file, 'utf8')).toBe(toYaml(mesh()));
+  });
+
+  it('a failing command is an error with its exit status and the tail of its stderr', async () => {
+    const sink = new CommandConfigSink({ applyCommand: `cat >/dev/null; echo 'error: unable to recognize "STDIN": no matches for kind "WorkloadGroup"' >&2; exit 1` });
+    await expect(sink.apply(mesh())).rejects.toThrow(/apply command ".*" exited with 1: error: unable to recognize "STDIN": no matches for kind "WorkloadGroup"$/);
+    const missing = new CommandConfigSink({ applyCommand: 'no-such-command-xdsim -f -' });
+    await expect(missing.apply(mesh())).rejects.toThrow(/exited with 127: .*not found/);
+  });
+
+  it('a command that hangs is killed at the timeout, with whatever it started', async () => {
+    const started = Date.now();
+    await expect(runShell('sleep 30 & wait', '', 300, 'apply')).rejects.toThrow(/apply command "sleep 30 & wait" timed out after 300 ms/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('deleting without a delete command fails and says which command is usual', async () => {
+    const sink = new CommandConfigSink({ applyCommand: 'cat >/dev/null' });
+    await expect(sink.delete(['WorkloadEntry/pay/x'])).rejects.toThrow(/no delete command \(--delete-command, usually 'kubectl delete -f -'\): cannot delete WorkloadEntry\/pay\/x/);
+  });
+});
+
+describe('a second xdsim reached through commands and its debug API', () => {
+  it('applies and deletes through curl, and lists the entries its agents registered', async () => {
+    const server = serveProcess(['--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--grace-period', '1s']);
+    const ports = await servingPorts(server);
+    const admin = `http://127.0.0.1:${ports.admin}`;
+    const curl = (route: string) => `curl -sS --fail-with-body -H 'content-type: application/yaml' --data-binary @- ${admin}${route}`;
+    const target = new RemoteTarget({ address: `127.0.0.1:${ports.xds}`, applyCommand: curl('/apply'), deleteCommand: curl('/delete'), debugUrl: admin });
+    expect(target.configRoute).toBe(`command ${curl('/apply')}`);
+    expect(await target.apply(mesh())).toMatch(/^applied 2 resource\(s\) \(\{"applied":\[/);
+    expect(await target.autoRegisteredEntries()).toEqual([]);
+
+    startAgents(target.xds, 3);
+    expect(await until(() => target.autoRegisteredEntries(), (k) => k?.length === 3)).toEqual(expectedKeys(3));
+    // Static entries are not auto-registered ones.
+    await target.apply(parseManifests('apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: static, namespace: pay }\nspec: { address: 10.9.9.9, labels: { app: app } }\n', 'we.yaml').resources.map((l) => l.resource));
+    expect(await target.autoRegisteredEntries()).toEqual(expectedKeys(3));
+
+    // A bad document: the server's answer (curl prints the body) is the error.
+    await expect(target.apply(parseManifests('apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: we2, namespace: pay }\nspec: { address: 10.9.9.8 }\n', 'x.yaml').resources.map((l) => ({ ...l.resource, spec: { address: 7 } }) as unknown as Resource))).rejects.toThrow(/apply command .* exited with 22: .*address/s);
+
+    const d = await target.delete(['WorkloadEntry/pay/static']);
+    expect(d.result).toMatch(/^deleted 1 \(\{"deleted":\["WorkloadEntry\/pay\/static"\]/);
+    const configz = (await (await fetch(`${admin}/debug/configz?kind=WorkloadEntry&namespace=pay`)).json()) as { metadata: { name: string } }[];
+    expect(configz.map((c) => c.metadata.name).sort()).toEqual(['app-10.77.0.1', 'app-10.77.0.2', 'app-10.77.0.3']);
+
+    // Agents gone: after the grace period nothing is left (what leakedEntries measures).
+    for (const a of agents.splice(0)) a.stop();
+    expect(await until(() => target.autoRegisteredEntries(), (k) => k?.length === 0)).toEqual([]);
+  }, 40_000);
+
+  it('no debug URL: cannot tell; a URL with no listing: an error', async () => {
+    expect(await new RemoteTarget({ address: '127.0.0.1:1' }).autoRegisteredEntries()).toBeUndefined();
+    const server = serveProcess(['--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
+    const ports = await servingPorts(server);
+    await expect(new RemoteTarget({ address: '127.0.0.1:1', debugUrl: `http://127.0.0.1:${ports.admin}/nothing` }).autoRegisteredEntries()).rejects.toThrow(/neither \/debug\/configz nor \/workloadentries/);
+  });
+});
+
+describe('the embedded target', () => {
+  it('lists the entries its agents registered from its store', async () => {
+    const target = await EmbeddedTarget.start(mesh(), { ...DEFAULT_CONTROL_PLANE, validateIdentity: false, gracePeriodMs: 500 }, pino({ level: 'silent' }));
+    try {
+      expect(await target.autoRegisteredEntries()).toEqual([]);
+      startAgents(target.xds, 4);
+      expect(await until(() => target.autoRegisteredEntries(), (k) => k.length === 4)).toEqual(expectedKeys(4));
+      for (const a of agents.splice(0)) a.stop();
+      expect(await until(() => target.autoRegisteredEntries(), (k) => k.length === 0)).toEqual([]);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+describe('target settings', () => {
+  it('refuses contradictions and keeps TLS for agents and observers', () => {
+    expect(() => new RemoteTarget({ address: 'h:1', applyUrl: 'http://h/apply', applyCommand: 'kubectl apply -f -' })).toThrow(/not both/);
+    expect(() => new RemoteTarget({ address: 'h:1', deleteCommand: 'kubectl delete -f -' })).toThrow(/goes with an apply command/);
+    expect(() => new RemoteTarget({ address: 'h:1', tls: { certFile: 'c.pem' } })).toThrow(/certificate and key go together/);
+    expect(() => new RemoteTarget({ address: 'h:1', metricsUrl: 'not a url' })).toThrow();
+    const t = new RemoteTarget({ address: 'istiod.istio-system.svc:15012', tls: { caFile: 'root-cert.pem', sni: 'istiod.istio-system.svc' }, metricsUrl: 'http://istiod:15014/metrics' });
+    expect(t.transport).toEqual({ caFile: 'root-cert.pem', sni: 'istiod.istio-system.svc' });
+    expect(t.metricsUrl).toBe('http://istiod:15014/metrics');
+    expect(t.configRoute).toBeUndefined();
+    expect(new RemoteTarget({ address: 'h:1' }).transport).toBeUndefined();
+  });
+
+  it('reads auto-registered keys from a config listing', () => {
+    expect(
+      autoRegisteredKeys([
+        { kind: 'WorkloadEntry', metadata: { name: 'b', namespace: 'x', annotations: { 'istio.io/autoRegistrationGroup': 'g' } } },
+        { kind: 'WorkloadEntry', metadata: { name: 'a', namespace: 'x' } },
+        { kind: 'WorkloadGroup', metadata: { name: 'g', namespace: 'x', annotations: { 'istio.io/autoRegistrationGroup': 'g' } } },
+      ]),
+    ).toEqual(['WorkloadEntry/x/b']);
+    expect(() => autoRegisteredKeys({ items: [] })).toThrow(/JSON list/);
+  });
+});
