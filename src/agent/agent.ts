@@ -35,6 +35,17 @@ export interface Subscription {
   eds?: readonly string[];
 }
 
+/**
+ * What a propagation tracker (src/fleet/propagation.ts) hears from an agent taking part: its
+ * EDS, its responses and its health transitions, with the agent itself to ask about its state.
+ */
+export interface AgentTap {
+  /** `first`: this stream's first ClusterLoadAssignment of the cluster (its initial state). */
+  endpoints(agent: Agent, cluster: string, cla: Uint8Array | undefined, at: number, first: boolean): void;
+  response(agent: Agent, at: number): void;
+  healthReported(agent: Agent, healthy: boolean, at: number): void;
+}
+
 export interface NackPolicy {
   /** Which responses may be rejected. */
   types: 'cds' | 'eds' | 'all';
@@ -70,6 +81,8 @@ export interface AgentOptions {
    * observer track the presence of many agents' IPs from one stream.
    */
   onEndpoints?: (cluster: string, cla: Uint8Array | undefined, at: number) => void;
+  /** Propagation measurement: set for the agents that take part (src/fleet/propagation.ts). */
+  tap?: AgentTap;
   /**
    * HTTP/2 keepalive ping interval (ms); 0 or undefined: no pings. Without pings a server that
    * hangs (SIGSTOP, a dead VM behind a NAT) looks connected forever: TCP alone never notices.
@@ -120,6 +133,9 @@ export class Agent {
   private confirmTimer: NodeJS.Timeout | undefined;
   private attemptStartedAt = 0;
   private gotFirstResponse = false;
+  /** With a tap: when the current stream got its first response, and first had each cluster. */
+  private streamStartedAt: number | undefined;
+  private readonly clusterFirstAt = new Map<string, number>();
   private firstRequestSent = false;
 
   // Subscription state of the current stream.
@@ -173,6 +189,31 @@ export class Agent {
   }
 
   /** Whether the agent's IP is in at least one ClusterLoadAssignment it (or its observer) last saw. */
+  /** Unique in the fleet while the identity lasts (a new IP is a new VM). */
+  get key(): string {
+    return this.ident.name;
+  }
+
+  get ip(): string {
+    return this.ident.ip;
+  }
+
+  clustersPresent(): string[] {
+    return [...this.presentIn];
+  }
+
+  clusterSince(cluster: string): number | undefined {
+    return this.clusterFirstAt.get(cluster);
+  }
+
+  heldClusters(): Iterable<[string, number]> {
+    return this.clusterFirstAt.entries();
+  }
+
+  streamSince(): number | undefined {
+    return this.streamStartedAt;
+  }
+
   get visible(): boolean {
     return this.presentIn.size > 0;
   }
@@ -519,6 +560,8 @@ export class Agent {
   }
 
   private teardown(): void {
+    this.streamStartedAt = undefined;
+    this.clusterFirstAt.clear();
     if (this.st === 'connected') {
       this.st = 'down';
       this.events.disconnected?.(this.index);
@@ -583,6 +626,7 @@ export class Agent {
     this.events.healthReport?.(this.index, healthy);
     if (!transition) return;
     this.pendingHealth = { healthy, at: this.now() };
+    this.opts.tap?.healthReported(this, healthy, this.pendingHealth.at);
     // Already in the expected EDS state (e.g. healthy and visible): converged at once.
     if (this.visibleReported && this.visible === healthy) {
       this.events.healthConverged?.(this.index, 0);
@@ -614,6 +658,11 @@ export class Agent {
     }
     this.bytesReceived += buf.length;
     this.responses++;
+    const tap = this.opts.tap;
+    if (tap) {
+      this.streamStartedAt ??= at;
+      tap.response(this, at);
+    }
     try {
       if (this.opts.mode === 'delta') this.onDelta(buf, at);
       else this.onSotw(buf, at);
@@ -664,7 +713,10 @@ export class Agent {
       if (!sameList(next, this.edsNames)) {
         const removed = this.edsNames.filter((n) => !names.has(n));
         this.edsNames = next;
-        for (const n of removed) this.setPresence(n, false, at);
+        for (const n of removed) {
+          this.setPresence(n, false, at);
+          this.clusterFirstAt.delete(n);
+        }
         const eds = this.types.get(TYPE_URL.ENDPOINT);
         this.sendSotw({
           typeUrl: TYPE_URL.ENDPOINT,
@@ -678,11 +730,13 @@ export class Agent {
     if (r.typeUrl === TYPE_URL.ENDPOINT) {
       const watch = this.opts.watchSelf !== false;
       const observe = this.opts.onEndpoints;
-      if (watch || observe) {
+      const tap = this.opts.tap;
+      if (watch || observe || tap) {
         for (const res of r.resources) {
           const cluster = claClusterName(res);
           if (watch) this.setPresence(cluster, containsNeedle(res, this.needle), at);
           observe?.(cluster, res, at);
+          if (tap) this.tapEndpoints(tap, cluster, res, at);
         }
       }
     }
@@ -693,6 +747,12 @@ export class Agent {
       resourceNames: r.typeUrl === TYPE_URL.ENDPOINT ? this.edsNames : [],
     });
     this.events.ack?.(this.index, r.typeUrl);
+  }
+
+  private tapEndpoints(tap: AgentTap, cluster: string, cla: Uint8Array, at: number): void {
+    const first = !this.clusterFirstAt.has(cluster);
+    if (first) this.clusterFirstAt.set(cluster, at);
+    tap.endpoints(this, cluster, cla, at, first);
   }
 
   private onDelta(buf: Buffer, at: number): void {
@@ -732,6 +792,7 @@ export class Agent {
         this.edsNames = [...want].sort();
         for (const n of unsubscribe) {
           this.setPresence(n, false, at);
+          this.clusterFirstAt.delete(n);
           this.deltaVersions.get(TYPE_URL.ENDPOINT)?.delete(n);
         }
         this.sendDelta({ typeUrl: TYPE_URL.ENDPOINT, subscribe, unsubscribe });
@@ -741,14 +802,20 @@ export class Agent {
     if (r.typeUrl === TYPE_URL.ENDPOINT) {
       const watch = this.opts.watchSelf !== false;
       const observe = this.opts.onEndpoints;
+      const tap = this.opts.tap;
       for (const res of r.resources) {
         const cluster = res.name || claClusterName(res.value);
         if (watch) this.setPresence(cluster, containsNeedle(res.value, this.needle), at);
         observe?.(cluster, res.value, at);
+        if (tap) this.tapEndpoints(tap, cluster, res.value, at);
       }
       for (const name of r.removed) {
         if (watch) this.setPresence(name, false, at);
         observe?.(name, undefined, at);
+        if (tap) {
+          tap.endpoints(this, name, undefined, at, false);
+          this.clusterFirstAt.delete(name);
+        }
       }
     }
     this.sendDelta({ typeUrl: r.typeUrl, responseNonce: r.nonce });

@@ -1,3 +1,4 @@
+import type { ChangeWatch } from './propagation.js';
 import type { ClientTlsOptions } from '../security/tls.js';
 // A fleet run, declared: where to connect, how many agents and what they look like, how fast
 // they arrive, how they churn, and how long it all lasts. Plain data (structured-clone safe) so
@@ -61,6 +62,12 @@ export interface FleetConfig {
   /** Instance names are `<namePrefix>-<index>` (default: the group, else "vm"). */
   namePrefix: string;
   seed: number;
+  /**
+   * Client-side convergence (propagation.ts): changes watched from the start (agents
+   * registering) and how many agents of the fleet are measured as subscribers (a seeded sample
+   * beyond that). Absent: not measured.
+   */
+  propagation?: { watches: ChangeWatch[]; maxSubscribers: number };
   connectTimeoutMs: number;
   /** HTTP/2 keepalive ping interval of every agent's connection (ms); 0: no pings. */
   keepaliveMs: number;

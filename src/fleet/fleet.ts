@@ -5,6 +5,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ChurnSpec } from './churn.js';
+import type { ChangeWatch } from './propagation.js';
 import { shardRange, workerIndexes, type FleetConfig } from './config.js';
 import { AgentRunner, type ProbeCommand, type RunnerProgress, type RunnerResult } from './runner.js';
 import { emptyCounters } from './stats.js';
@@ -59,6 +60,11 @@ export class Fleet {
   /** Sets probe outcomes now, on every worker (scenario timelines use this). */
   probe(cmd: ProbeCommand): void {
     for (const s of this.slices) s.send(cmd);
+  }
+
+  /** Watches these changes for client-side convergence, on every worker (propagation.ts). */
+  watch(watches: ChangeWatch[]): void {
+    for (const s of this.slices) s.send({ type: 'watch', watches });
   }
 
   /** Applies a churn model now, on every worker (scenario timelines use this). */

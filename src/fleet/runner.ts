@@ -11,6 +11,7 @@ import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
 import { agentIdentity, agentLocality, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
 import { localityMatches } from '../model/locality.js';
 import type { ProbeModel } from '../agent/probe.js';
+import { PropagationTracker, type ChangeWatch, type PropagationRecord } from './propagation.js';
 import { FleetStats, totalErrors, type Counters, type ErrorSample, type LatencyMetric } from './stats.js';
 
 export interface RunnerProgress {
@@ -35,6 +36,8 @@ export interface RunnerResult {
   memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number };
   /** Wall time from the fleet start until this runner stopped. */
   elapsedMs: number;
+  /** Client-side convergence notes, when the fleet measures it. */
+  propagation?: PropagationRecord;
   /** Stand-in for a worker that died or never reported: its agents are lost. */
   lost?: boolean;
 }
@@ -56,6 +59,7 @@ export interface ProbeCommand {
 export type RunnerCommand =
   | { type: 'churn'; spec: ChurnSpec }
   | ProbeCommand
+  | { type: 'watch'; watches: ChangeWatch[] }
   | { type: 'stop' };
 
 /** The agent indexes (of the whole fleet) a probe command selects. */
@@ -124,6 +128,10 @@ export class AgentRunner {
   private stopResolve: ((r: RunnerResult) => void) | undefined;
   private readonly done: Promise<RunnerResult>;
   private startedAt = 0;
+  /** Client-side convergence: the tracker, and the agents measured as subscribers. */
+  private readonly propagation: PropagationTracker | undefined;
+  private readonly subscribers = new WeakSet<Agent>();
+  private readonly measured: (index: number) => boolean;
   /** Built once per worker: every agent of the worker shares the credentials object. */
   private readonly transport: Pick<AgentOptions, 'credentials' | 'channelOptions' | 'callMetadata'>;
 
@@ -138,6 +146,12 @@ export class AgentRunner {
     this.rng = mulberry32((config.seed * 7919) ^ (worker + 1));
     this.done = new Promise((resolve) => (this.stopResolve = resolve));
     this.transport = transportFor(config);
+    const p = config.propagation;
+    this.measured = p ? (p.maxSubscribers >= config.count ? () => true : seededSubset(config.seed, 'propagation', config.count, p.maxSubscribers / config.count)) : () => false;
+    if (p) {
+      this.propagation = new PropagationTracker((a) => this.subscribers.has(a as Agent));
+      this.propagation.watch(p.watches, []);
+    }
   }
 
   /**
@@ -181,6 +195,7 @@ export class AgentRunner {
   command(cmd: RunnerCommand): void {
     if (cmd.type === 'stop') this.stop();
     else if (cmd.type === 'probe') this.setProbes(cmd);
+    else if (cmd.type === 'watch') this.propagation?.watch(cmd.watches, this.runningAgents());
     else this.applyChurn(cmd.spec);
   }
 
@@ -218,6 +233,8 @@ export class AgentRunner {
     this.timers.clear();
     // Progress as it was while running, before the agents are torn down.
     const progress = this.progress();
+    // Held clusters are read before the agents go: stopping clears them.
+    const propagation = this.propagation?.record(this.runningAgents());
     let bytesSent = 0;
     for (const s of this.slots) {
       if (s.agent) {
@@ -236,8 +253,16 @@ export class AgentRunner {
       bytesSent,
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external },
       elapsedMs: Date.now() - this.startedAt,
+      ...(propagation ? { propagation } : {}),
     });
     return this.done;
+  }
+
+  /** Agents started and not parked (their streams may be up or coming back). */
+  private runningAgents(): Agent[] {
+    const out: Agent[] = [];
+    for (const s of this.slots) if (s.agent && s.started && !s.parked) out.push(s.agent);
+    return out;
   }
 
   private at(offsetMs: number, fn: () => void): void {
@@ -276,6 +301,7 @@ export class AgentRunner {
     slot.parked = false;
     this.byIp.set(agent.identity.ip, agent);
     // Prepared agents were built before the run's clock started, so before its deadline was known.
+    this.propagation?.started(agent, Date.now());
     agent.start(this.startedAt + this.config.durationMs);
     this.replayObserved(agent);
   }
@@ -300,7 +326,27 @@ export class AgentRunner {
       watchSelf: c.watch === 'self',
       seed: c.seed,
       events: this.stats,
+      ...(this.propagation ? { tap: this.tapFor(slot.index) } : {}),
     });
+  }
+
+  /** Every agent tells the tracker of its own changes; the sampled ones also what they receive. */
+  private tapFor(index: number): NonNullable<AgentOptions['tap']> {
+    const tracker = this.propagation!;
+    const measured = this.measured(index);
+    return {
+      endpoints: (agent, cluster, cla, at, first) => {
+        if (!measured) return;
+        this.subscribers.add(agent);
+        tracker.endpoints(agent, cluster, cla, at, first);
+      },
+      response: (agent, at) => {
+        if (!measured) return;
+        this.subscribers.add(agent);
+        tracker.response(agent, at);
+      },
+      healthReported: (agent, healthy, at) => tracker.healthReported(agent, healthy, at),
+    };
   }
 
   // ---- churn --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 import type { FleetConfig } from './config.js';
 import { decodeHistogram, mergeEncoded, summarize, type LatencySummary } from './histogram.js';
 import type { RunnerResult } from './runner.js';
+import { mergePropagation, type PropagationRecord } from './propagation.js';
 import { addCounters, emptyCounters, LATENCY_METRICS, totalErrors, type Counters, type ErrorSample, type LatencyMetric } from './stats.js';
 
 export const SUMMARY_KIND = 'xdsim.fleet.summary';
@@ -59,6 +60,8 @@ export interface FleetSummary {
   bytes: { received: number; sent: number };
   memory: { processRssBytes: number; perAgentRssBytes: number; workers: WorkerMemory[] };
   errorSamples: ErrorSample[];
+  /** Client-side convergence notes (propagation.ts), when measured. */
+  propagation?: PropagationRecord;
 }
 
 /** Builds one shard's summary from its runners' results. */
@@ -118,6 +121,7 @@ export function buildSummary(
       })),
     },
     errorSamples: results.flatMap((r) => r.errorSamples).slice(0, 10),
+    ...(results.some((r) => r.propagation) ? { propagation: mergePropagation(results.map((r) => r.propagation)) } : {}),
   });
 }
 
@@ -177,5 +181,6 @@ export function mergeSummaries(summaries: readonly FleetSummary[]): FleetSummary
       workers: summaries.flatMap((s) => s.memory.workers),
     },
     errorSamples: summaries.flatMap((s) => s.errorSamples).slice(0, 10),
+    ...(summaries.some((s) => s.propagation) ? { propagation: mergePropagation(summaries.map((s) => s.propagation)) } : {}),
   });
 }

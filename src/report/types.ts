@@ -76,8 +76,13 @@ export interface RunReport {
     /** First connect -> own IP seen in EDS, from the fleet. */
     edsVisible?: LatencySummary & { histogram?: string };
   };
-  /** Per push: first config change -> the last affected stream ACKed or NACKed. */
+  /** Per push: first config change -> the last affected stream ACKed or NACKed (the embedded control plane's pushes; empty for other targets). */
   convergence: LatencySummary & { histogram: string };
+  /**
+   * Seen from the agents: per change (a VM registering, a probe flipping, a config step), the
+   * change -> every agent subscribed to it holding it. Absent when the fleet did not measure it.
+   */
+  clientConvergence?: ClientConvergence;
   pushes: number;
   pushesByType: Record<string, number>;
   nacks: number;
@@ -111,4 +116,15 @@ export interface RunReport {
 
 export function isRunReport(v: unknown): v is RunReport {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === REPORT_KIND;
+}
+
+/** Client-side convergence (src/fleet/propagation.ts) over the changes a run watched. */
+export interface ClientConvergence {
+  all: LatencySummary & { histogram: string };
+  byKind: Partial<Record<'registration' | 'health' | 'config', LatencySummary>>;
+  /** Changes measured, and those some subscriber never got before the run ended. */
+  changes: number;
+  incomplete: number;
+  /** Agents measured as subscribers per agent set, at most (a seeded sample beyond). */
+  subscribersPerSet: number;
 }

@@ -29,6 +29,10 @@ export interface RunTotals {
   convergence: LatencySummary;
   /** Convergence of the pushes whose first change came in [fromMs, untilMs) (ms from t=0). */
   convergenceBetween?: (fromMs: number, untilMs: number) => LatencySummary;
+  /** Whether the control plane's own pushes were seen (only the embedded one shows them). */
+  serverPushesSeen?: boolean;
+  /** Client-side convergence of the changes made in [fromMs, untilMs), when the fleet measured it. */
+  clientConvergenceBetween?: (fromMs: number, untilMs: number) => LatencySummary;
   nacks: number;
   errors: number;
   errorsByKind: Record<string, number>;
@@ -83,8 +87,12 @@ export function evaluateTotals(x: Expectation, t: RunTotals): ExpectationResult 
   switch (s.kind) {
     case 'convergence': {
       const windowed = s.fromMs !== undefined || s.untilMs !== undefined;
-      const c = windowed && t.convergenceBetween ? t.convergenceBetween(s.fromMs ?? 0, s.untilMs ?? Infinity) : t.convergence;
-      if (c.count === 0) return result(x, false, `no push converged ${windowed ? 'in that window' : 'during the run'}, so there is nothing to measure`);
+      const side = s.side ?? (t.serverPushesSeen === false ? 'client' : 'server');
+      if (side === 'server' && t.serverPushesSeen === false) return result(x, false, 'server-side convergence is not shown by this control plane: use side: client');
+      if (side === 'client' && !t.clientConvergenceBetween) return result(x, false, 'client-side convergence was not measured in this run');
+      const c = side === 'client' ? t.clientConvergenceBetween!(s.fromMs ?? 0, s.untilMs ?? Infinity) : windowed && t.convergenceBetween ? t.convergenceBetween(s.fromMs ?? 0, s.untilMs ?? Infinity) : t.convergence;
+      const what = side === 'client' ? 'change reached its subscribers' : 'push converged';
+      if (c.count === 0) return result(x, false, `no ${what} ${windowed ? 'in that window' : 'during the run'}, so there is nothing to measure`);
       const over: string[] = [];
       const seen: string[] = [];
       for (const [k, bound] of Object.entries(s.bounds) as [keyof typeof s.bounds, number][]) {
@@ -92,8 +100,8 @@ export function evaluateTotals(x: Expectation, t: RunTotals): ExpectationResult 
         seen.push(`${k.replace('Ms', '')} ${v}ms`);
         if (v > bound) over.push(`${k.replace('Ms', '')} ${v}ms > ${bound}ms`);
       }
-      const n = `over ${c.count} push(es)`;
-      return over.length ? result(x, false, `push convergence too slow: ${over.join(', ')} (${n})`) : result(x, true, `${seen.join(', ')} (${n})`);
+      const n = side === 'client' ? `over ${c.count} change(s), seen by the agents` : `over ${c.count} push(es)`;
+      return over.length ? result(x, false, `${side === 'client' ? 'client-side' : 'push'} convergence too slow: ${over.join(', ')} (${n})`) : result(x, true, `${seen.join(', ')} (${n})`);
     }
     case 'nacks':
       return result(x, t.nacks <= s.max, t.nacks <= s.max ? `${t.nacks} NACK(s)` : `expected at most ${s.max} NACK(s), got ${t.nacks}`);

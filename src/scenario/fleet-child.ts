@@ -6,6 +6,7 @@ import { ScenarioFleet, type FleetAction, type FleetDriverOptions } from './flee
 export type ParentMessage =
   | { type: 'start'; options: FleetDriverOptions }
   | { type: 'act'; id: number; kind: FleetAction; selector: AgentSelector }
+  | { type: 'config-changed'; at: number; label: string }
   | { type: 'stop' };
 
 export type ChildMessage =
@@ -41,6 +42,8 @@ process.on('message', (m: ParentMessage) => {
       } else if (m.type === 'act') {
         const result = fleet ? await fleet.act(m.kind, m.selector) : 'fleet not started';
         send({ type: 'acted', id: m.id, result });
+      } else if (m.type === 'config-changed') {
+        fleet?.configChanged(m.at, m.label);
       } else if (m.type === 'stop') {
         await stop();
       }

@@ -4,7 +4,8 @@
 // The runner talks to the small FleetDriver interface only, so tests can put a fake behind it.
 import type { ReadinessProbe, Resource, WorkloadGroup } from '../config/resources.js';
 import type { ChurnSpec } from '../fleet/churn.js';
-import { fleetConfig, type FleetConfig, type FleetProbe } from '../fleet/config.js';
+import { agentIdentity, fleetConfig, type FleetConfig, type FleetProbe } from '../fleet/config.js';
+import type { ChangeWatch } from '../fleet/propagation.js';
 import { Fleet, type FleetProgress } from '../fleet/fleet.js';
 import { probeCommandTargets } from '../fleet/runner.js';
 import { formatIpv4, parseAgentLocality, parseIpv4 } from '../fleet/parse.js';
@@ -31,8 +32,23 @@ export interface FleetDriver {
   progress(): FleetDriverProgress;
   /** A timeline action on the agents; resolves with what it did, in words. */
   act(kind: FleetAction, selector: AgentSelector): Promise<string>;
+  /** Config changed at `at` (epoch ms): agents time their next response from it (client-side convergence). */
+  configChanged(at: number, label: string): void;
   /** Stops every agent; resolves with the merged summary (undefined if nothing ran). */
   stop(): Promise<FleetSummary | undefined>;
+}
+
+/** Agents measured as subscribers per set: beyond this a seeded sample (each one scans every CLA it gets per watch). */
+export const PROPAGATION_SUBSCRIBERS = 1000;
+/** Registrations watched per set, spread over its agents. */
+const REGISTRATION_WATCHES = 12;
+/** Probe flips watched per timeline step and set. */
+const HEALTH_WATCHES = 8;
+
+/** Up to n of the items, evenly spread (all when there are no more). */
+function spread<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return [...items];
+  return Array.from({ length: n }, (_, k) => items[Math.floor((k * items.length) / n)]!);
 }
 
 /** Agent addresses start here: clear of the topology generator's 10.0.x.x entries. */
@@ -149,6 +165,19 @@ export class ScenarioFleet implements FleetDriver {
       ipNext += set.count * gens + 256;
       this.sets.push({ set, fleet: new Fleet(config), level: 1 });
     });
+    // Every set watches every set's registrations: a VM joining must reach all the fleet.
+    const watches: ChangeWatch[] = this.sets.flatMap((s, i) =>
+      spread(
+        Array.from({ length: s.set.count }, (_, k) => k),
+        REGISTRATION_WATCHES,
+      ).map((k) => ({ id: `registration:${i}:${k}`, kind: 'registration' as const, ip: agentIdentity(s.fleet.config, k, 0).ip, present: true })),
+    );
+    for (const s of this.sets) s.fleet.config.propagation = { watches, maxSubscribers: PROPAGATION_SUBSCRIBERS };
+  }
+
+  configChanged(at: number, label: string): void {
+    const w: ChangeWatch = { id: `config:${label}:${at}`, kind: 'config', at };
+    for (const s of this.sets) s.fleet.watch([w]);
   }
 
   async start(): Promise<number> {
@@ -210,12 +239,22 @@ export class ScenarioFleet implements FleetDriver {
           ...(sel.count !== undefined ? { count: sel.count } : {}),
           ...(sel.fraction !== undefined ? { fraction: sel.fraction } : {}),
         };
-        const n = probeCommandTargets(s.fleet.config, cmd).length;
+        const targets = probeCommandTargets(s.fleet.config, cmd);
+        const n = targets.length;
         if (n === 0) continue;
         if (!s.fleet.config.probe || s.fleet.config.probe.target) {
           parts.push(`${name}: ${n} agent(s) selected, but their group has no simulated probe to ${kind === 'healthy' ? 'pass' : 'fail'}`);
           continue;
         }
+        // Watched before the probes flip, by every set: each flip must reach the whole fleet.
+        const si = this.sets.indexOf(s);
+        const watches: ChangeWatch[] = spread(targets, HEALTH_WATCHES).map((k) => ({
+          id: `health:${seq}:${si}:${k}`,
+          kind: 'health',
+          ip: agentIdentity(s.fleet.config, k, 0).ip,
+          present: kind === 'healthy',
+        }));
+        for (const x of this.sets) x.fleet.watch(watches);
         s.fleet.probe(cmd);
         parts.push(`${name}: ${n} agent(s)' probes ${kind === 'healthy' ? 'pass' : 'fail'} from their next period`);
       }

@@ -82,6 +82,10 @@ export class ChildProcessFleet implements FleetDriver {
     });
   }
 
+  configChanged(at: number, label: string): void {
+    this.send({ type: 'config-changed', at, label });
+  }
+
   stop(): Promise<FleetSummary | undefined> {
     this.stopped ??= new Promise<FleetSummary | undefined>((resolve) => {
       const child = this.child;

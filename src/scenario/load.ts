@@ -161,9 +161,28 @@ class ScenarioBuilder {
       controlPlane.target = {
         address: t.address,
         ...(t.applyUrl ? { applyUrl: t.applyUrl } : {}),
+        ...(t.applyCommand ? { applyCommand: t.applyCommand } : {}),
+        ...(t.deleteCommand ? { deleteCommand: t.deleteCommand } : {}),
+        ...(t.commandTimeout ? { commandTimeoutMs: parseDuration(t.commandTimeout) } : {}),
         ...(t.tokenFile ? { tokenFile: this.resolve(t.tokenFile) } : {}),
+        ...(t.tls
+          ? {
+              tls: {
+                ...(t.tls.caFile ? { caFile: this.resolve(t.tls.caFile) } : {}),
+                ...(t.tls.certFile ? { certFile: this.resolve(t.tls.certFile) } : {}),
+                ...(t.tls.keyFile ? { keyFile: this.resolve(t.tls.keyFile) } : {}),
+                ...(t.tls.serverName ? { sni: t.tls.serverName } : {}),
+              },
+            }
+          : {}),
+        ...(t.metricsUrl ? { metricsUrl: t.metricsUrl } : {}),
+        ...(t.debugUrl ? { debugUrl: t.debugUrl } : {}),
         ...(t.name ? { name: t.name } : {}),
       };
+      const at = ['controlPlane', 'target'];
+      if (t.applyUrl && t.applyCommand) this.report([...at, 'applyCommand'], 'give applyUrl or applyCommand, not both', 'error', 'key');
+      if (t.deleteCommand && !t.applyCommand) this.report([...at, 'deleteCommand'], 'goes with applyCommand (applyUrl deletes through its /delete sibling)', 'error', 'key');
+      if (t.tls && !!t.tls.certFile !== !!t.tls.keyFile) this.report([...at, 'tls'], 'certFile and keyFile go together', 'error', 'key');
     }
     if (controlPlane.debounceMaxMs < controlPlane.debounceAfterMs)
       this.report(['controlPlane', 'debounceMax'], `must not be shorter than debounceAfter (${formatDuration(controlPlane.debounceAfterMs)})`);
@@ -494,11 +513,12 @@ class ScenarioBuilder {
         };
       }
       case 'convergence': {
-        const { from, until, ...bounds } = e.convergence!;
+        const { from, until, side, ...bounds } = e.convergence!;
         if (Object.keys(bounds).length === 0) this.report([...path, 'convergence'], 'give at least one of p50Ms, p90Ms, p99Ms, maxMs', 'error', 'key');
         const out: ExpectationSpec = { kind: 'convergence', bounds };
         if (from !== undefined) out.fromMs = parseDuration(from);
         if (until !== undefined) out.untilMs = parseDuration(until);
+        if (side !== undefined) out.side = side;
         if (out.fromMs !== undefined && out.fromMs >= fleet.durationMs) this.report([...path, 'convergence', 'from'], `is not before the end of the run (fleet duration ${formatDuration(fleet.durationMs)})`);
         if (out.fromMs !== undefined && out.untilMs !== undefined && out.fromMs >= out.untilMs) this.report([...path, 'convergence', 'until'], 'must come after from');
         return out;
@@ -605,7 +625,7 @@ export function defaultName(s: ExpectationSpec): string {
     }
     case 'convergence': {
       const window = s.fromMs !== undefined || s.untilMs !== undefined ? ` (pushes ${s.fromMs !== undefined ? `from ${formatDuration(s.fromMs)}` : ''}${s.fromMs !== undefined && s.untilMs !== undefined ? ' ' : ''}${s.untilMs !== undefined ? `until ${formatDuration(s.untilMs)}` : ''})` : '';
-      return `convergence ${Object.entries(s.bounds).map(([k, v]) => `${k.replace('Ms', '')} <= ${v}ms`).join(', ')}${window}`;
+      return `${s.side ? `${s.side}-side ` : ''}convergence ${Object.entries(s.bounds).map(([k, v]) => `${k.replace('Ms', '')} <= ${v}ms`).join(', ')}${window}`;
     }
     case 'registered':
     case 'connected':

@@ -88,7 +88,14 @@ export interface LbSharesSpec {
 
 export type ExpectationSpec =
   | LbSharesSpec
-  | { kind: 'convergence'; bounds: Partial<Record<'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs', number>>; fromMs?: number; untilMs?: number }
+  | {
+      kind: 'convergence';
+      bounds: Partial<Record<'p50Ms' | 'p90Ms' | 'p99Ms' | 'maxMs', number>>;
+      fromMs?: number;
+      untilMs?: number;
+      /** server: the control plane's pushes (first change -> last ACK); client: change -> every subscribed agent has it. Default: server when the target shows its pushes, else client. */
+      side?: 'server' | 'client';
+    }
   | { kind: 'registered' | 'connected'; min?: number; max?: number }
   | { kind: 'endpoints'; cluster: string; min?: number; max?: number }
   | { kind: 'nacks' | 'errors' | 'leakedEntries'; max: number };

@@ -9,10 +9,11 @@ import type { ControlPlane } from '../server/control-plane.js';
 import type { FleetSummary } from '../fleet/summary.js';
 import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
 import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary } from '../report/histogram.js';
-import { REPORT_KIND, REPORT_VERSION, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
+import { REPORT_KIND, REPORT_VERSION, type ClientConvergence, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
 import { cpuClock } from './cpu.js';
 import { evaluatePoint, evaluateTotals, isPointExpectation, type PointObservation, type RunTotals } from './expectations.js';
-import { setServiceAccount, type FleetDriver } from './fleet-driver.js';
+import { PROPAGATION_SUBSCRIBERS, setServiceAccount, type FleetDriver } from './fleet-driver.js';
+import { changeConvergence, type ChangeKind } from '../fleet/propagation.js';
 import { ChildProcessFleet } from './fleet-process.js';
 import { markHealth } from './health-marks.js';
 import { endpointsProxy, lbSharesProxy, Observers, type ClusterObserver } from './observer.js';
@@ -147,9 +148,14 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const xds = target.xds;
   const groupsEver = [...s.resources.map((l) => l.resource), ...s.timeline.flatMap((t) => (t.action.kind === 'apply' ? t.action.resources.map((l) => l.resource) : []))];
   const tokens: Record<string, string> = {};
+  const groups = new Map<string, WorkloadGroup>();
+  for (const r of groupsEver) if (r.kind === 'WorkloadGroup') groups.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
+  /** Whether every agent set a selector picks probes (its group has a probe): health then goes through the agents. */
+  const agentsProbe = (group: string | undefined): boolean => {
+    const sets = s.fleet.agents.filter((a) => !group || `${a.namespace}/${a.group}` === group);
+    return sets.length > 0 && sets.every((a) => !!groups.get(`${a.namespace}/${a.group}`)?.spec.probe);
+  };
   {
-    const groups = new Map<string, WorkloadGroup>();
-    for (const r of groupsEver) if (r.kind === 'WorkloadGroup') groups.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
     for (const set of s.fleet.agents) {
       const sa = setServiceAccount(set, groups.get(`${set.namespace}/${set.group}`));
       const token = tokens[`${set.namespace}/${sa}`] ?? (await target.token(set.namespace, sa));
@@ -294,23 +300,28 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       controller.flush();
       switch (a.kind) {
         case 'apply': {
+          const at = Date.now();
           result = await target.apply(a.resources.map((l) => l.resource));
+          fleet.configChanged(at, e.label);
           break;
         }
         case 'delete': {
+          const at = Date.now();
           const d = await target.delete(a.keys);
+          fleet.configChanged(at, e.label);
           result = d.result;
           if (d.missing.length) notes.push(`timeline ${e.label}: not found: ${d.missing.join(', ')}`);
           break;
         }
         case 'unhealthy':
         case 'healthy': {
-          if (!cp) {
-            // Any other control plane hears it from the agents: their probes fail or pass, and
-            // the health report travels over xDS as from a real VM.
+          if (!cp || agentsProbe(a.selector.group)) {
+            // The control plane hears it from the agents: their probes fail or pass, and the
+            // health report travels over xDS as from a real VM.
             result = await fleet.act(a.kind, a.selector);
             break;
           }
+          // Agents without a probe have no health to report: the embedded store is marked instead.
           const m = markHealth(cp.store, a.selector, a.kind === 'healthy');
           result = `${m.changed} of ${m.selected} selected entr(ies) marked ${a.kind}`;
           if (m.selected === 0) notes.push(`timeline ${e.label}: selected no WorkloadEntry`);
@@ -319,7 +330,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
         case 'restore': {
           const parts: string[] = [];
           if (a.selector.locality === undefined) parts.push(await fleet.act('restore', a.selector));
-          if (cp) {
+          if (cp && !agentsProbe(a.selector.group)) {
             const m = markHealth(cp.store, a.selector, true);
             parts.push(`${m.changed} entr(ies) healthy again`);
           } else {
@@ -435,6 +446,28 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const nacks = Math.max(serverNacks, pushNacks, summary?.counters.nacks ?? 0);
 
   const conv = summarize(convergence);
+  // Client side: per change, the time until every agent subscribed to it held it.
+  const changes = summary?.propagation ? changeConvergence(summary.propagation) : undefined;
+  const clientBetween = (fromMs: number, untilMs: number, kind?: ChangeKind): ReturnType<typeof newHistogram> => {
+    const h = newHistogram();
+    for (const c of changes ?? []) if (c.ms !== undefined && c.at - t0 >= fromMs && c.at - t0 < untilMs && (!kind || c.kind === kind)) recordMs(h, c.ms);
+    return h;
+  };
+  let clientConvergence: ClientConvergence | undefined;
+  if (changes) {
+    const all = clientBetween(-Infinity, Infinity);
+    const byKind: ClientConvergence['byKind'] = {};
+    for (const k of ['registration', 'health', 'config'] as const) {
+      const h = clientBetween(-Infinity, Infinity, k);
+      if (h.totalCount > 0) byKind[k] = summarize(h);
+    }
+    const incomplete = changes.filter((c) => c.reached < c.subscribers);
+    clientConvergence = { all: { ...summarize(all), histogram: encodeHistogram(all) }, byKind, changes: changes.length, incomplete: incomplete.length, subscribersPerSet: PROPAGATION_SUBSCRIBERS };
+    if (incomplete.length) {
+      const ex = incomplete.slice(0, 3).map((c) => `${c.kind} at ${((c.at - t0) / 1000).toFixed(1)}s reached ${c.reached} of ${c.subscribers}`);
+      notes.push(`${incomplete.length} watched change(s) had not reached every subscribed agent when the run ended (${ex.join('; ')})`);
+    }
+  }
   const totals: RunTotals = {
     convergence: conv,
     convergenceBetween: (fromMs, untilMs) => {
@@ -446,6 +479,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     errors,
     errorsByKind,
     leakedEntries,
+    serverPushesSeen: !!cp,
+    ...(changes ? { clientConvergenceBetween: (fromMs: number, untilMs: number) => summarize(clientBetween(fromMs, untilMs)) } : {}),
   };
   for (const x of s.expectations) if (!isPointExpectation(x.spec)) results.push(evaluateTotals(x, totals));
   // Report order follows the file.
@@ -478,6 +513,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     pass: results.every((r) => r.pass),
     agents,
     convergence: { ...conv, histogram: encodeHistogram(convergence) },
+    ...(clientConvergence ? { clientConvergence } : {}),
     pushes,
     pushesByType,
     nacks,

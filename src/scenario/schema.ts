@@ -84,7 +84,29 @@ const ControlPlaneSchema = Type.Object(
         {
           address: Type.String({ pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):\\d+$', expected: 'host:port' }),
           applyUrl: Type.Optional(Type.String({ pattern: '^https?://', expected: 'an http(s) URL' })),
+          /** Or a shell command taking the YAML on stdin (`kubectl apply -f -`). */
+          applyCommand: Type.Optional(Type.String({ minLength: 1 })),
+          /** With applyCommand: the delete command (`kubectl delete -f -`). */
+          deleteCommand: Type.Optional(Type.String({ minLength: 1 })),
+          /** Bound on each apply / delete command (default 60s). */
+          commandTimeout: Type.Optional(Duration),
           tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+          /** TLS to the xDS port (istiod's 15012), as `xdsim agents --tls-ca/--tls-cert/--tls-key/--sni`. */
+          tls: Type.Optional(
+            Type.Object(
+              {
+                caFile: Type.Optional(Type.String({ minLength: 1 })),
+                certFile: Type.Optional(Type.String({ minLength: 1 })),
+                keyFile: Type.Optional(Type.String({ minLength: 1 })),
+                serverName: Type.Optional(Type.String({ minLength: 1 })),
+              },
+              closed,
+            ),
+          ),
+          /** Prometheus metrics to scrape into the report (istiod: http://<istiod>:15014/metrics). */
+          metricsUrl: Type.Optional(Type.String({ pattern: '^https?://', expected: 'an http(s) URL' })),
+          /** Base of the debug API listing its config (istiod: http://<istiod>:15014). */
+          debugUrl: Type.Optional(Type.String({ pattern: '^https?://', expected: 'an http(s) URL' })),
           name: Type.Optional(Type.String({ minLength: 1 })),
         },
         closed,
@@ -254,6 +276,12 @@ const ConvergenceSchema = Type.Object(
     from: Type.Optional(Duration),
     /** Only pushes whose first change came before this time. */
     until: Type.Optional(Duration),
+    /**
+     * `server`: the control plane's pushes, first change -> last affected stream ACKed (only the
+     * embedded xdsim shows them); `client`: a change (a VM registering, a probe flipping, a
+     * config step) -> every agent subscribed to it holds it. Default: server where shown, else client.
+     */
+    side: Type.Optional(Type.Union([Type.Literal('server'), Type.Literal('client')])),
   },
   closed,
 );

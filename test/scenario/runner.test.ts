@@ -59,15 +59,20 @@ expectations:
   - errors: 0
 `;
 
-function fakeFleet(): FleetDriver & { acts: string[] } {
+function fakeFleet(): FleetDriver & { acts: string[]; configChanges: string[] } {
   const acts: string[] = [];
+  const configChanges: string[] = [];
   return {
     acts,
+    configChanges,
     start: async () => Date.now(),
     progress: () => ({ target: 10, started: 10, connected: 10, visible: 10, failed: 0, errors: 0 }),
     act: async (kind, sel) => {
       acts.push(`${kind} ${JSON.stringify(sel)}`);
       return `${kind} done`;
+    },
+    configChanged: (_at, label) => {
+      configChanges.push(label);
     },
     stop: async () => undefined,
   };
