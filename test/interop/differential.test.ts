@@ -9,6 +9,8 @@
 // bound the run. `npm run test:interop` (the first Go build of istio takes minutes; cached after).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import { rmSync, writeFileSync } from 'node:fs';
+import { Rng } from '../../src/topology/generate.js';
 import { loadConfigPaths } from '../../src/config/load.js';
 import { compareClusterLoadAssignment, type Difference } from './differential/compare.js';
 import { compareMesh, proxyNode, type MeshCounts } from './differential/compare-mesh.js';
@@ -22,11 +24,13 @@ import { buildIstiodPeer, startIstiodPeer } from './istiod-peer.js';
 
 const MESHES = Number(process.env['XDSIM_DIFF_MESHES'] ?? 500);
 const BATCH = Number(process.env['XDSIM_DIFF_BATCH'] ?? 50);
+/** Multi-network meshes (XDSIM_DIFF_MULTI_NETWORK_MESHES, default 100), each batch under its own gateways. */
+const MULTI_NETWORK_MESHES = Number(process.env['XDSIM_DIFF_MULTI_NETWORK_MESHES'] ?? 100);
 /** How long both servers get to push a change before proxies look again (debounce + margin). */
 const SETTLE_MS = DEBOUNCE_MS + 1_500;
 
 const known = knownDifferences();
-const totals = { meshes: 0, proxies: 0, resources: 0, differences: 0, known: 0, changes: 0 };
+const totals = { meshes: 0, proxies: 0, resources: 0, differences: 0, known: 0, changes: 0, gatewaySets: 0 };
 const byKind = new Map<string, number>();
 
 function record(diffs: Difference[]): Difference[] {
@@ -49,10 +53,22 @@ function report(unknown: Difference[]): string {
 }
 
 /** Both servers on one batch of meshes; each mesh compared, then changed and compared again. */
-async function runBatch(meshes: Mesh[], withChanges: boolean, sendUnhealthy = false): Promise<Difference[]> {
+async function runBatch(meshes: Mesh[], withChanges: boolean, sendUnhealthy = false, meshNetworks?: string): Promise<Difference[]> {
   const { dir, remove } = writeMeshDir(meshes.flatMap((m) => m.resources));
-  const ours = await startXdsim([dir], { sendUnhealthyEndpoints: sendUnhealthy });
-  const peer = await startIstiodPeer({ files: [dir], debounceMs: DEBOUNCE_MS, validateIdentity: false, ...(sendUnhealthy ? { extraArgs: ['--send-unhealthy'] } : {}) });
+  let meshNetworksFile: string | undefined;
+  if (meshNetworks !== undefined) {
+    // Outside the mesh directory: both servers read that as manifests.
+    meshNetworksFile = `${dir}.networks.yaml`;
+    writeFileSync(meshNetworksFile, meshNetworks);
+  }
+  const ours = await startXdsim([dir], { sendUnhealthyEndpoints: sendUnhealthy, ...(meshNetworksFile ? { meshNetworksFile } : {}) });
+  const peer = await startIstiodPeer({
+    files: [dir],
+    debounceMs: DEBOUNCE_MS,
+    validateIdentity: false,
+    ...(sendUnhealthy ? { extraArgs: ['--send-unhealthy'] } : {}),
+    ...(meshNetworksFile ? { meshNetworksFile } : {}),
+  });
   const unknown: Difference[] = [];
   try {
     const counts: MeshCounts = { proxies: 0, resources: 0 };
@@ -101,8 +117,35 @@ async function runBatch(meshes: Mesh[], withChanges: boolean, sendUnhealthy = fa
   } finally {
     await Promise.all([ours.close(), peer.stop()]);
     remove();
+    if (meshNetworksFile) rmSync(meshNetworksFile, { force: true });
   }
   return unknown;
+}
+
+interface GatewaySpec {
+  network: string;
+  address: string;
+  port: number;
+}
+
+/** Gateways for network-1..n: 0 to 3 each (at least one network has one), addresses that sort differently as strings and numbers. */
+function randomGateways(seed: number, networks: number): GatewaySpec[] {
+  const rng = new Rng(seed);
+  const out: GatewaySpec[] = [];
+  for (let n = 1; n <= networks; n++) {
+    const count = n === 1 ? rng.int(1, 3) : rng.pick([0, 1, 1, 2, 3]);
+    for (let g = 0; g < count; g++) out.push({ network: `network-${n}`, address: `203.0.${n}.${rng.pick([2, 9, 10, 100])}${g}`, port: rng.pick([15443, 15443, 15444]) });
+  }
+  return out;
+}
+
+function meshNetworksYaml(gateways: readonly GatewaySpec[], networks: number): string {
+  const doc: Record<string, { endpoints: { fromRegistry: string }[]; gateways?: { address: string; port: number }[] }> = {};
+  for (let n = 1; n <= networks; n++) {
+    const gws = gateways.filter((g) => g.network === `network-${n}`).map((g) => ({ address: g.address, port: g.port }));
+    doc[`network-${n}`] = { endpoints: [{ fromRegistry: `registry-${n}` }], ...(gws.length ? { gateways: gws } : {}) };
+  }
+  return toYaml([{ networks: doc } as never]);
 }
 
 describe('xdsim vs the istiod peer (differential)', () => {
@@ -113,7 +156,7 @@ describe('xdsim vs the istiod peer (differential)', () => {
   afterAll(() => {
     console.log(
       `differential: ${totals.meshes} meshes, ${totals.proxies} proxies, ${totals.resources} resources compared, ` +
-        `${totals.changes} run-time changes; ${totals.differences} differences (${totals.known} listed in docs/istiod-differences.md)` +
+        `${totals.changes} run-time changes, ${totals.gatewaySets} meshNetworks gateway sets; ${totals.differences} differences (${totals.known} listed in docs/istiod-differences.md)` +
         (byKind.size ? `\n  by kind: ${[...byKind].map(([k, n]) => `${k}=${n}`).join(', ')}` : ''),
     );
   });
@@ -135,6 +178,22 @@ describe('xdsim vs the istiod peer (differential)', () => {
     for (let start = 0; start < MESHES; start += BATCH) {
       const meshes = Array.from({ length: Math.min(BATCH, MESHES - start) }, (_, k) => randomMesh(start + k, start + k + 1));
       unknown.push(...(await runBatch(meshes, true)));
+    }
+    expect(unknown, report(unknown)).toEqual([]);
+  }, 1_800_000);
+
+  it(`multi-network: ${MULTI_NETWORK_MESHES} random meshes under meshNetworks gateways (split horizon), with run-time changes, then again with a gateway removed`, async () => {
+    const unknown: Difference[] = [];
+    for (let start = 0; start < MULTI_NETWORK_MESHES; start += BATCH) {
+      const networks = 2 + ((start / BATCH) % 2);
+      const meshes = Array.from({ length: Math.min(BATCH, MULTI_NETWORK_MESHES - start) }, (_, k) => randomMesh(30_000 + start + k, 30_000 + start + k + 1, { networks }));
+      const gateways = randomGateways(40_000 + start, networks);
+      totals.gatewaySets++;
+      unknown.push(...(await runBatch(meshes, true, false, meshNetworksYaml(gateways, networks))));
+      // The same meshes once a gateway is gone (the peer's meshNetworks is fixed at start, so on a fresh pair).
+      const fewer = gateways.filter((_, i) => i !== (start / BATCH) % gateways.length);
+      totals.gatewaySets++;
+      unknown.push(...(await runBatch(meshes, false, false, meshNetworksYaml(fewer, networks))));
     }
     expect(unknown, report(unknown)).toEqual([]);
   }, 1_800_000);

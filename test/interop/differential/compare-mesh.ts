@@ -37,6 +37,7 @@ export function proxyNode(p: ProxySpec): Node {
   };
   if (Object.keys(p.labels).length) metadata['LABELS'] = p.labels;
   if (p.network) metadata['NETWORK'] = p.network;
+  if (p.networkView?.length) metadata['REQUESTED_NETWORK_VIEW'] = p.networkView.join(',');
   if (p.kind === 'grpc') metadata['GENERATOR'] = 'grpc';
   if (p.serviceAccount) metadata['SERVICE_ACCOUNT'] = p.serviceAccount;
   return {
@@ -55,7 +56,7 @@ function meshClusters(mesh: Mesh, names: Iterable<string>): string[] {
 
 async function sidecar(mesh: Mesh, p: ProxySpec, ours: string, theirs: string, counts: MeshCounts): Promise<Difference[]> {
   const node = proxyNode(p);
-  const where = `mesh ${mesh.index} ${p.name}(${p.kind} ${p.namespace} ${p.locality || '-'} ${p.network || '-'} ${JSON.stringify(p.labels)})`;
+  const where = `mesh ${mesh.index} ${p.name}(${p.kind} ${p.namespace} ${p.locality || '-'} ${p.network || '-'}${p.networkView ? `[view ${p.networkView.join(',')}]` : ''} ${JSON.stringify(p.labels)})`;
   const [cdsA, cdsB] = await Promise.all([fetchXds(ours, node, [{ type: 'cds', names: [] }]), fetchXds(theirs, node, [{ type: 'cds', names: [] }])]);
   const clustersA = meshClusters(mesh, cdsA.cds.keys());
   const clustersB = meshClusters(mesh, cdsB.cds.keys());

@@ -19,6 +19,8 @@ export interface ProxySpec {
   kind: 'sidecar' | 'grpc';
   /** SERVICE_ACCOUNT metadata, when the server authenticates streams against it. */
   serviceAccount?: string;
+  /** REQUESTED_NETWORK_VIEW metadata (comma-separated on the wire). */
+  networkView?: string[];
 }
 
 export interface Mesh {
@@ -110,9 +112,14 @@ function varyPolicy(rng: Rng, dr: DestinationRule): void {
   if (dr.spec.trafficPolicy && Object.keys(dr.spec.trafficPolicy).length === 0) delete dr.spec.trafficPolicy;
 }
 
-export function randomMesh(index: number, seed: number): Mesh {
+/**
+ * `networks`: a multi-network mesh (split horizon): entries on network-1..n (a few on none),
+ * proxies on every network and on none, some asking for a network view.
+ */
+export function randomMesh(index: number, seed: number, multi?: { networks: number }): Mesh {
   const rng = new Rng(seed * 7_919 + 13);
   const options = meshOptions(rng, seed);
+  if (multi) options.networks = multi.networks;
   const prefix = `m${index}-`;
   const resources = (generateMesh(options).map((r) => renameNamespaces(r, prefix)) as Resource[]).slice();
   let n = 0;
@@ -124,6 +131,7 @@ export function randomMesh(index: number, seed: number): Mesh {
     if (rng.chance(0.15)) we.metadata.labels = { ...(we.metadata.labels ?? {}), [TLS_MODE_LABEL]: rng.pick(['istio', 'disabled']) };
     // Named ports override the service's target port for that port name (SPEC §3).
     if (rng.chance(0.2)) we.spec.ports = { http: 9000 + rng.int(0, 9) };
+    if (multi && rng.chance(0.1)) delete we.spec.network;
   }
   if (n > 253) throw new Error(`mesh ${index}: ${n} entries do not fit its /24`);
   for (const r of resources) if (r.kind === 'DestinationRule') varyPolicy(rng, r as DestinationRule);
@@ -154,6 +162,16 @@ export function randomMesh(index: number, seed: number): Mesh {
       labels,
       kind: p === count - 1 ? 'grpc' : 'sidecar',
     });
+  }
+  if (multi) {
+    // Every network (and none) has a proxy; a proxy's network view may leave some out.
+    proxies.forEach((p, k) => {
+      p.network = k % (multi.networks + 1) === 0 ? '' : `network-${k % (multi.networks + 1)}`;
+      if (rng.chance(0.2)) p.networkView = [`network-${rng.int(1, multi.networks)}`];
+    });
+    for (let k = proxies.length; k <= multi.networks; k++) {
+      proxies.push({ ...proxies[0]!, name: `proxy-${k}`, ip: `10.99.${index & 255}.${k + 1}`, network: `network-${k}`, kind: 'sidecar' });
+    }
   }
   resources.push(...randomPeerAuthentications(rng, index, namespaces, resources));
   const own = new RegExp(`\\.${prefix}ns-\\d+\\.`);
