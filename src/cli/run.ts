@@ -1,6 +1,7 @@
 // `xdsim run <scenario>`: one scenario end to end, with live progress (a bar on a TTY, plain
 // periodic lines otherwise), a final table or the JSON report, report.json + report.html with
 // --out, and exit codes 0 (all expectations met), 1 (one failed), 2 (bad input).
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -10,7 +11,8 @@ import { renderHtml } from '../report/html.js';
 import { failureLines, formatSummary } from '../report/table.js';
 import { loadScenario } from '../scenario/load.js';
 import { runScenario, type LiveSample } from '../scenario/runner.js';
-import { formatDuration } from '../scenario/units.js';
+import { RemoteTarget, type RemoteTargetSpec } from '../scenario/target.js';
+import { formatDuration, parseDuration } from '../scenario/units.js';
 import { CliError, EXIT_FAILED } from './errors.js';
 import { reportDiagnostics } from './mesh-input.js';
 
@@ -22,7 +24,47 @@ interface RunFlags {
   progress?: boolean;
   target?: string;
   applyUrl?: string;
+  applyCommand?: string;
+  deleteCommand?: string;
+  commandTimeout?: string;
   tokenFile?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  sni?: string;
+  metricsUrl?: string;
+  debugUrl?: string;
+}
+
+/** The target flags other than --target, as a partial spec (checked: files exist, URLs parse). */
+export function targetFlags(f: RunFlags): Partial<RemoteTargetSpec> {
+  const out: Partial<RemoteTargetSpec> = {};
+  for (const [flag, file] of [['--tls-ca', f.tlsCa], ['--tls-cert', f.tlsCert], ['--tls-key', f.tlsKey], ['--token-file', f.tokenFile]] as const) {
+    if (file && !existsSync(file)) throw new CliError(`${flag}: no such file: ${file}`);
+  }
+  for (const [flag, url] of [['--apply-url', f.applyUrl], ['--metrics-url', f.metricsUrl], ['--debug-url', f.debugUrl]] as const) {
+    if (url && !/^https?:\/\/./.test(url)) throw new CliError(`${flag}: expected an http(s) URL, got "${url}"`);
+  }
+  if (f.applyUrl && f.applyCommand) throw new CliError('--apply-url and --apply-command: one or the other');
+  if (!!f.tlsCert !== !!f.tlsKey) throw new CliError('--tls-cert and --tls-key go together');
+  if (f.sni && !f.tlsCa && !f.tlsCert) throw new CliError('--sni goes with --tls-ca (or --tls-cert)');
+  if (f.applyUrl) out.applyUrl = f.applyUrl;
+  if (f.applyCommand) out.applyCommand = f.applyCommand;
+  if (f.deleteCommand) out.deleteCommand = f.deleteCommand;
+  if (f.commandTimeout) {
+    try {
+      out.commandTimeoutMs = parseDuration(f.commandTimeout);
+    } catch {
+      throw new CliError(`--command-timeout: expected a duration like "30s", got "${f.commandTimeout}"`);
+    }
+  }
+  if (f.tokenFile) out.tokenFile = f.tokenFile;
+  if (f.tlsCa || f.tlsCert) {
+    out.tls = { ...(f.tlsCa ? { caFile: f.tlsCa } : {}), ...(f.tlsCert ? { certFile: f.tlsCert, keyFile: f.tlsKey! } : {}), ...(f.sni ? { sni: f.sni } : {}) };
+  }
+  if (f.metricsUrl) out.metricsUrl = f.metricsUrl;
+  if (f.debugUrl) out.debugUrl = f.debugUrl;
+  return out;
 }
 
 const MB = 1024 * 1024;
@@ -110,23 +152,64 @@ export function registerRunCommand(program: Command): Command {
     .option('--workers <n>', 'fleet worker threads (default: the scenario\'s, else 1)')
     .option('--no-progress', 'no live progress on stderr')
     .option('--target <host:port>', "run against the control plane at this xDS address instead of the embedded one (overrides the scenario's controlPlane.target)")
-    .option('--apply-url <url>', 'with --target: POST config YAML here (the mesh at the start, timeline apply steps); deletes go to the same base with /delete')
-    .option('--token-file <file>', 'with --target: bearer token (JWT) the agents and observers send')
+    .option('--apply-url <url>', 'POST config YAML here (the mesh at the start, timeline apply steps); deletes go to the same base with /delete')
+    .option('--apply-command <cmd>', "or pipe config YAML into this shell command, e.g. 'kubectl apply -f -'")
+    .option('--delete-command <cmd>', "with --apply-command: pipe delete stubs into this, usually 'kubectl delete -f -' (without it, delete steps fail)")
+    .option('--command-timeout <duration>', 'bound on each apply / delete command (default 60s)')
+    .option('--token-file <file>', 'bearer token (JWT) the agents and observers send')
+    .option('--tls-ca <file>', "TLS to the target's xDS port, verifying it with this CA (istiod's root-cert.pem)")
+    .option('--tls-cert <file>', 'client certificate for mTLS (PEM)')
+    .option('--tls-key <file>', 'client key for mTLS (PEM)')
+    .option('--sni <name>', 'server name to verify and send, e.g. istiod.istio-system.svc')
+    .option('--metrics-url <url>', "scrape the target's Prometheus metrics into the report, e.g. http://istiod:15014/metrics")
+    .option('--debug-url <url>', "the target's debug API base (GET /debug/configz), e.g. http://istiod:15014: its auto-registered entries, so leakedEntries can be measured")
     .option('--log-level <level>', 'control-plane log level on stderr', process.env['XDSIM_LOG_LEVEL'] ?? 'error')
+    .addHelpText(
+      'after',
+      `
+Against istiod in a cluster (config through kubectl, TLS and a token as istio-agent, its metrics and debug API on 15014):
+  xdsim run scenarios/quickstart.yaml --target istiod.example:15012 \\
+    --apply-command 'kubectl apply -f -' --delete-command 'kubectl delete --ignore-not-found -f -' \\
+    --tls-ca root-cert.pem --sni istiod.istio-system.svc --token-file vm-token.jwt \\
+    --metrics-url http://istiod.example:15014/metrics --debug-url http://istiod.example:15014
+The same keys go in the scenario under controlPlane.target (docs/scenarios.md); without --target
+these flags add to the scenario's target.`,
+    )
     .action(async (file: string, flags: RunFlags) => {
       let workers: number | undefined;
       if (flags.workers !== undefined) {
         workers = Number(flags.workers);
         if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new CliError(`--workers: expected an integer 1..64, got "${flags.workers}"`);
       }
-      if (!flags.target && (flags.applyUrl || flags.tokenFile)) throw new CliError('--apply-url and --token-file go with --target');
       if (flags.target && !/^[^:\s]+:\d+$/.test(flags.target) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(flags.target)) throw new CliError(`--target: expected host:port, got "${flags.target}"`);
+      const targetExtras = targetFlags(flags);
       const loaded = await loadScenario(file);
       reportDiagnostics(loaded.diagnostics);
       if (hasErrors(loaded.diagnostics) || !loaded.scenario) {
         throw new CliError(`${countBySeverity(loaded.diagnostics).error} error(s) in the scenario; nothing run`);
       }
       const s = loaded.scenario;
+      // --target names the target and its flags describe it; without it, the flags add to the
+      // scenario's controlPlane.target (say, a metrics URL for this run).
+      let target: RemoteTargetSpec | undefined;
+      if (flags.target) target = { address: flags.target, ...targetExtras };
+      else if (Object.keys(targetExtras).length > 0) {
+        if (!s.controlPlane.target) throw new CliError('--apply-url, --apply-command, --token-file, --tls-*, --sni, --metrics-url and --debug-url go with --target (or a scenario with controlPlane.target)');
+        target = { ...s.controlPlane.target, ...targetExtras };
+        if (targetExtras.applyUrl) {
+          delete target.applyCommand;
+          delete target.deleteCommand;
+        }
+        if (targetExtras.applyCommand) delete target.applyUrl;
+      }
+      if (target) {
+        // Contradictions are bad input (exit 2), found before anything starts.
+        try {
+          new RemoteTarget(target);
+        } catch (err) {
+          throw new CliError((err as Error).message);
+        }
+      }
       const progress = progressReporter(flags.progress !== false);
       progress.event(`scenario ${s.name}: ${s.fleet.agents.reduce((n, a) => n + a.count, 0)} agents for ${formatDuration(s.fleet.durationMs)}, ${s.timeline.length} timeline event(s), ${s.expectations.length} expectation(s)`);
       const abort = new AbortController();
@@ -145,9 +228,7 @@ export function registerRunCommand(program: Command): Command {
           signal: abort.signal,
           logLevel: flags.logLevel,
           ...(workers !== undefined ? { workers } : {}),
-          ...(flags.target
-            ? { target: { address: flags.target, ...(flags.applyUrl ? { applyUrl: flags.applyUrl } : {}), ...(flags.tokenFile ? { tokenFile: flags.tokenFile } : {}) } }
-            : {}),
+          ...(target ? { target } : {}),
         });
       } catch (err) {
         // The run could not happen (fleet or server failed to start): nothing was checked.

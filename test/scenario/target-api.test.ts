@@ -2,7 +2,8 @@
 // shell command (curl into a second xdsim's admin API, as `kubectl apply -f -` would into a
 // cluster), its failures, and the auto-registered WorkloadEntries read from a debug API
 // (/debug/configz of `xdsim serve`) and from the embedded control plane's store.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -12,7 +13,7 @@ import { parseManifests } from '../../src/config/parse.js';
 import type { Resource } from '../../src/config/resources.js';
 import { CommandConfigSink, runShell, toYaml } from '../../src/scenario/config-sink.js';
 import { EmbeddedTarget } from '../../src/scenario/embedded-target.js';
-import { DEFAULT_CONTROL_PLANE } from '../../src/scenario/load.js';
+import { DEFAULT_CONTROL_PLANE, parseScenario } from '../../src/scenario/load.js';
 import { autoRegisteredKeys, RemoteTarget } from '../../src/scenario/target.js';
 import { killAll, serveProcess, servingPorts } from '../helpers/serve-process.js';
 
@@ -174,5 +175,85 @@ describe('target settings', () => {
       ]),
     ).toEqual(['WorkloadEntry/x/b']);
     expect(() => autoRegisteredKeys({ items: [] })).toThrow(/JSON list/);
+  });
+});
+
+const SCENARIO = `apiVersion: xdsim.io/v1alpha1
+kind: Scenario
+metadata: { name: t }
+workloadGroups:
+  - apiVersion: networking.istio.io/v1
+    kind: WorkloadGroup
+    metadata: { name: app, namespace: pay }
+    spec: { metadata: { labels: { app: app } }, template: { ports: { http: 8080 } } }
+controlPlane:
+  target: TARGET
+fleet:
+  duration: 2s
+  agents: [{ group: pay/app, count: 1 }]
+`;
+
+describe('controlPlane.target keys', () => {
+  it('reads commands, TLS (files relative to the scenario), metrics and debug URLs', async () => {
+    const text = SCENARIO.replace(
+      'TARGET',
+      `{ address: "istiod:15012", applyCommand: "kubectl apply -f -", deleteCommand: "kubectl delete -f -", commandTimeout: 90s, tls: { caFile: root-cert.pem, serverName: istiod.istio-system.svc }, metricsUrl: "http://istiod:15014/metrics", debugUrl: "http://istiod:15014" }`,
+    );
+    const ok = await parseScenario(text, 'scenarios/x/t.yaml');
+    expect(ok.diagnostics).toEqual([]);
+    expect(ok.scenario!.controlPlane.target).toEqual({
+      address: 'istiod:15012',
+      applyCommand: 'kubectl apply -f -',
+      deleteCommand: 'kubectl delete -f -',
+      commandTimeoutMs: 90_000,
+      tls: { caFile: 'scenarios/x/root-cert.pem', sni: 'istiod.istio-system.svc' },
+      metricsUrl: 'http://istiod:15014/metrics',
+      debugUrl: 'http://istiod:15014',
+    });
+  });
+
+  it('contradictions and bad values are errors at their keys', async () => {
+    const bad = async (t: string) => {
+      const r = await parseScenario(SCENARIO.replace('TARGET', t), 't.yaml');
+      expect(r.scenario).toBeUndefined();
+      return r.diagnostics.map((d) => `${d.path ?? ''} ${d.message}`).join('\n');
+    };
+    expect(await bad('{ address: "h:1", applyUrl: "http://h/apply", applyCommand: "kubectl apply -f -" }')).toMatch(/applyCommand.*give applyUrl or applyCommand, not both/);
+    expect(await bad('{ address: "h:1", applyUrl: "http://h/apply", deleteCommand: "kubectl delete -f -" }')).toMatch(/deleteCommand.*goes with applyCommand/);
+    expect(await bad('{ address: "h:1", tls: { certFile: c.pem } }')).toMatch(/tls.*certFile and keyFile go together/);
+    expect(await bad('{ address: "h:1", metricsUrl: "istiod:15014/metrics" }')).toMatch(/metricsUrl.*http\(s\) URL/);
+    // An unknown key is a warning, as everywhere in a scenario.
+    const typo = await parseScenario(SCENARIO.replace('TARGET', '{ address: "h:1", tls: { caFil: x.pem } }'), 't.yaml');
+    expect(typo.diagnostics.map((d) => [d.severity, d.message])).toEqual([['warning', expect.stringMatching(/unknown field.*caFile/)]]);
+  });
+});
+
+function xdsim(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(import.meta.dirname, '../../bin/xdsim.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('exit', (code) => resolve({ code: code ?? -1, stderr }));
+  });
+}
+
+describe('xdsim run target flags', () => {
+  it('bad combinations exit 2 before anything runs', { timeout: 60_000 }, async () => {
+    const f = path.join(dir, 's.yaml');
+    writeFileSync(f, SCENARIO.replace('  target: TARGET\n', '  gracePeriod: 1s\n'));
+    const cases: [string[], RegExp][] = [
+      [['--metrics-url', 'http://h:15014/metrics'], /go with --target \(or a scenario with controlPlane\.target\)/],
+      [['--target', 'h:1', '--apply-url', 'http://h/apply', '--apply-command', 'kubectl apply -f -'], /--apply-url and --apply-command: one or the other/],
+      [['--target', 'h:1', '--delete-command', 'kubectl delete -f -'], /a delete command goes with an apply command/],
+      [['--target', 'h:1', '--tls-ca', path.join(dir, 'none.pem')], /--tls-ca: no such file: /],
+      [['--target', 'h:1', '--tls-cert', f], /--tls-cert and --tls-key go together/],
+      [['--target', 'h:1', '--debug-url', 'h:15014'], /--debug-url: expected an http\(s\) URL/],
+      [['--target', 'h:1', '--apply-command', 'kubectl apply -f -', '--command-timeout', '5 s'], /--command-timeout: expected a duration/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => xdsim(['run', f, '--no-progress', ...args])));
+    results.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(cases[i]![1]);
+    });
   });
 });
