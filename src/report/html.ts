@@ -98,7 +98,7 @@ export function renderHtml(r: RunReport): string {
 <table><thead><tr><th></th><th>expectation</th><th>at</th><th>detail</th></tr></thead><tbody>${exp || '<tr><td colspan="4">none</td></tr>'}</tbody></table>
 <h2>Charts</h2><div class="charts">${charts.join('\n')}</div>
 <h2>Latency</h2><table><thead><tr><th></th><th>samples</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead><tbody>
-${lat('push convergence (change -> all ACKed)', r.convergence)}${lat('agent connect (stream -> first response)', r.agents.connect)}${lat('registration visible in EDS', r.agents.edsVisible)}
+${lat('push convergence (change -> all ACKed)', r.convergence)}${lat('change -> every subscribed agent holds it (agents)', r.clientConvergence?.all)}${Object.entries(r.clientConvergence?.byKind ?? {}).map(([k, v]) => lat(`… ${k}`, v)).join('')}${lat('agent connect (stream -> first response)', r.agents.connect)}${lat('registration visible in EDS', r.agents.edsVisible)}
 </tbody></table>
 <h2>Timeline</h2><table><thead><tr><th>at</th><th>ran</th><th>event</th><th>result</th></tr></thead><tbody>${tl || '<tr><td colspan="4">no events</td></tr>'}</tbody></table>
 ${notes}

@@ -73,6 +73,23 @@ export function mergeRunReports(reports: readonly RunReport[], labels: readonly 
   const edsVisible = mergeLatency(reports.map((r) => r.agents.edsVisible));
   if (edsVisible) agents.edsVisible = edsVisible;
   const leaks = reports.map((r) => r.leakedEntries);
+  let clientConvergence: RunReport['clientConvergence'];
+  const withClient = reports.filter((r) => r.clientConvergence);
+  const clientAll = mergeLatency(withClient.map((r) => r.clientConvergence!.all));
+  if (clientAll) {
+    const byKind: NonNullable<RunReport['clientConvergence']>['byKind'] = {};
+    for (const k of ['registration', 'health', 'config'] as const) {
+      const m = mergeLatency(withClient.map((r) => r.clientConvergence!.byKind[k]));
+      if (m) byKind[k] = m;
+    }
+    clientConvergence = {
+      all: clientAll,
+      byKind,
+      changes: withClient.reduce((a, r) => a + r.clientConvergence!.changes, 0),
+      incomplete: withClient.reduce((a, r) => a + r.clientConvergence!.incomplete, 0),
+      subscribersPerSet: Math.max(...withClient.map((r) => r.clientConvergence!.subscribersPerSet)),
+    };
+  }
   const cpuSeconds = sum((r) => r.server.cpu.seconds);
   const label = (i: number) => labels[i] ?? `shard ${i + 1}`;
   return {
@@ -87,6 +104,7 @@ export function mergeRunReports(reports: readonly RunReport[], labels: readonly 
     pass: reports.every((r) => r.pass),
     agents,
     convergence: conv,
+    ...(clientConvergence ? { clientConvergence } : {}),
     pushes: sum((r) => r.pushes),
     pushesByType: sumRecords(reports.map((r) => r.pushesByType)),
     nacks: sum((r) => r.nacks),

@@ -18,6 +18,11 @@ export function formatSummary(r: RunReport): string {
     ['push convergence p50 / p90 / p99', c.count ? `${fmtMs(c.p50Ms)} / ${fmtMs(c.p90Ms)} / ${fmtMs(c.p99Ms)}` : 'n/a'],
     ['push convergence max', c.count ? fmtMs(c.maxMs) : 'n/a'],
   );
+  const cc = r.clientConvergence;
+  if (cc?.all.count) {
+    t.push(['change -> every agent p50 / p90 / p99', `${fmtMs(cc.all.p50Ms)} / ${fmtMs(cc.all.p90Ms)} / ${fmtMs(cc.all.p99Ms)}`]);
+    for (const [k, v] of Object.entries(cc.byKind)) if (v?.count) t.push([`  ${k} (${v.count}) p50 / max`, `${fmtMs(v.p50Ms)} / ${fmtMs(v.maxMs)}`]);
+  }
   if (r.agents.connect?.count) t.push(['agent connect p50 / p99', `${fmtMs(r.agents.connect.p50Ms)} / ${fmtMs(r.agents.connect.p99Ms)}`]);
   if (r.agents.edsVisible?.count) t.push(['entry visible in EDS p50 / p99', `${fmtMs(r.agents.edsVisible.p50Ms)} / ${fmtMs(r.agents.edsVisible.p99Ms)}`]);
   t.push(

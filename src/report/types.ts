@@ -121,7 +121,7 @@ export function isRunReport(v: unknown): v is RunReport {
 /** Client-side convergence (src/fleet/propagation.ts) over the changes a run watched. */
 export interface ClientConvergence {
   all: LatencySummary & { histogram: string };
-  byKind: Partial<Record<'registration' | 'health' | 'config', LatencySummary>>;
+  byKind: Partial<Record<'registration' | 'health' | 'config', LatencySummary & { histogram: string }>>;
   /** Changes measured, and those some subscriber never got before the run ended. */
   changes: number;
   incomplete: number;

@@ -6,6 +6,7 @@ import type { ReadinessProbe, Resource, WorkloadGroup } from '../config/resource
 import type { ChurnSpec } from '../fleet/churn.js';
 import { agentIdentity, fleetConfig, type FleetConfig, type FleetProbe } from '../fleet/config.js';
 import type { ChangeWatch } from '../fleet/propagation.js';
+import type { ClientTlsOptions } from '../security/tls.js';
 import { Fleet, type FleetProgress } from '../fleet/fleet.js';
 import { probeCommandTargets } from '../fleet/runner.js';
 import { formatIpv4, parseAgentLocality, parseIpv4 } from '../fleet/parse.js';
@@ -99,6 +100,8 @@ export interface FleetDriverOptions {
   workers?: number;
   /** Bearer tokens by `namespace/serviceAccount` (the embedded control plane mints them: setServiceAccount). */
   tokens?: Record<string, string>;
+  /** TLS to the control plane's xDS port (a remote target's); plaintext without. */
+  tls?: ClientTlsOptions;
 }
 
 /**
@@ -152,6 +155,7 @@ export class ScenarioFleet implements FleetDriver {
         ...(namedSa ? { serviceAccount: namedSa } : {}),
         ...(group?.spec.template?.ports ? { podPorts: group.spec.template.ports } : {}),
         ...(token ? { token } : {}),
+        ...(o.tls ? { tls: o.tls } : {}),
         labels: set.labels,
         network: set.network,
         // Distinct instance names per set even when two sets share a group.

@@ -10,6 +10,7 @@ import type { FleetSummary } from '../fleet/summary.js';
 import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
 import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary } from '../report/histogram.js';
 import { REPORT_KIND, REPORT_VERSION, type ClientConvergence, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
+import { channelCredentials, tlsChannelOptions } from '../security/tls.js';
 import { cpuClock } from './cpu.js';
 import { evaluatePoint, evaluateTotals, isPointExpectation, type PointObservation, type RunTotals } from './expectations.js';
 import { PROPAGATION_SUBSCRIBERS, setServiceAccount, type FleetDriver } from './fleet-driver.js';
@@ -164,6 +165,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   }
   const fleetOptions = {
     xds,
+    ...(target.transport ? { tls: target.transport } : {}),
     fleet: s.fleet,
     groups: groupsEver,
     tokens,
@@ -174,7 +176,11 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
 
   // What a proxy receives: lbShares / endpoints expectations read their observer's stream, not
   // the server's state. A token per namespace when the control plane verifies them.
-  const observers = new Observers({ xds, token: (ns: string) => target.token(ns, 'default') });
+  const observers = new Observers({
+    xds,
+    token: (ns: string) => target.token(ns, 'default'),
+    ...(target.transport ? { credentials: channelCredentials(target.transport), channelOptions: tlsChannelOptions(target.transport) } : {}),
+  });
   const observerOf = new Map<Expectation, ClusterObserver>();
   for (const x of s.expectations) {
     if (x.spec.kind === 'lbShares') observerOf.set(x, observers.add(x.spec.cluster, lbSharesProxy(x.spec)));
@@ -401,8 +407,25 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     summary = await fleet.stop();
     fleetStopped = true;
 
-    if (!cp && s.expectations.some((x) => x.spec.kind === 'leakedEntries')) {
-      notes.push(`leaked entries are not measured against ${target.name}: only the embedded control plane shows its entries`);
+    // Only this run's groups: the target may hold other entries of its own.
+    const ours = (keys: string[] | undefined) => keys?.filter((k) => s.fleet.agents.some((a) => k.startsWith(`WorkloadEntry/${a.namespace}/${a.group}-`)));
+    const remoteEntries = cp ? undefined : ours(await target.autoRegisteredEntries().catch((err: Error) => (notes.push(`${target.name}'s debug API failed: ${err.message}`), undefined)));
+    if (!cp && s.expectations.some((x) => x.spec.kind === 'leakedEntries') && remoteEntries === undefined) {
+      notes.push(`leaked entries are not measured against ${target.name}: it shows no WorkloadEntries (give its debug API: --debug-url)`);
+    } else if (!cp && s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
+      // Another control plane's entries come from its debug API, polled until its grace period
+      // (the scenario's controlPlane.gracePeriod says what the target's is) has removed them.
+      phase = 'grace';
+      const stoppedAt = Date.now();
+      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + 5000;
+      emit(`${((stoppedAt - t0) / 1000).toFixed(1)}s agents stopped; polling ${target.name} up to ${((deadline - stoppedAt) / 1000).toFixed(0)}s for its grace period to remove their entries`);
+      let left = remoteEntries ?? [];
+      while (Date.now() < deadline && !opts.signal?.aborted && left.length > 0) {
+        await sleep(500, opts.signal);
+        left = ours(await target.autoRegisteredEntries().catch(() => undefined)) ?? left;
+      }
+      leakedEntries = left.length;
+      if (left.length) notes.push(`left on ${target.name} after its grace period: ${left.slice(0, 5).join(', ')}${left.length > 5 ? `, ... (${left.length - 5} more)` : ''}`);
     } else if (s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
       phase = 'grace';
       const stoppedAt = Date.now();
@@ -459,7 +482,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     const byKind: ClientConvergence['byKind'] = {};
     for (const k of ['registration', 'health', 'config'] as const) {
       const h = clientBetween(-Infinity, Infinity, k);
-      if (h.totalCount > 0) byKind[k] = summarize(h);
+      if (h.totalCount > 0) byKind[k] = { ...summarize(h), histogram: encodeHistogram(h) };
     }
     const incomplete = changes.filter((c) => c.reached < c.subscribers);
     clientConvergence = { all: { ...summarize(all), histogram: encodeHistogram(all) }, byKind, changes: changes.length, incomplete: incomplete.length, subscribersPerSet: PROPAGATION_SUBSCRIBERS };
