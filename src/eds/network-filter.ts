@@ -50,7 +50,7 @@ export function splitHorizon<E extends NetworkedEndpoint, G extends LocalityInpu
     // locality left with none disappears.
     for (const source of localities) {
       const entries: SplitEntry<E>[] = [];
-      for (const e of source.endpoints) if (view!.has(e.network)) entries.push({ endpoint: e, weight: e.weight });
+      for (const e of source.endpoints) if (view === undefined || view.has(e.network)) entries.push({ endpoint: e, weight: e.weight });
       if (entries.length > 0) out.push({ source, entries, weight: saturatingSum(entries) });
     }
     return out;
