@@ -68,6 +68,9 @@ export function mergeRunReports(reports: readonly RunReport[], labels: readonly 
     connectedPeak: sum((r) => r.agents.connectedPeak),
   };
   if (reports.some((r) => r.agents.visibleInEds !== undefined)) agents.visibleInEds = sum((r) => r.agents.visibleInEds ?? 0);
+  if (reports.some((r) => r.agents.healthReports)) {
+    agents.healthReports = { healthy: sum((r) => r.agents.healthReports?.healthy ?? 0), unhealthy: sum((r) => r.agents.healthReports?.unhealthy ?? 0) };
+  }
   const connect = mergeLatency(reports.map((r) => r.agents.connect));
   if (connect) agents.connect = connect;
   const edsVisible = mergeLatency(reports.map((r) => r.agents.edsVisible));

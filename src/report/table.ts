@@ -24,6 +24,7 @@ export function formatSummary(r: RunReport): string {
     for (const [k, v] of Object.entries(cc.byKind)) if (v?.count) t.push([`  ${k} (${v.count}) p50 / max`, `${fmtMs(v.p50Ms)} / ${fmtMs(v.maxMs)}`]);
   }
   if (r.agents.connect?.count) t.push(['agent connect p50 / p99', `${fmtMs(r.agents.connect.p50Ms)} / ${fmtMs(r.agents.connect.p99Ms)}`]);
+  if (r.agents.healthReports) t.push(['health reports healthy / unhealthy', `${r.agents.healthReports.healthy} / ${r.agents.healthReports.unhealthy}`]);
   if (r.agents.edsVisible?.count) t.push(['entry visible in EDS p50 / p99', `${fmtMs(r.agents.edsVisible.p50Ms)} / ${fmtMs(r.agents.edsVisible.p99Ms)}`]);
   t.push(
     ['NACKs', String(r.nacks)],

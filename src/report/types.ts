@@ -75,6 +75,8 @@ export interface RunReport {
     connect?: LatencySummary & { histogram?: string };
     /** First connect -> own IP seen in EDS, from the fleet. */
     edsVisible?: LatencySummary & { histogram?: string };
+    /** Health reports the agents sent over xDS (each probe transition and each new stream's re-report). */
+    healthReports?: { healthy: number; unhealthy: number };
   };
   /** Per push: first config change -> the last affected stream ACKed or NACKed (the embedded control plane's pushes; empty for other targets). */
   convergence: LatencySummary & { histogram: string };

@@ -519,6 +519,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   };
   const agents: RunReport['agents'] = { total: totalAgents(s.fleet), registered: registeredAtEnd, registeredPeak, connectedPeak };
   if (summary) agents.visibleInEds = summary.agents.registered;
+  if (summary) agents.healthReports = { ...summary.counters.healthReports };
   const connect = fleetLatency('connect');
   if (connect) agents.connect = connect;
   const eds = fleetLatency('edsVisible');
