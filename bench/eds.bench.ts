@@ -11,6 +11,7 @@ import { proxyView, type ProxyView } from '../src/eds/proxy.js';
 import { encodeReference, referenceClaObject } from '../src/encode/reference.js';
 import { parseLocality } from '../src/model/locality.js';
 import { Registry } from '../src/model/registry.js';
+import { NetworkGateways } from '../src/model/mesh-networks.js';
 import { generateMesh, type MeshOptions } from '../src/topology/generate.js';
 
 export const VIEW_SIZES = [100, 1000, 10_000] as const;
@@ -99,6 +100,31 @@ export function viewCases(sizes: readonly number[] = VIEW_SIZES): BenchCase[] {
     });
   }
   return cases;
+}
+
+/**
+ * eds_view_multinetwork_N: the viewMesh with entries on three networks (all with mTLS), network-2
+ * behind two gateways and network-3 behind one (meshNetworks), seen from network-1: split horizon
+ * (fold, weights scaled by 2, encode) plus the locality rules and the splice, view cache bypassed.
+ */
+export function multiNetworkViewCase(n = 1000): BenchCase {
+  const store = new ConfigStore();
+  const resources = generateMesh({ ...viewMesh(n), networks: 3 });
+  for (const r of resources) if (r.kind === 'WorkloadEntry') (r as WorkloadEntry).spec.serviceAccount = 'vm-sa';
+  store.commit(resources.map((resource) => ({ op: 'apply', resource })));
+  const eds = new EdsCache(new Registry(store));
+  eds.setNetworkGateways(
+    NetworkGateways.fromMeshNetworks({
+      networks: {
+        'network-2': { gateways: [{ address: '192.0.2.1', port: 15443 }, { address: '192.0.2.2', port: 15443 }] },
+        'network-3': { gateways: [{ address: '198.51.100.1', port: 15443 }] },
+      },
+    }),
+  );
+  const cluster = eds.clusterNames()[0]!;
+  const proxy = proxyView({ locality: parseLocality('region-1/zone-1a/sz-1'), network: 'network-1' });
+  const bytes = eds.view(cluster, proxy)!.bytes.length;
+  return { name: `eds_view_multinetwork_${n}`, bytes, fn: () => eds.buildUncached(cluster, proxy) };
 }
 
 export interface OneChangeCase extends BenchCase {

@@ -5,6 +5,7 @@ import Table from 'cli-table3';
 import { LATEST_JSON, mergeIntoLatest } from './results-file.js';
 import {
   fullBuildInFreshProcess,
+  multiNetworkViewCase,
   oneChangeCase,
   runBenchCases,
   viewCases,
@@ -31,7 +32,7 @@ function fmtNs(ns: number): string {
 async function main(): Promise<void> {
   const wanted = (name: string) => !filter || filter.test(name);
   const oneChange = oneChangeCase(1000);
-  const cases = [...viewCases(), oneChange].filter((c) => wanted(c.name));
+  const cases = [...viewCases(), multiNetworkViewCase(1000), oneChange].filter((c) => wanted(c.name));
   const benchmarks = await runBenchCases(cases, { quick });
   const counts = oneChange.measureCounts();
 
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     ratios[`object_encode_${n}_vs_eds`] = ratio(`object_encode_${n}`, `eds_view_${n}`);
   }
   ratios.one_change_1000_vs_eds_view_1000 = ratio('eds_one_change_1000', 'eds_view_1000');
+  ratios.multinetwork_1000_vs_eds_view_1000 = ratio('eds_view_multinetwork_1000', 'eds_view_1000');
 
   const result = {
     benchmarks,

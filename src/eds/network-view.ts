@@ -4,6 +4,7 @@
 // shared by every view with that key.
 import type { EncodedEndpointField, EncodedLocality } from '../encode/cla.js';
 import { encodeGatewayLbEndpointField } from '../encode/fragments.js';
+import { copyRange, tag, varintSize, writeVarint, WIRE_LEN, WIRE_VARINT } from '../encode/wire.js';
 import { LABEL_CLUSTER, LABEL_NETWORK, type Labels } from '../model/labels.js';
 import type { Locality } from '../model/locality.js';
 import type { NetworkGateway, NetworkGateways } from '../model/mesh-networks.js';
@@ -40,6 +41,72 @@ export class NetworkLocalityGroup implements LocalityInput<NetworkEndpoint>, Enc
   ) {}
 }
 
+const LB_ENDPOINTS_TAG = tag(2, WIRE_LEN);
+const WEIGHT_TAG = tag(4, WIRE_LEN);
+const VALUE_TAG = tag(1, WIRE_VARINT);
+
+/*
+ * Split horizon scales every weight, so most fields differ from the cached ones by their weight
+ * only. protobufjs writes LbEndpoint fields by number: load_balancing_weight (4) is the last, and
+ * a field is rewritten by copying all but that tail and writing a new tail and length prefix,
+ * instead of encoding the endpoint again (which costs about a hundred times more).
+ */
+
+/** Where the LbEndpoint inside the `lb_endpoints` field at `start` begins. */
+function innerStart(src: Uint8Array, start: number): number {
+  let p = start + 1;
+  while (src[p]! >= 0x80) p++;
+  return p + 1;
+}
+
+function innerLength(src: Uint8Array, start: number): number {
+  let n = 0;
+  let shift = 1;
+  for (let p = start + 1; ; p++) {
+    const b = src[p]!;
+    n += (b & 0x7f) * shift;
+    if (b < 0x80) return n;
+    shift *= 128;
+  }
+}
+
+function weightTail(weight: number): number {
+  return 3 + varintSize(weight);
+}
+
+/** Size of the field at `start` (weight `from`) with weight `to`. */
+export function reweightedSize(src: Uint8Array, start: number, from: number, to: number): number {
+  const inner = innerLength(src, start) - weightTail(from) + weightTail(to);
+  return 1 + varintSize(inner) + inner;
+}
+
+/** Writes the field at `start` (weight `from`, at least 1) with weight `to` into `out` at `pos`; returns the end. */
+export function writeReweighted(src: Uint8Array, start: number, from: number, to: number, out: Uint8Array, pos: number): number {
+  const begin = innerStart(src, start);
+  const keep = innerLength(src, start) - weightTail(from);
+  if (src[start] !== LB_ENDPOINTS_TAG || src[begin + keep] !== WEIGHT_TAG || src[begin + keep + 2] !== VALUE_TAG) {
+    throw new Error('LbEndpoint field without load_balancing_weight last');
+  }
+  out[pos++] = LB_ENDPOINTS_TAG;
+  pos = writeVarint(out, pos, keep + weightTail(to));
+  copyRange(src, begin, keep, out, pos);
+  pos += keep;
+  out[pos++] = WEIGHT_TAG;
+  pos = writeVarint(out, pos, 1 + varintSize(to));
+  out[pos++] = VALUE_TAG;
+  return writeVarint(out, pos, to);
+}
+
+/** Each gateway's field encoded once, with this weight, and reweighted per locality. */
+const GATEWAY_TEMPLATE_WEIGHT = 1;
+const gatewayFields = new WeakMap<NetworkGateway, Uint8Array>();
+
+function gatewayField(g: NetworkGateway): Uint8Array {
+  let f = gatewayFields.get(g);
+  if (f === undefined) gatewayFields.set(g, (f = encodeGatewayLbEndpointField(g, GATEWAY_TEMPLATE_WEIGHT)));
+  return f;
+}
+
 /** The labels istiod gives a gateway endpoint (what failoverPriority compares): network and cluster. */
 function gatewayLabels(g: NetworkGateway): Labels {
   return g.cluster ? { [LABEL_NETWORK]: g.network, [LABEL_CLUSTER]: g.cluster } : { [LABEL_NETWORK]: g.network };
@@ -48,20 +115,23 @@ function gatewayLabels(g: NetworkGateway): Labels {
 export function networkLocalities(cluster: ClusterEndpoints, gateways: NetworkGateways, proxy: SplitHorizonProxy): NetworkLocalityGroup[] {
   const split = splitHorizon<EncodedEndpoint, LocalityGroup>(cluster.localities(), gateways, proxy, (e) => cluster.mtls(e));
   const out = new Array<NetworkLocalityGroup>(split.length);
+  const sizes: number[] = [];
   for (let i = 0; i < split.length; i++) {
     const { source, entries, weight } = split[i]!;
-    // Reading the body brings the members' offsets up to date; unchanged fields are copied from it.
+    // Reading the body brings the members' offsets up to date; every field is copied out of it
+    // (or out of the gateway's own field), its weight rewritten where it changed.
     const sourceBody = source.body;
-    const parts = new Array<Uint8Array>(entries.length);
     let size = source.localityField.length;
     for (let j = 0; j < entries.length; j++) {
       const x = entries[j]!;
-      let part: Uint8Array;
-      if (x.gateway !== undefined) part = encodeGatewayLbEndpointField(x.gateway, x.weight);
-      else if (x.weight === x.endpoint.weight) part = sourceBody.subarray(x.endpoint.fieldOffset, x.endpoint.fieldOffset + x.endpoint.fieldLength);
-      else part = cluster.encodeWithWeight(x.endpoint, x.weight);
-      parts[j] = part;
-      size += part.length;
+      const n =
+        x.gateway !== undefined
+          ? reweightedSize(gatewayField(x.gateway), 0, GATEWAY_TEMPLATE_WEIGHT, x.weight)
+          : x.weight === x.endpoint.weight
+            ? x.endpoint.fieldLength
+            : reweightedSize(sourceBody, x.endpoint.fieldOffset, x.endpoint.weight, x.weight);
+      sizes[j] = n;
+      size += n;
     }
     const body = Buffer.allocUnsafeSlow(size);
     body.set(source.localityField, 0);
@@ -69,13 +139,17 @@ export function networkLocalities(cluster: ClusterEndpoints, gateways: NetworkGa
     const endpoints = new Array<NetworkEndpoint>(entries.length);
     for (let j = 0; j < entries.length; j++) {
       const x = entries[j]!;
-      const part = parts[j]!;
-      body.set(part, pos);
-      endpoints[j] =
-        x.gateway !== undefined
-          ? new NetworkEndpoint(x.weight, gatewayLabels(x.gateway), pos, part.length, x.gateway)
-          : new NetworkEndpoint(x.weight, x.endpoint.labels, pos, part.length, x.endpoint);
-      pos += part.length;
+      const n = sizes[j]!;
+      if (x.gateway !== undefined) {
+        writeReweighted(gatewayField(x.gateway), 0, GATEWAY_TEMPLATE_WEIGHT, x.weight, body, pos);
+        endpoints[j] = new NetworkEndpoint(x.weight, gatewayLabels(x.gateway), pos, n, x.gateway);
+      } else {
+        const e = x.endpoint;
+        if (x.weight === e.weight) copyRange(sourceBody, e.fieldOffset, n, body, pos);
+        else writeReweighted(sourceBody, e.fieldOffset, e.weight, x.weight, body, pos);
+        endpoints[j] = new NetworkEndpoint(x.weight, e.labels, pos, n, e);
+      }
+      pos += n;
     }
     out[i] = new NetworkLocalityGroup(source.locality, source.localityField, endpoints, weight ?? NO_WEIGHT, body);
   }

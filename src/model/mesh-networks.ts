@@ -137,7 +137,8 @@ export class NetworkGateways {
   /** Identifies the set: equal sets, equal signatures. */
   readonly signature: string;
   private readonly byNetwork = new Map<string, NetworkGateway[]>();
-  private readonly byNetworkAndCluster = new Map<string, NetworkGateway[]>();
+  /** network -> cluster -> gateways (no key building per endpoint lookup). */
+  private readonly byNetworkAndCluster = new Map<string, Map<string, NetworkGateway[]>>();
 
   constructor(gateways: readonly NetworkGateway[]) {
     const unique = new Map<string, NetworkGateway>();
@@ -145,10 +146,13 @@ export class NetworkGateways {
     this.all = [...unique.values()].sort(compareGateways);
     for (const g of this.all) {
       push(this.byNetwork, g.network, g);
-      push(this.byNetworkAndCluster, `${g.network}\u0000${g.cluster}`, g);
+      let byCluster = this.byNetworkAndCluster.get(g.network);
+      if (!byCluster) this.byNetworkAndCluster.set(g.network, (byCluster = new Map()));
+      push(byCluster, g.cluster, g);
     }
     let lcm = 1;
-    for (const list of [...this.byNetwork.values(), ...this.byNetworkAndCluster.values()]) lcm = (lcm * list.length) / gcd(lcm, list.length);
+    const lists = [...this.byNetwork.values(), ...[...this.byNetworkAndCluster.values()].flatMap((m) => [...m.values()])];
+    for (const list of lists) lcm = (lcm * list.length) / gcd(lcm, list.length);
     this.scaleFactor = lcm;
     this.signature = this.all.map(gatewayKey).join('\u0001');
   }
@@ -171,7 +175,7 @@ export class NetworkGateways {
    * selectNetworkGateways for a sidecar): those of its network and cluster, else of its network.
    */
   forEndpoint(network: string, cluster: string): readonly NetworkGateway[] {
-    return this.byNetworkAndCluster.get(`${network}\u0000${cluster}`) ?? this.byNetwork.get(network) ?? NO_GATEWAYS;
+    return this.byNetworkAndCluster.get(network)?.get(cluster) ?? this.byNetwork.get(network) ?? NO_GATEWAYS;
   }
 }
 

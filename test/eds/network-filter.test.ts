@@ -1,6 +1,8 @@
 // Split-horizon EDS (istiod's EndpointsByNetworkFilter) as tables: the pure filter on plain
 // endpoints, then end to end (config -> registry -> encoded view) through the EDS cache.
 import { describe, expect, it } from 'vitest';
+import { ClusterEndpoints } from '../../src/eds/cluster-endpoints.js';
+import { reweightedSize, writeReweighted } from '../../src/eds/network-view.js';
 import { splitHorizon, type NetworkedEndpoint, type SplitLocality } from '../../src/eds/network-filter.js';
 import { NetworkGateways, type NetworkGateway } from '../../src/model/mesh-networks.js';
 import type { Locality } from '../../src/model/locality.js';
@@ -168,6 +170,26 @@ describe('split horizon: end to end through the EDS cache', () => {
     expect(eds.view(C, proxy('r1/z1', { network: 'cluster' }))!.bytes).toBe(eds.view(C, proxy('r9/z9', { network: 'cluster' }))!.bytes);
     // The VM network sees its own endpoints and the cluster's (no gateway: passed through), all scaled by 2.
     expect(endpoints(cla(eds, proxy('r1/z1', { network: 'vm' })))).toEqual(['r1@0:8 10.0.0.1*2,10.1.0.1*6', 'r2@0:4 10.1.0.2*2,10.1.0.3*2']);
+  });
+
+  it('rewrites a cached endpoint field to a scaled weight byte for byte as encoding it afresh would', () => {
+    const { eds, registry } = mesh([...entries, service]);
+    eds.view(C, proxy('r1/z1')); // joins the bodies
+    const cluster = new ClusterEndpoints();
+    cluster.reset(registry.endpointsOf(C));
+    let checked = 0;
+    for (const g of cluster.localities()) {
+      const body = g.body;
+      for (const e of g.endpoints) {
+        for (const w of [1, 2, 127, 128, 300, 16_384, 2_147_483_647, 4_294_967_295]) {
+          const out = new Uint8Array(reweightedSize(body, e.fieldOffset, e.weight, w));
+          expect(writeReweighted(body, e.fieldOffset, e.weight, w, out, 0)).toBe(out.length);
+          expect(Buffer.from(out).toString('hex')).toBe(Buffer.from(cluster.encodeWithWeight(e, w)).toString('hex'));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(32);
   });
 
   it('runs the locality rules on the folded groups: failover priorities, and an emptied locality without weight', () => {
