@@ -16,13 +16,17 @@ const NAME = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
 const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
 
 function parseValue(s: string, line: number): number {
-  switch (s) {
-    case '+Inf':
-    case 'Inf':
+  // Any case, as Go's ParseFloat (Prometheus's reader) takes them: prom-client writes "Nan".
+  switch (s.toLowerCase()) {
+    case '+inf':
+    case 'inf':
+    case '+infinity':
+    case 'infinity':
       return Infinity;
-    case '-Inf':
+    case '-inf':
+    case '-infinity':
       return -Infinity;
-    case 'NaN':
+    case 'nan':
       return NaN;
   }
   const v = Number(s);

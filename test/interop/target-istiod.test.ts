@@ -80,6 +80,10 @@ describe('a remote istiod: commands, debug API, metrics', () => {
     expect(listed.filter((w) => w.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]).map((w) => `WorkloadEntry/${w.metadata.namespace}/${w.metadata.name}`).sort()).toEqual(want);
     // Every agent sees every registration: pushes to converge.
     await until(async () => agents.every((a) => a.visible), (v) => v);
+    // A change every agent needs, so at least one push goes to them all; it converges when the
+    // last one ACKs, which may come after the agents saw their addresses.
+    await target.apply(parseManifests('apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: static, namespace: pay }\nspec: { address: 10.9.9.9, labels: { app: app } }\n', 'we.yaml').resources.map((l) => l.resource));
+    await until(async () => (await metrics.sample(), metrics.summary().convergence?.count ?? 0), (c) => c > 0);
     // Long enough for the 500 ms timer's scrapes between start and finish.
     await new Promise((r) => setTimeout(r, 1200));
 

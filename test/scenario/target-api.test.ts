@@ -15,6 +15,7 @@ import { CommandConfigSink, runShell, toYaml } from '../../src/scenario/config-s
 import { EmbeddedTarget } from '../../src/scenario/embedded-target.js';
 import { DEFAULT_CONTROL_PLANE, parseScenario } from '../../src/scenario/load.js';
 import { autoRegisteredKeys, RemoteTarget } from '../../src/scenario/target.js';
+import { TargetMetrics } from '../../src/scenario/target-metrics.js';
 import { killAll, serveProcess, servingPorts } from '../helpers/serve-process.js';
 
 const MESH = `apiVersion: v1
@@ -110,12 +111,25 @@ describe('a second xdsim reached through commands and its debug API', () => {
     expect(target.configRoute).toBe(`command ${curl('/apply')}`);
     expect(await target.apply(mesh())).toMatch(/^applied 2 resource\(s\) \(\{"applied":\[/);
     expect(await target.autoRegisteredEntries()).toEqual([]);
+    // Its /metrics carries istiod's names, so the same figures come out.
+    const metrics = new TargetMetrics(`${admin}/metrics`);
+    await metrics.start();
 
-    startAgents(target.xds, 3);
+    const three = startAgents(target.xds, 3);
     expect(await until(() => target.autoRegisteredEntries(), (k) => k?.length === 3)).toEqual(expectedKeys(3));
+    await until(async () => three.every((a) => a.visible), (v) => v);
     // Static entries are not auto-registered ones.
     await target.apply(parseManifests('apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: static, namespace: pay }\nspec: { address: 10.9.9.9, labels: { app: app } }\n', 'we.yaml').resources.map((l) => l.resource));
     expect(await target.autoRegisteredEntries()).toEqual(expectedKeys(3));
+    // That entry was pushed to the three agents (registrations may all have landed in their first
+    // EDS answers, which no push needed); it converges when the last one ACKs.
+    await until(async () => (await metrics.sample(), metrics.summary().convergence?.count ?? 0), (c) => c > 0);
+    const m = await metrics.finish();
+    expect(m.connectedProxies).toEqual({ start: 0, end: 3, peak: 3 });
+    expect(m.convergence!.count).toBeGreaterThan(0);
+    expect(m.convergence!.p50Ms).toBeGreaterThan(0);
+    expect(m.pushesByType!['eds']).toBeGreaterThanOrEqual(3);
+    expect(m.failedScrapes).toBe(0);
 
     // A bad document: the server's answer (curl prints the body) is the error.
     await expect(target.apply(parseManifests('apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: { name: we2, namespace: pay }\nspec: { address: 10.9.9.8 }\n', 'x.yaml').resources.map((l) => ({ ...l.resource, spec: { address: 7 } }) as unknown as Resource))).rejects.toThrow(/apply command .* exited with 22: .*address/s);

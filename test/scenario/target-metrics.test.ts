@@ -18,6 +18,9 @@ describe('Prometheus text', () => {
       'h_bucket{le="+Inf"} +Inf',
       'g{ a = "1" } NaN',
       'neg -2.5e-3',
+      // prom-client's spelling.
+      'ratio Nan',
+      'low -inf',
       '',
     ].join('\n');
     const s = parsePromText(text);
@@ -27,6 +30,8 @@ describe('Prometheus text', () => {
       ['h_bucket', { le: '+Inf' }, Infinity],
       ['g', { a: '1' }, NaN],
       ['neg', {}, -0.0025],
+      ['ratio', {}, NaN],
+      ['low', {}, -Infinity],
     ]);
   });
 
