@@ -2,7 +2,7 @@
 // shell command (curl into a second xdsim's admin API, as `kubectl apply -f -` would into a
 // cluster), its failures, and the auto-registered WorkloadEntries read from a debug API
 // (/debug/configz of `xdsim serve`) and from the embedded control plane's store.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent.js';
 import { parseManifests } from '../../src/config/parse.js';
 import type { Resource } from '../../src/config/resources.js';
+import { channelCredentials, tlsChannelOptions } from '../../src/security/tls.js';
 import { CommandConfigSink, runShell, toYaml } from '../../src/scenario/config-sink.js';
+import { endpointsProxy, Observers } from '../../src/scenario/observer.js';
 import { EmbeddedTarget } from '../../src/scenario/embedded-target.js';
 import { DEFAULT_CONTROL_PLANE, parseScenario } from '../../src/scenario/load.js';
 import { autoRegisteredKeys, RemoteTarget } from '../../src/scenario/target.js';
@@ -269,5 +271,44 @@ describe('xdsim run target flags', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(cases[i]![1]);
     });
+  });
+});
+
+describe('TLS to the target', () => {
+  it("the target's transport gets an observer through mTLS to a server named as istiod is, and nothing less does", { timeout: 60_000 }, async () => {
+    const f = (n: string) => path.join(dir, n);
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=xdsim-test-ca');
+    // The server's certificate names istiod's service, not the address connected to.
+    writeFileSync(f('server.cnf'), 'subjectAltName=DNS:istiod.istio-system.svc\n');
+    writeFileSync(f('client.cnf'), 'subjectAltName=DNS:vm\n');
+    for (const who of ['server', 'client']) {
+      openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${who}.key`), '-out', f(`${who}.csr`), '-subj', `/CN=${who}`);
+      openssl('x509', '-req', '-in', f(`${who}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${who}.pem`), '-days', '1', '-extfile', f(`${who}.cnf`));
+    }
+    const meshFile = f('mesh.yaml');
+    writeFileSync(meshFile, MESH);
+    const server = serveProcess(['-f', meshFile, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--tls-cert', f('server.pem'), '--tls-key', f('server.key'), '--client-ca', f('ca.pem')]);
+    const ports = await servingPorts(server);
+    const cluster = 'outbound|80||app.pay.svc.cluster.local';
+    const observe = async (t: RemoteTarget): Promise<number> => {
+      const obs = new Observers({
+        xds: t.xds,
+        ...(t.transport ? { credentials: channelCredentials(t.transport), channelOptions: tlsChannelOptions(t.transport) } : {}),
+      });
+      obs.add(cluster, endpointsProxy(cluster));
+      try {
+        return (await obs.start(3000)).ready;
+      } finally {
+        obs.stop();
+      }
+    };
+    const address = `127.0.0.1:${ports.xds}`;
+    const tls = { caFile: f('ca.pem'), certFile: f('client.pem'), keyFile: f('client.key'), sni: 'istiod.istio-system.svc' };
+    expect(await observe(new RemoteTarget({ address, tls }))).toBe(1);
+    // Plaintext, the wrong name, no client certificate: no answer.
+    expect(await observe(new RemoteTarget({ address }))).toBe(0);
+    expect(await observe(new RemoteTarget({ address, tls: { ...tls, sni: 'other.example' } }))).toBe(0);
+    expect(await observe(new RemoteTarget({ address, tls: { caFile: tls.caFile, sni: tls.sni } }))).toBe(0);
   });
 });
