@@ -4,7 +4,8 @@ import { applyLoaded, loadConfigPaths } from '../config/load.js';
 import { ConfigStore } from '../config/store.js';
 import { EdsCache } from '../eds/eds-cache.js';
 import { Registry } from '../model/registry.js';
-import { NetworkGateways, loadMeshNetworksFile } from '../model/mesh-networks.js';
+import { loadMeshNetworksFile, type MeshNetworks } from '../model/mesh-networks.js';
+import { meshGateways } from '../model/service-gateways.js';
 import { CliError } from './errors.js';
 
 export interface LoadedMesh {
@@ -34,12 +35,15 @@ export async function loadMesh(paths: readonly string[], meshNetworksFile?: stri
   applyLoaded(store, loaded);
   const registry = new Registry(store);
   const eds = new EdsCache(registry);
+  let meshNetworks: MeshNetworks | undefined;
   if (meshNetworksFile !== undefined) {
     const mn = await loadMeshNetworksFile(meshNetworksFile);
     reportDiagnostics(mn.diagnostics);
     if (hasErrors(mn.diagnostics)) throw new CliError(`${countBySeverity(mn.diagnostics).error} error(s) in ${meshNetworksFile}; nothing computed`);
-    eds.setNetworkGateways(NetworkGateways.fromMeshNetworks(mn.meshNetworks));
+    meshNetworks = mn.meshNetworks;
   }
+  // meshNetworks' gateways and those of Services labeled with a network (a one-shot command: no watch).
+  eds.setNetworkGateways(meshGateways(store, meshNetworks));
   return { store, registry, eds };
 }
 

@@ -174,8 +174,9 @@ function normalise(obj: Record<string, unknown>, kind: ResourceKind): { resource
 
   const r: Record<string, unknown> = { apiVersion: obj['apiVersion'], kind, metadata };
   if (kind !== 'ServiceAccount' && obj['spec'] !== undefined) r['spec'] = obj['spec'];
-  // Only WorkloadEntry status means anything to xdsim (health conditions, SPEC §2).
-  if (kind === 'WorkloadEntry' && obj['status'] !== undefined) r['status'] = obj['status'];
+  // Only two statuses mean anything to xdsim: a WorkloadEntry's health conditions (SPEC §2) and a
+  // Service's LoadBalancer ingress, the address of a network gateway (src/model/service-gateways.ts).
+  if ((kind === 'WorkloadEntry' || kind === 'Service') && obj['status'] !== undefined) r['status'] = obj['status'];
   return { resource: r as unknown as Resource, issues };
 }
 

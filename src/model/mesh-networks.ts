@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Diagnostic } from '../config/diagnostics.js';
+import { DEFAULT_CLUSTER_ID } from './labels.js';
 import { compileSchema, findingToDiagnostic, locate, readYamlDocuments, validateValue, type DocCtx } from '../config/yaml-validate.js';
 
 const Endpoint = Type.Object(
@@ -80,9 +81,10 @@ function semanticChecks(ctx: DocCtx, m: MeshNetworks): Diagnostic[] {
     (nw.gateways ?? []).forEach((g, i) => {
       const path = ['networks', name, 'gateways', i];
       if ((g.address === undefined) === (g.registryServiceName === undefined)) at(path, 'error', 'exactly one of address or registryServiceName');
-      else if (g.registryServiceName !== undefined)
-        at([...path, 'registryServiceName'], 'warning', 'gateways named by registry service are not resolved by xdsim (no Kubernetes registry); ignored');
-      else if (isIP(g.address!) === 0)
+      else if (g.registryServiceName !== undefined) {
+        if (!(nw.endpoints ?? []).some((e) => e.fromRegistry === DEFAULT_CLUSTER_ID))
+          at([...path, 'registryServiceName'], 'warning', `istiod looks this Service up only in the registries the network lists in fromRegistry, and xdsim's one registry is "${DEFAULT_CLUSTER_ID}"; ignored`);
+      } else if (isIP(g.address!) === 0)
         at([...path, 'address'], 'warning', 'a hostname gateway is resolved by istiod through DNS, which xdsim does not do; ignored');
     });
   }

@@ -18,7 +18,8 @@ import { XdsServer, type ServerLimits } from '../xds/server.js';
 import { createLogger } from './logger.js';
 import { hostname } from 'node:os';
 import { StateJournal } from '../persist/journal.js';
-import { NetworkGateways, loadMeshNetworksFile, type MeshNetworks } from '../model/mesh-networks.js';
+import { loadMeshNetworksFile, type MeshNetworks } from '../model/mesh-networks.js';
+import { watchNetworkGateways } from '../model/service-gateways.js';
 import { WorkloadEntryController } from '../registration/controller.js';
 import { registrationHooks } from '../registration/xds-hooks.js';
 import { validateIdentityFromEnv } from '../registration/identity.js';
@@ -134,7 +135,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     if (hasErrors(loaded.diagnostics)) throw new ConfigLoadError(loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic));
     meshNetworks = loaded.meshNetworks;
   }
-  if (meshNetworks) eds.setNetworkGateways(NetworkGateways.fromMeshNetworks(meshNetworks));
+  // meshNetworks' gateways and those of Services labeled with a network, kept current.
+  const stopGatewayWatch = watchNetworkGateways(store, eds, meshNetworks);
   const cache = new XdsCache(registry, eds);
   const metrics = new XdsMetrics({ defaultMetrics: opts.processMetrics !== false });
   // Registration warnings are per connecting proxy (a node without INSTANCE_IPS, a missing
@@ -211,6 +213,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         workloadEntries?.close();
         journal?.close();
         cache.close();
+        stopGatewayWatch();
         eds.close();
         registry.close();
         metrics.close();

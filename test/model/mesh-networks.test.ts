@@ -1,7 +1,9 @@
 // meshNetworks as istiod reads it: validation with file:line, and the gateway set split horizon uses.
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../src/config/diagnostics.js';
+import type { KubeService } from '../../src/config/resources.js';
 import { NetworkGateways, parseMeshNetworks } from '../../src/model/mesh-networks.js';
+import { serviceGateways } from '../../src/model/service-gateways.js';
 
 const lines = (text: string) => parseMeshNetworks(text, 'networks.yaml').diagnostics.map(formatDiagnostic);
 
@@ -52,5 +54,40 @@ describe('meshNetworks', () => {
     expect(g.forEndpoint('c', 'Kubernetes').length).toBe(3);
     expect(g.forEndpoint('z', '')).toEqual([]);
     expect(NetworkGateways.fromMeshNetworks({ networks: { a: {} } }).enabled).toBe(false);
+  });
+});
+
+describe('gateways found in the registry (Services)', () => {
+  const gwSvc = (labels: Record<string, string>, spec: Partial<KubeService['spec']>, status?: unknown): KubeService =>
+    ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'istio-eastwestgateway', namespace: 'istio-system', labels },
+      spec: { ports: [{ name: 'tls', port: 15443 }], ...spec },
+      ...(status ? { status } : {}),
+    }) as KubeService;
+  const lb = { loadBalancer: { ingress: [{ ip: '192.0.2.50' }, { ip: '192.0.2.51' }] } };
+  const net = { 'topology.istio.io/network': 'vm-network' };
+
+  it.each([
+    ['labeled LoadBalancer: one gateway per ingress IP, cluster Kubernetes, port 15443', gwSvc(net, { type: 'LoadBalancer' }, lb), ['vm-network Kubernetes 192.0.2.50:15443', 'vm-network Kubernetes 192.0.2.51:15443']],
+    ['externalIPs count on any type', gwSvc(net, { externalIPs: ['198.51.100.5'] } as never), ['vm-network Kubernetes 198.51.100.5:15443']],
+    ['a gatewayPort label the Service exposes', gwSvc({ ...net, 'networking.istio.io/gatewayPort': '15444' }, { type: 'LoadBalancer', ports: [{ port: 15444 }] }, lb), ['vm-network Kubernetes 192.0.2.50:15444', 'vm-network Kubernetes 192.0.2.51:15444']],
+    ['a gateway port the Service does not expose: no gateway for a sidecar', gwSvc(net, { type: 'LoadBalancer', ports: [{ port: 80 }] }, lb), []],
+    ['LoadBalancer status on a ClusterIP Service is not an address', gwSvc(net, { type: 'ClusterIP' }, lb), []],
+    ['no network label, not named by meshNetworks: no gateway', gwSvc({}, { type: 'LoadBalancer' }, lb), []],
+  ])('%s', (_name, svc, want) => {
+    expect(serviceGateways(svc, undefined).map((g) => `${g.network} ${g.cluster} ${g.address}:${g.port}`)).toEqual(want);
+  });
+
+  it('registryServiceName: a Service of that hostname, for networks listing this registry in fromRegistry', () => {
+    const svc = gwSvc({}, { type: 'LoadBalancer' }, lb);
+    const gw = { registryServiceName: 'istio-eastwestgateway.istio-system.svc.cluster.local', port: 15443 };
+    const listed = { networks: { vm: { endpoints: [{ fromRegistry: 'Kubernetes' }], gateways: [gw] } } };
+    expect(serviceGateways(svc, listed).map((g) => `${g.network} ${g.address}:${g.port}`)).toEqual(['vm 192.0.2.50:15443', 'vm 192.0.2.51:15443']);
+    expect(serviceGateways(svc, { networks: { vm: { endpoints: [{ fromRegistry: 'other' }], gateways: [gw] } } })).toEqual([]);
+    expect(lines('networks:\n  vm:\n    gateways:\n    - {registryServiceName: gw.istio-system.svc.cluster.local, port: 15443}\n')).toEqual([
+      'networks.yaml:4 MeshNetworks networks.vm.gateways[0].registryServiceName: warning: istiod looks this Service up only in the registries the network lists in fromRegistry, and xdsim\'s one registry is "Kubernetes"; ignored',
+    ]);
   });
 });

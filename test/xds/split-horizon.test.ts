@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../src/proto/index.js';
 import { svc, we } from '../helpers/mesh.js';
-import { node, planePerTest, SotwClient, startPlane } from './helpers.js';
+import { acked, admin, node, planePerTest, SotwClient, startPlane } from './helpers.js';
 
 const scope = planePerTest();
 const HOST = 'a.pay.svc.cluster.local';
@@ -40,6 +40,35 @@ describe('split-horizon EDS over xDS', () => {
     // No network: the VM network (which has a gateway) through it; the cluster network (none) directly.
     expect(hosts(await eds(plane.xdsPort, {}))).toEqual(['10.0.0.1:80*1', '192.0.2.7:15443*3']);
     expect(hosts(await eds(plane.xdsPort, { NETWORK: 'cluster', REQUESTED_NETWORK_VIEW: 'cluster' }))).toEqual(['10.0.0.1:80*1']);
+  });
+
+  it('a Service labeled with a network is its gateway: applying it folds the VM network, deleting it lets the endpoints through again', async () => {
+    const plane = (scope.plane = await startPlane(resources));
+    const c = new SotwClient(plane.xdsPort);
+    scope.cleanups.push(() => c.close());
+    const subscribe = { node: node('sidecar~10.9.9.20~p.pay~pay.svc.cluster.local', 'r1/z1', { NETWORK: 'cluster' }), type_url: TYPE_URL.ENDPOINT, resource_names: [C] };
+    c.send(subscribe);
+    const first = await c.recv();
+    expect(hosts((first.resources as Cla[])[0]!)).toEqual(['10.0.0.1:80*1', '10.1.0.1:80*1', '10.1.0.2:80*2']);
+    c.ack(first.raw, [C]);
+    await acked(plane, first.raw.nonce!);
+
+    const gateway = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'istio-eastwestgateway', namespace: 'istio-system', labels: { 'topology.istio.io/network': 'vm-network' } },
+      spec: { type: 'LoadBalancer', ports: [{ name: 'tls', port: 15443 }] },
+      status: { loadBalancer: { ingress: [{ ip: '192.0.2.60' }] } },
+    };
+    expect((await admin(plane, '/apply', { method: 'POST', body: JSON.stringify(gateway) })).status).toBe(200);
+    const folded = await c.recv();
+    expect(hosts((folded.resources as Cla[])[0]!)).toEqual(['10.0.0.1:80*1', '192.0.2.60:15443*3']);
+    c.ack(folded.raw, [C]);
+    await acked(plane, folded.raw.nonce!);
+
+    expect((await admin(plane, '/delete', { method: 'POST', body: JSON.stringify(gateway) })).status).toBe(200);
+    const back = await c.recv();
+    expect(hosts((back.resources as Cla[])[0]!)).toEqual(['10.0.0.1:80*1', '10.1.0.1:80*1', '10.1.0.2:80*2']);
   });
 
   it('a meshNetworks file with an error stops the start, naming file and line', async () => {
