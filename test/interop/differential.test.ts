@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { rmSync, writeFileSync } from 'node:fs';
 import { Rng } from '../../src/topology/generate.js';
 import { loadConfigPaths } from '../../src/config/load.js';
+import type { Resource } from '../../src/config/resources.js';
 import { compareClusterLoadAssignment, type Difference } from './differential/compare.js';
 import { compareMesh, proxyNode, type MeshCounts } from './differential/compare-mesh.js';
 import { isKnown, knownDifferences } from './differential/known-differences.js';
@@ -53,8 +54,14 @@ function report(unknown: Difference[]): string {
 }
 
 /** Both servers on one batch of meshes; each mesh compared, then changed and compared again. */
-async function runBatch(meshes: Mesh[], withChanges: boolean, sendUnhealthy = false, meshNetworks?: string): Promise<Difference[]> {
-  const { dir, remove } = writeMeshDir(meshes.flatMap((m) => m.resources));
+/** Network gateways as Kubernetes Services: loaded with the meshes; `removeLater` deleted from both servers at run time, then every mesh compared again. */
+interface GatewayServices {
+  all: Resource[];
+  removeLater: Resource[];
+}
+
+async function runBatch(meshes: Mesh[], withChanges: boolean, sendUnhealthy = false, meshNetworks?: string, gatewayServices?: GatewayServices): Promise<Difference[]> {
+  const { dir, remove } = writeMeshDir([...meshes.flatMap((m) => m.resources), ...(gatewayServices?.all ?? [])]);
   let meshNetworksFile: string | undefined;
   if (meshNetworks !== undefined) {
     // Outside the mesh directory: both servers read that as manifests.
@@ -111,6 +118,17 @@ async function runBatch(meshes: Mesh[], withChanges: boolean, sendUnhealthy = fa
         unknown.push(...record(after));
       }
     }
+    if (gatewayServices?.removeLater.length) {
+      const yaml = toYaml(gatewayServices.removeLater);
+      await Promise.all([adminPost(ours.adminPort, '/delete', yaml), peer.remove(yaml)]);
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      const what = gatewayServices.removeLater.map((r) => `${r.metadata.namespace}/${r.metadata.name}`).join(', ');
+      for (const mesh of meshes) {
+        const after = await compareMesh(mesh, ours.target, peer.xds, counts);
+        for (const d of after) d.where = `${d.where} after deleting gateway Service ${what}`;
+        unknown.push(...record(after));
+      }
+    }
     totals.meshes += meshes.length;
     totals.proxies += counts.proxies;
     totals.resources += counts.resources;
@@ -137,6 +155,29 @@ function randomGateways(seed: number, networks: number): GatewaySpec[] {
     for (let g = 0; g < count; g++) out.push({ network: `network-${n}`, address: `203.0.${n}.${rng.pick([2, 9, 10, 100])}${g}`, port: rng.pick([15443, 15443, 15444]) });
   }
   return out;
+}
+
+/** The same gateways as Services labeled with their network: one LoadBalancer Service per (network, port), its gateways as ingress IPs, some as externalIPs. */
+function gatewayServices(seed: number, gateways: readonly GatewaySpec[]): Resource[] {
+  const rng = new Rng(seed);
+  const byService = new Map<string, GatewaySpec[]>();
+  for (const g of gateways) byService.set(`${g.network}|${g.port}`, [...(byService.get(`${g.network}|${g.port}`) ?? []), g]);
+  return [...byService.values()].map((gs, i) => {
+    const { network, port } = gs[0]!;
+    const external = gs.filter(() => rng.chance(0.3)).map((g) => g.address);
+    const ingress = gs.filter((g) => !external.includes(g.address)).map((g) => ({ ip: g.address }));
+    return {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: `eastwest-${i}`,
+        namespace: 'istio-system',
+        labels: { 'topology.istio.io/network': network, ...(port !== 15443 ? { 'networking.istio.io/gatewayPort': String(port) } : {}) },
+      },
+      spec: { type: 'LoadBalancer', ports: [{ name: 'tls', port }], ...(external.length ? { externalIPs: external } : {}) },
+      ...(ingress.length ? { status: { loadBalancer: { ingress } } } : {}),
+    } as unknown as Resource;
+  });
 }
 
 function meshNetworksYaml(gateways: readonly GatewaySpec[], networks: number): string {
@@ -194,6 +235,19 @@ describe('xdsim vs the istiod peer (differential)', () => {
       const fewer = gateways.filter((_, i) => i !== (start / BATCH) % gateways.length);
       totals.gatewaySets++;
       unknown.push(...(await runBatch(meshes, false, false, meshNetworksYaml(fewer, networks))));
+    }
+    expect(unknown, report(unknown)).toEqual([]);
+  }, 1_800_000);
+
+  it(`multi-network: ${MULTI_NETWORK_MESHES / 2} random meshes with gateways as Services labeled topology.istio.io/network, then one deleted at run time`, async () => {
+    const unknown: Difference[] = [];
+    for (let start = 0; start < MULTI_NETWORK_MESHES / 2; start += BATCH) {
+      const networks = 2 + ((start / BATCH) % 2);
+      const meshes = Array.from({ length: Math.min(BATCH, MULTI_NETWORK_MESHES / 2 - start) }, (_, k) => randomMesh(50_000 + start + k, 50_000 + start + k + 1, { networks }));
+      const services = gatewayServices(60_000 + start, randomGateways(60_000 + start, networks));
+      totals.gatewaySets += 2;
+      // meshNetworks without addresses names the networks, as a real mesh does beside labeled Services.
+      unknown.push(...(await runBatch(meshes, false, false, meshNetworksYaml([], networks), { all: services, removeLater: [services[(start / BATCH) % services.length]!] })));
     }
     expect(unknown, report(unknown)).toEqual([]);
   }, 1_800_000);
