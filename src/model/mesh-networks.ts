@@ -33,7 +33,7 @@ const Network = Type.Object(
   { additionalProperties: false },
 );
 
-const MeshNetworksSchema = Type.Object(
+export const MeshNetworksSchema = Type.Object(
   { networks: Type.Record(Type.String(), Network, { expected: 'a map of network name -> {endpoints, gateways}' }) },
   { additionalProperties: false },
 );
@@ -57,7 +57,7 @@ export function parseMeshNetworks(text: string, file: string): { meshNetworks: M
   for (const f of findings) diagnostics.push(findingToDiagnostic(doc.ctx, [], f, { kind: 'MeshNetworks' }));
   if (failed) return { meshNetworks, diagnostics };
   const value = doc.value as MeshNetworks;
-  diagnostics.push(...semanticChecks(doc.ctx, value));
+  diagnostics.push(...meshNetworksChecks(doc.ctx, [], value));
   if (!diagnostics.some((d) => d.severity === 'error')) meshNetworks.networks = value.networks;
   return { meshNetworks, diagnostics };
 }
@@ -66,11 +66,14 @@ export async function loadMeshNetworksFile(file: string): Promise<{ meshNetworks
   return parseMeshNetworks(await readFile(file, 'utf8'), file);
 }
 
-/** What istiod's ValidateMeshNetworks refuses, and what xdsim cannot honour (warnings). */
-function semanticChecks(ctx: DocCtx, m: MeshNetworks): Diagnostic[] {
+/**
+ * What istiod's ValidateMeshNetworks refuses, and what xdsim cannot honour (warnings), for a
+ * schema-valid value found at `base` in the document (a scenario holds one under controlPlane).
+ */
+export function meshNetworksChecks(ctx: DocCtx, base: (string | number)[], m: MeshNetworks, subject: { kind?: string; name?: string } = { kind: 'MeshNetworks' }): Diagnostic[] {
   const out: Diagnostic[] = [];
   const at = (path: (string | number)[], severity: Diagnostic['severity'], message: string): void => {
-    out.push(findingToDiagnostic(ctx, [], { severity, path, message }, { kind: 'MeshNetworks' }));
+    out.push(findingToDiagnostic(ctx, [], { severity, path: [...base, ...path], message }, subject));
   };
   for (const [name, nw] of Object.entries(m.networks)) {
     (nw.endpoints ?? []).forEach((e, i) => {

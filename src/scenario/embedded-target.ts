@@ -42,6 +42,7 @@ export class EmbeddedTarget implements ControlPlaneTarget {
       registration: true,
       gracePeriodMs: c.gracePeriodMs,
       validateIdentity: c.validateIdentity,
+      ...(c.meshNetworks ? { meshNetworks: c.meshNetworks } : {}),
       ...(issuer ? { tokenAuth: issuer.authOptions() } : {}),
       logger,
       processMetrics: false,

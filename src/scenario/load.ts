@@ -12,6 +12,7 @@ import { dedupeLoaded, parseManifests, parseObjectsAt, type LoadedResource } fro
 import { keyOf, type Resource, type WorkloadGroup } from '../config/resources.js';
 import type { Path } from '../config/semantic.js';
 import { ConfigStore } from '../config/store.js';
+import { meshNetworksChecks } from '../model/mesh-networks.js';
 import { compileSchema, findingToDiagnostic, readYamlDocuments, suggestion, validateValue, type DocCtx, type Finding } from '../config/yaml-validate.js';
 import { Registry } from '../model/registry.js';
 import { generateMesh, type MeshOptions } from '../topology/generate.js';
@@ -156,6 +157,10 @@ class ScenarioBuilder {
       autoSendUnhealthyEndpoints: cp.autoSendUnhealthyEndpoints ?? DEFAULT_CONTROL_PLANE.autoSendUnhealthyEndpoints,
       validateIdentity: cp.validateIdentity ?? DEFAULT_CONTROL_PLANE.validateIdentity,
     };
+    if (cp.meshNetworks) {
+      controlPlane.meshNetworks = cp.meshNetworks;
+      this.diagnostics.push(...meshNetworksChecks(this.ctx, ['controlPlane', 'meshNetworks'], cp.meshNetworks, this.subject));
+    }
     if (cp.target) {
       const t = cp.target;
       controlPlane.target = {

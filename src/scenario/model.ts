@@ -5,6 +5,7 @@ import type { LoadedResource } from '../config/parse.js';
 import type { ChurnSpec } from '../fleet/churn.js';
 import type { MeshOptions } from '../topology/generate.js';
 import type { RemoteTargetSpec } from './target.js';
+import type { MeshNetworks } from '../model/mesh-networks.js';
 
 export interface ControlPlaneSettings {
   gracePeriodMs: number;
@@ -16,6 +17,8 @@ export interface ControlPlaneSettings {
   autoSendUnhealthyEndpoints: boolean;
   /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (default true, as istiod). */
   validateIdentity: boolean;
+  /** istiod's meshNetworks, for the embedded control plane. */
+  meshNetworks?: MeshNetworks;
   /** Run against this control plane instead of the embedded one (the settings above are then the target's own business). */
   target?: RemoteTargetSpec;
 }

@@ -3,6 +3,7 @@
 // closed so a misspelt field is warned about, not silently ignored.
 import { Type, type Static } from '@sinclair/typebox';
 import { DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN } from './units.js';
+import { MeshNetworksSchema } from '../model/mesh-networks.js';
 
 export const SCENARIO_API_VERSION = 'xdsim.io/v1alpha1';
 
@@ -78,6 +79,8 @@ const ControlPlaneSchema = Type.Object(
     autoSendUnhealthyEndpoints: Type.Optional(Type.Boolean()),
     /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY */
     validateIdentity: Type.Optional(Type.Boolean()),
+    /** istiod's meshNetworks (`xdsim serve --mesh-networks`): networks and their gateways. */
+    meshNetworks: Type.Optional(MeshNetworksSchema),
     /** A control plane at an address instead of the embedded one (`xdsim run --target`). */
     target: Type.Optional(
       Type.Object(
