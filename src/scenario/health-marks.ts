@@ -17,11 +17,16 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-export function selectEntries(store: ConfigStore, sel: AgentSelector): WorkloadEntry[] {
+/**
+ * `staticOnly`: only entries no agent registered (no auto-registration annotation); with agents
+ * probing, the timeline reaches the others through their probes.
+ */
+export function selectEntries(store: ConfigStore, sel: AgentSelector, staticOnly = false): WorkloadEntry[] {
   let [ns, group] = sel.group ? sel.group.split('/') : [undefined, undefined];
   if (sel.group && group === undefined) [ns, group] = ['default', ns];
   const matching = store.list('WorkloadEntry', ns).filter((we) => {
     if (group !== undefined && we.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP] !== group) return false;
+    if (staticOnly && we.metadata.annotations?.[ANNOTATION_AUTO_REGISTRATION_GROUP]) return false;
     return sel.locality === undefined || localityMatches(workloadFromEntry(we).locality, sel.locality);
   });
   const n = sel.count !== undefined ? Math.min(sel.count, matching.length) : Math.round((sel.fraction ?? 1) * matching.length);
@@ -34,8 +39,8 @@ export function selectEntries(store: ConfigStore, sel: AgentSelector): WorkloadE
 }
 
 /** Sets Healthy True/False on the selected entries in one batch; returns how many changed. */
-export function markHealth(store: ConfigStore, sel: AgentSelector, healthy: boolean, now = new Date()): { selected: number; changed: number } {
-  const entries = selectEntries(store, sel);
+export function markHealth(store: ConfigStore, sel: AgentSelector, healthy: boolean, now = new Date(), staticOnly = false): { selected: number; changed: number } {
+  const entries = selectEntries(store, sel, staticOnly);
   const at = now.toISOString();
   const ops: ConfigOp[] = [];
   for (const we of entries) {

@@ -325,6 +325,12 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
             // The control plane hears it from the agents: their probes fail or pass, and the
             // health report travels over xDS as from a real VM.
             result = await fleet.act(a.kind, a.selector);
+            // Entries no agent stands behind (static WorkloadEntries of the mesh) are marked in
+            // the embedded store, as a health check outside the mesh would; a whole locality only.
+            if (cp && !a.selector.group && a.selector.count === undefined && a.selector.fraction === undefined) {
+              const m = markHealth(cp.store, a.selector, a.kind === 'healthy', new Date(), true);
+              if (m.selected) result += `; ${m.changed} of ${m.selected} static entr(ies) marked ${a.kind}`;
+            }
             break;
           }
           // Agents without a probe have no health to report: the embedded store is marked instead.

@@ -93,7 +93,7 @@ describe('xdsim run, end to end', () => {
     const r = await runScenario(loaded.scenario!, { logLevel: 'silent' });
     expect(r.expectations.filter((e) => !e.pass)).toEqual([]);
     expect(r.pass).toBe(true);
-    // At the end the 8 agents of us-east/1a are marked unhealthy, so out of EDS.
+    // At the end the 8 agents of us-east/1a report unhealthy, so are out of EDS.
     expect(r.agents).toMatchObject({ total: 24, registered: 24, registeredPeak: 24, connectedPeak: 24, visibleInEds: 16 });
     expect(r.agents.edsVisible!.count).toBeGreaterThanOrEqual(24);
     expect(r.leakedEntries).toBe(0);
@@ -102,7 +102,13 @@ describe('xdsim run, end to end', () => {
     expect(decodeHistogram(r.convergence.histogram).totalCount).toBe(r.convergence.count);
     expect(r.server.cpu.scope).toBe('process');
     expect(r.timeline).toHaveLength(1);
-    expect(r.timeline[0]!.result).toMatch(/^8 of 8 selected entr\(ies\) marked unhealthy$/);
+    // The zone went down through its agents' probes, reported over xDS.
+    expect(r.timeline[0]!.result).toBe("pay/app: 8 agent(s)' probes fail from their next period");
+    expect(r.agents.healthReports!.unhealthy).toBeGreaterThanOrEqual(8);
+    // Seen from the agents: the registrations and the 8 flips reached every subscribed agent.
+    expect(r.clientConvergence!.byKind.health!.count).toBe(8);
+    expect(r.clientConvergence!.byKind.registration!.count).toBeGreaterThan(0);
+    expect(r.clientConvergence!.incomplete).toBe(0);
   });
 
   it('breaking the failover rule fails the run with exit 1 and a readable reason', { timeout: 60_000 }, async () => {
