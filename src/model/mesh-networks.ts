@@ -80,10 +80,16 @@ export function meshNetworksChecks(ctx: DocCtx, base: (string | number)[], m: Me
       const path = ['networks', name, 'endpoints', i];
       if ((e.fromCidr === undefined) === (e.fromRegistry === undefined)) at(path, 'error', 'exactly one of fromCidr or fromRegistry');
       else if (e.fromCidr !== undefined && !isCidr(e.fromCidr)) at([...path, 'fromCidr'], 'error', `expected a CIDR such as 10.0.0.0/16, got "${e.fromCidr}"`);
+      else if (e.fromRegistry !== undefined && !DNS1123_LABEL.test(e.fromRegistry))
+        at([...path, 'fromRegistry'], 'error', `expected a registry name (a DNS-1123 label), got "${e.fromRegistry}"`);
     });
     (nw.gateways ?? []).forEach((g, i) => {
       const path = ['networks', name, 'gateways', i];
       if ((g.address === undefined) === (g.registryServiceName === undefined)) at(path, 'error', 'exactly one of address or registryServiceName');
+      else if (g.registryServiceName !== undefined && !isFqdn(g.registryServiceName))
+        at([...path, 'registryServiceName'], 'error', `expected a service hostname, got "${g.registryServiceName}"`);
+      else if (g.address !== undefined && isIP(g.address) === 0 && !isFqdn(g.address))
+        at([...path, 'address'], 'error', `expected an IP address or a DNS name, got "${g.address}"`);
       else if (g.registryServiceName !== undefined) {
         if (!(nw.endpoints ?? []).some((e) => e.fromRegistry === DEFAULT_CLUSTER_ID))
           at([...path, 'registryServiceName'], 'warning', `istiod looks this Service up only in the registries the network lists in fromRegistry, and xdsim's one registry is "${DEFAULT_CLUSTER_ID}"; ignored`);
@@ -94,9 +100,20 @@ export function meshNetworksChecks(ctx: DocCtx, base: (string | number)[], m: Me
   return out;
 }
 
+const DNS1123_LABEL = /^[a-zA-Z0-9](?:[-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
+
+/** istiod's ValidateFQDN: DNS-1123 labels, a top-level one not all digits, a trailing dot allowed. */
+function isFqdn(s: string): boolean {
+  if (s.length === 0 || s.length > 255) return false;
+  const parts = s.split('.');
+  if (/^\d+$/.test(parts[parts.length - 1]!)) return false;
+  return parts.every((p, i) => (i === parts.length - 1 && p === '') || DNS1123_LABEL.test(p));
+}
+
+/** istiod's ValidateIPSubnet: a prefix, or a single address. */
 function isCidr(s: string): boolean {
   const slash = s.indexOf('/');
-  if (slash < 0) return false;
+  if (slash < 0) return isIP(s) !== 0;
   const ip = s.slice(0, slash);
   const bits = s.slice(slash + 1);
   const v = isIP(ip);

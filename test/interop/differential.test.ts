@@ -152,7 +152,7 @@ function randomGateways(seed: number, networks: number): GatewaySpec[] {
   const out: GatewaySpec[] = [];
   for (let n = 1; n <= networks; n++) {
     const count = n === 1 ? rng.int(1, 3) : rng.pick([0, 1, 1, 2, 3]);
-    for (let g = 0; g < count; g++) out.push({ network: `network-${n}`, address: `203.0.${n}.${rng.pick([2, 9, 10, 100])}${g}`, port: rng.pick([15443, 15443, 15444]) });
+    for (let g = 0; g < count; g++) out.push({ network: `network-${n}`, address: `203.0.${n}.${rng.pick([2, 9, 10, 100]) + 3 * g}`, port: rng.pick([15443, 15443, 15444]) });
   }
   return out;
 }

@@ -28,6 +28,8 @@ describe('meshNetworks', () => {
     ['a port out of range', 'networks:\n  n1:\n    gateways:\n    - {address: 192.0.2.1, port: 70000}\n', ['networks.yaml:4 MeshNetworks networks.n1.gateways[0].port: expected an integer 1..65535, got 70000']],
     ['neither address nor service', 'networks:\n  n1:\n    gateways:\n    - port: 15443\n', ['networks.yaml:4 MeshNetworks networks.n1.gateways[0]: exactly one of address or registryServiceName']],
     ['a bad CIDR', 'networks:\n  n1:\n    endpoints:\n    - fromCidr: 10.0.0.0/33\n', ['networks.yaml:4 MeshNetworks networks.n1.endpoints[0].fromCidr: expected a CIDR such as 10.0.0.0/16, got "10.0.0.0/33"']],
+    ['an address neither IP nor DNS name', 'networks:\n  n1:\n    gateways:\n    - {address: 203.0.1.1001, port: 15443}\n', ['networks.yaml:4 MeshNetworks networks.n1.gateways[0].address: expected an IP address or a DNS name, got "203.0.1.1001"']],
+    ['a registry name that is no DNS label', 'networks:\n  n1:\n    endpoints:\n    - fromRegistry: my_cluster\n', ['networks.yaml:4 MeshNetworks networks.n1.endpoints[0].fromRegistry: expected a registry name (a DNS-1123 label), got "my_cluster"']],
     ['a typo', 'networks:\n  n1:\n    gatways: []\n', ['networks.yaml:3 MeshNetworks networks.n1.gatways: warning: unknown field, ignored (did you mean "gateways"?)']],
     [
       'a hostname gateway (istiod resolves it through DNS; xdsim does not)',
