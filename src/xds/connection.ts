@@ -487,6 +487,7 @@ export abstract class XdsConnection implements ConnectionInfo {
 
   protected countNack(t: XdsType, detail: RpcStatus): void {
     this.ctx.metrics.rejects[t].inc();
+    this.ctx.metrics.totalRejects.inc(t);
     this.ctx.limiter.warn(`nack-${t}`, { conn: this.id, message: detail.message?.slice(0, 1000) }, `${t.toUpperCase()} NACK`);
   }
 

@@ -38,6 +38,8 @@ export class XdsMetrics {
   readonly proxyConvergence: FastHistogram;
   readonly pushConvergence: Histogram;
   readonly rejects: Record<'cds' | 'eds' | 'lds' | 'rds', FastCounter>;
+  /** istiod's NACK counter by type; the per-type pilot_xds_*_reject above are its older names. */
+  readonly totalRejects: FastCounter;
   readonly expiredNonce: Counter<'type'>;
   readonly rejectedRequests: Counter<'reason'>;
   readonly pushTriggers: Counter<'type'>;
@@ -77,6 +79,12 @@ export class XdsMetrics {
     const reject = (t: string) =>
       new FastCounter({ name: `pilot_xds_${t}_reject`, help: `Pilot rejected ${t.toUpperCase()} configs (NACKs).`, registers: r });
     this.rejects = { cds: reject('cds'), eds: reject('eds'), lds: reject('lds'), rds: reject('rds') };
+    this.totalRejects = new FastCounter({
+      name: 'pilot_total_xds_rejects',
+      help: 'Total number of XDS responses from pilot rejected by proxy.',
+      labelName: 'type',
+      registers: r,
+    });
     this.expiredNonce = new Counter({ name: 'pilot_xds_expired_nonce', help: 'Total number of XDS requests with an expired nonce.', labelNames: ['type'], registers: r });
     this.rejectedRequests = new Counter({
       name: 'xdsim_xds_rejected_requests_total',

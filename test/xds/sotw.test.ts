@@ -91,6 +91,8 @@ describe('SotW ADS', () => {
     });
     expect(await c.none()).toBe(true);
     await waitFor(async () => (await metric('pilot_xds_eds_reject')) === 1, 2000, 'reject metric');
+    // istiod's current name for it, labelled by type.
+    expect(await metric('pilot_total_xds_rejects{type="eds"}')).toBe(1);
     const syncz = (await admin(plane, '/debug/syncz')).json() as { streams: { state: string; ackedVersion: string; nack: { message: string } }[] };
     expect(syncz.streams[0]).toMatchObject({ state: 'NACKED', ackedVersion: r1.raw.version_info, nack: { message: 'bad endpoints' } });
     // A later change is sent again.
