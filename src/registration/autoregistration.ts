@@ -18,6 +18,7 @@ import type { StoreWriter } from './store-writer.js';
 import { checkAutoRegistration, checkGeneratedEntry, REFUSAL_LOG_MESSAGE, wantsAutoRegistration, type RegistrationRefusal } from './validation.js';
 import { DEFAULT_VALIDATE_IDENTITY, identityRefusal } from './identity.js';
 import { rfc3339Nano } from './time.js';
+import { CleanupQueue } from './cleanup-queue.js';
 
 export interface AutoRegistrationOptions {
   /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected entry survives. */
@@ -32,6 +33,8 @@ export interface AutoRegistrationOptions {
    * identity that may own the entry (identity.ts).
    */
   validateIdentity?: boolean;
+  /** Deletions per second after the grace period (istiod: 20, CLEANUP_PER_SECOND). */
+  cleanupPerSecond?: number;
   log?: (level: 'info' | 'warn', msg: string, fields?: object) => void;
 }
 
@@ -45,6 +48,8 @@ export class AutoRegistrationController {
   /** Entry keys with at least one live connection (the sweep's view of "connected"). */
   private readonly connectedEntries = new Set<string>();
   private readonly deletions = new Map<string, NodeJS.Timeout>();
+  /** Deletions past the grace period go through istiod's rate-limited cleanup (cleanup-queue.ts). */
+  private readonly cleanup: CleanupQueue;
   /** Proxies refused at connect: they own no entry, so their disconnect and health touch none. */
   private readonly refused = new WeakSet<ConnectedProxy>();
   private readonly sweepTimer: NodeJS.Timeout;
@@ -62,6 +67,7 @@ export class AutoRegistrationController {
     this.controllerId = options.controllerId ?? 'xdsim';
     this.now = options.now ?? Date.now;
     this.validateIdentity = options.validateIdentity ?? DEFAULT_VALIDATE_IDENTITY;
+    this.cleanup = new CleanupQueue(options.cleanupPerSecond, this.now);
     this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? Math.max(1000, this.grace));
     this.sweepTimer.unref();
   }
@@ -140,13 +146,14 @@ export class AutoRegistrationController {
         this.writer.apply({ ...we, metadata: { ...we.metadata, annotations } }, key);
         this.scheduleDeletion(key);
       } else if (now - Date.parse(since) >= this.grace) {
-        this.writer.delete(key);
+        this.cleanup.push(() => this.deleteIfStillDisconnected(key));
       }
     }
   }
 
   close(): void {
     clearInterval(this.sweepTimer);
+    this.cleanup.close();
     for (const t of this.deletions.values()) clearTimeout(t);
     this.deletions.clear();
   }
@@ -195,12 +202,18 @@ export class AutoRegistrationController {
     this.cancelDeletion(key);
     const t = setTimeout(() => {
       this.deletions.delete(key);
-      if (this.connectedEntries.has(key)) return;
-      const entry = this.writer.get<WorkloadEntry>(key);
-      if (entry?.metadata.annotations?.[ANNOTATION_DISCONNECTED_AT]) this.writer.delete(key);
+      this.cleanup.push(() => this.deleteIfStillDisconnected(key));
     }, this.grace);
     t.unref();
     this.deletions.set(key, t);
+  }
+
+  /** Checked when the cleanup runs, not when it was queued: the VM may have come back meanwhile. */
+  private deleteIfStillDisconnected(key: string): void {
+    if (this.connectedEntries.has(key)) return;
+    const entry = this.writer.get<WorkloadEntry>(key);
+    const since = entry?.metadata.annotations?.[ANNOTATION_DISCONNECTED_AT];
+    if (since !== undefined && this.now() - Date.parse(since) >= this.grace - 1) this.writer.delete(key);
   }
 
   private cancelDeletion(key: string): void {

@@ -1,13 +1,14 @@
 // report.html: one self-contained file (inline CSS and SVG, no script, no fetches) rendered
 // from report.json alone.
 import { escapeXml as esc, lineChart } from './svg.js';
+import { trafficCharts, trafficMarkers } from './traffic-chart.js';
 import type { RunReport } from './types.js';
 
 const MB = 1024 * 1024;
 const fmtMs = (v: number) => (v >= 1000 ? `${+(v / 1000).toFixed(2)}s` : `${+v.toFixed(v < 10 ? 2 : 0)}ms`);
 const fmtBytes = (v: number) => (v >= 1024 * MB ? `${(v / 1024 / MB).toFixed(2)} GiB` : `${(v / MB).toFixed(0)} MiB`);
 
-const CSS = `
+export const CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1180px;color:#1d2330;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
 .sub{color:#5b6474;margin:0 0 16px}
@@ -25,9 +26,19 @@ tr.f td{background:#fdecea}.ok{color:#1f8a4c;font-weight:600}.ko{color:#c62828;f
 .xl{font-size:10px;fill:#5b6474;text-anchor:middle}.lg{font-size:11px;fill:#3b4455}
 .grid{stroke:#eef0f4}.axis{stroke:#9aa3b2}.mark{stroke:#e08a00;stroke-dasharray:3 3}
 code{background:#f3f5f8;padding:1px 4px;border-radius:4px}
+.traffic-charts{display:grid;gap:14px}.traffic-charts svg{border:1px solid #dde2ea;border-radius:8px;background:#fff;max-width:100%;height:auto}
+.mk{font-size:10px;font-weight:600}
 `;
 
-export function renderHtml(r: RunReport): string {
+/** The traffic section: per lbShares proxy, its shares and endpoints over the run ('' without any). */
+export function trafficSection(r: Pick<RunReport, 'traffic' | 'timeline' | 'expectations'>): string {
+  if (!r.traffic?.length) return '';
+  const markers = trafficMarkers(r.timeline, r.expectations);
+  return `<h2>Traffic</h2><p class="sub">What each proxy an <code>lbShares</code> expectation names receives, sampled with the other charts and run through the client load-balancing model; dashed lines are timeline steps, solid ones the expectations' checkpoints (green passed, red failed).</p><div class="traffic-charts">${r.traffic.flatMap((t) => trafficCharts(t, markers)).join('\n')}</div>`;
+}
+
+/** The run's line charts (agents, convergence, pushes, CPU, memory). */
+export function chartsSection(r: Pick<RunReport, 'series' | 'timeline' | 'server'>): string {
   const s = r.series;
   const markers = r.timeline.map((e) => ({ x: e.ranAtMs, label: e.label }));
   const chart = (title: string, series: { name: string; color: string; values: (number | null)[] }[], yFormat?: (v: number) => string) =>
@@ -59,6 +70,10 @@ export function renderHtml(r: RunReport): string {
       (v) => `${+v.toFixed(0)}`,
     ),
   ];
+  return `<div class="charts">${charts.join('\n')}</div>`;
+}
+
+export function renderHtml(r: RunReport): string {
   const card = (value: string, label: string) => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;
   const c = r.convergence;
   const cards = [
@@ -73,6 +88,12 @@ export function renderHtml(r: RunReport): string {
     card(`${r.server.cpu.avgPercent.toFixed(0)}% (peak ${r.server.cpu.peakPercent.toFixed(0)}%)`, 'server CPU avg'),
     card(fmtBytes(r.server.rssBytes), 'peak RSS'),
   ];
+  const cc = r.clientConvergence?.all;
+  if (cc?.count) cards.push(card(`${fmtMs(cc.p50Ms)} / ${fmtMs(cc.p99Ms)}`, 'change -> every agent p50 / p99'));
+  const tm = r.targetMetrics;
+  if (tm?.convergence?.count && tm.convergence.p50Ms !== null && tm.convergence.p99Ms !== null) cards.push(card(`${fmtMs(tm.convergence.p50Ms)} / ${fmtMs(tm.convergence.p99Ms)}`, 'target convergence p50 / p99'));
+  if (tm?.cpu) cards.push(card(`${tm.cpu.avgPercent.toFixed(0)}%`, 'target CPU avg'));
+  if (tm?.rssBytes) cards.push(card(fmtBytes(tm.rssBytes.peak), 'target peak RSS'));
   const exp = r.expectations
     .map(
       (e) =>
@@ -96,7 +117,8 @@ export function renderHtml(r: RunReport): string {
 <div class="cards">${cards.join('')}</div>
 <h2>Expectations (${r.expectations.filter((e) => e.pass).length}/${r.expectations.length} passed)</h2>
 <table><thead><tr><th></th><th>expectation</th><th>at</th><th>detail</th></tr></thead><tbody>${exp || '<tr><td colspan="4">none</td></tr>'}</tbody></table>
-<h2>Charts</h2><div class="charts">${charts.join('\n')}</div>
+${trafficSection(r)}
+<h2>Charts</h2>${chartsSection(r)}
 <h2>Latency</h2><table><thead><tr><th></th><th>samples</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead><tbody>
 ${lat('push convergence (change -> all ACKed)', r.convergence)}${lat('change -> every subscribed agent holds it (agents)', r.clientConvergence?.all)}${Object.entries(r.clientConvergence?.byKind ?? {}).map(([k, v]) => lat(`… ${k}`, v)).join('')}${lat('agent connect (stream -> first response)', r.agents.connect)}${lat('registration visible in EDS', r.agents.edsVisible)}
 </tbody></table>

@@ -26,6 +26,14 @@ export function formatSummary(r: RunReport): string {
   if (r.agents.connect?.count) t.push(['agent connect p50 / p99', `${fmtMs(r.agents.connect.p50Ms)} / ${fmtMs(r.agents.connect.p99Ms)}`]);
   if (r.agents.healthReports) t.push(['health reports healthy / unhealthy', `${r.agents.healthReports.healthy} / ${r.agents.healthReports.unhealthy}`]);
   if (r.agents.edsVisible?.count) t.push(['entry visible in EDS p50 / p99', `${fmtMs(r.agents.edsVisible.p50Ms)} / ${fmtMs(r.agents.edsVisible.p99Ms)}`]);
+  const tm = r.targetMetrics;
+  if (tm) {
+    const c = tm.convergence;
+    t.push(['target: pilot_proxy_convergence_time p50 / p99', c?.count ? `${c.p50Ms === null ? 'n/a' : fmtMs(c.p50Ms)} / ${c.p99Ms === null ? 'n/a' : fmtMs(c.p99Ms)} (${c.count})` : 'n/a']);
+    if (tm.pushesByType) t.push(['target: pilot_xds_pushes', Object.entries(tm.pushesByType).map(([k, v]) => `${k} ${v}`).join(', ') || '0']);
+    if (tm.cpu) t.push(['target: CPU avg / peak', `${tm.cpu.avgPercent.toFixed(0)}% / ${tm.cpu.peakPercent === null ? 'n/a' : `${tm.cpu.peakPercent.toFixed(0)}%`}`]);
+    if (tm.rssBytes) t.push(['target: peak RSS', `${(tm.rssBytes.peak / MB).toFixed(0)} MiB`]);
+  }
   t.push(
     ['NACKs', String(r.nacks)],
     ['errors', String(r.errors)],

@@ -1,6 +1,7 @@
 // report.json: what `xdsim run` writes. Everything a CI job or a later merge needs is here;
 // report.html is rendered from this alone.
 import type { LatencySummary } from './histogram.js';
+import type { TargetMetricsSummary } from '../scenario/target-metrics.js';
 
 export const REPORT_KIND = 'xdsim-run-report';
 export const REPORT_VERSION = 1;
@@ -85,6 +86,8 @@ export interface RunReport {
    * change -> every agent subscribed to it holding it. Absent when the fleet did not measure it.
    */
   clientConvergence?: ClientConvergence;
+  /** The target's own metrics (--metrics-url), scraped over the run: istiod's names. */
+  targetMetrics?: TargetMetricsSummary;
   pushes: number;
   pushesByType: Record<string, number>;
   nacks: number;
@@ -111,6 +114,10 @@ export interface RunReport {
   };
   timeline: TimelineRecord[];
   series: Series;
+  /** Per proxy an `lbShares` expectation names: its shares and endpoints, sampled over the run (src/scenario/share-sampler.ts). */
+  traffic?: TrafficSeries[];
+  /** `xdsim run --repeat N`: every run's figures (src/report/figures.ts), the body above being the last run's. */
+  runs?: RunFigures[];
   expectations: ExpectationResult[];
   /** Non-fatal problems (warnings from the scenario, a timeline action that could not run). */
   notes: string[];
@@ -129,4 +136,34 @@ export interface ClientConvergence {
   incomplete: number;
   /** Agents measured as subscribers per agent set, at most (a seeded sample beyond). */
   subscribersPerSet: number;
+}
+
+/**
+ * What one proxy received for one cluster, sampled with the report's series: the client model's
+ * share per locality and per priority, and the endpoints per locality in the assignment.
+ */
+export interface TrafficSeries {
+  cluster: string;
+  proxy: { locality: string; network: string; labels: Record<string, string> };
+  client: 'envoy' | 'grpc';
+  /** Sample times, ms from t=0. */
+  t: number[];
+  /** Every locality seen in the run ("region/zone/subzone"); arrays are per sample. */
+  localities: {
+    locality: string;
+    /** Share of requests (0..1); null where the observer had no answer. */
+    share: (number | null)[];
+    /** Endpoints in the assignment (unhealthy ones are only sent with sendUnhealthyEndpoints). */
+    healthy: number[];
+    unhealthy: number[];
+  }[];
+  priorities: { priority: number; share: (number | null)[] }[];
+}
+
+/** One run's figures as `xdsim report compare` reads them. */
+export interface RunFigures {
+  /** Figure name -> value; null where the run did not measure it. */
+  figures: Record<string, number | null>;
+  /** Expectation name -> passed. */
+  expectations: Record<string, boolean>;
 }

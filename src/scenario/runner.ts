@@ -6,10 +6,12 @@ import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { keyOf, type WorkloadGroup } from '../config/resources.js';
 import type { ControlPlane } from '../server/control-plane.js';
+import { stdioSink } from '../server/log-sink.js';
 import type { FleetSummary } from '../fleet/summary.js';
 import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
+import { CLEANUP_PER_SECOND } from '../registration/cleanup-queue.js';
 import { encodeHistogram, newHistogram, recordMs, summarize, type LatencySummary } from '../report/histogram.js';
-import { REPORT_KIND, REPORT_VERSION, type ClientConvergence, type ExpectationResult, type RunReport, type Series, type TimelineRecord } from '../report/types.js';
+import { REPORT_KIND, REPORT_VERSION, type ClientConvergence, type ExpectationResult, type RunReport, type Series, type TimelineRecord, type TrafficSeries } from '../report/types.js';
 import { channelCredentials, tlsChannelOptions } from '../security/tls.js';
 import { cpuClock } from './cpu.js';
 import { evaluatePoint, evaluateTotals, isPointExpectation, type PointObservation, type RunTotals } from './expectations.js';
@@ -18,10 +20,12 @@ import { changeConvergence, type ChangeKind } from '../fleet/propagation.js';
 import { ChildProcessFleet } from './fleet-process.js';
 import { markHealth } from './health-marks.js';
 import { endpointsProxy, lbSharesProxy, Observers, type ClusterObserver } from './observer.js';
+import { ShareSampler } from './share-sampler.js';
 import type { Expectation, Scenario, TimelineEvent } from './model.js';
 import { totalAgents } from './model.js';
 import { EmbeddedTarget } from './embedded-target.js';
 import { RemoteTarget, type ControlPlaneTarget, type RemoteTargetSpec } from './target.js';
+import { TargetMetrics, type TargetMetricsSummary } from './target-metrics.js';
 
 export interface LiveSample {
   tMs: number;
@@ -42,6 +46,8 @@ export interface RunOptions {
   onSample?: (s: LiveSample) => void;
   /** Timeline events and expectation results as they happen. */
   onEvent?: (line: string) => void;
+  /** After each sample: every lbShares proxy's traffic so far (the live report view). */
+  onTraffic?: (t: readonly TrafficSeries[]) => void;
   /** Called with the running control plane before any agent connects (tests break things here). */
   onControlPlane?: (cp: ControlPlane) => void | Promise<void>;
   /** Replaces the real fleet, which runs in a child process (tests). */
@@ -77,19 +83,20 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const startedAt = new Date();
   const wallStart = performance.now();
   const notes: string[] = [];
-  // Logs go to stderr: stdout carries the table or the JSON report.
-  const log: Logger = pino({ name: 'xdsim', level: opts.logLevel ?? 'warn', base: undefined }, pino.destination({ dest: 2, sync: true }));
+  // Logs go to stderr: stdout carries the table or the JSON report. Not pino.destination({ sync: true }):
+  // it sleeps and retries inside the log call while stderr's reader is not reading (log-sink.ts).
+  const log: Logger = pino({ name: 'xdsim', level: opts.logLevel ?? 'warn', base: undefined }, stdioSink(2));
 
   const remoteSpec = opts.target ?? s.controlPlane.target;
   let target: ControlPlaneTarget;
   if (remoteSpec) {
     target = new RemoteTarget(remoteSpec);
     // The mesh and the groups reach a remote control plane the way timeline config does.
-    if (remoteSpec.applyUrl) {
+    if (target.configRoute) {
       const r = await target.apply(s.resources.map((l) => l.resource));
-      notes.push(`target ${target.name}: the scenario's mesh and groups: ${r}`);
+      notes.push(`target ${target.name}: the scenario's mesh and groups (${target.configRoute}): ${r}`);
     } else {
-      notes.push(`target ${target.name}: no apply URL, so the scenario's mesh and groups must be there already`);
+      notes.push(`target ${target.name}: no apply URL or command, so the scenario's mesh and groups must be there already`);
     }
   } else {
     target = await EmbeddedTarget.start(
@@ -186,6 +193,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (x.spec.kind === 'lbShares') observerOf.set(x, observers.add(x.spec.cluster, lbSharesProxy(x.spec)));
     else if (x.spec.kind === 'endpoints') observerOf.set(x, observers.add(x.spec.cluster, endpointsProxy(x.spec.cluster)));
   }
+  const traffic = new ShareSampler(s.expectations, observerOf, opts.onTraffic);
   // After a timeline action, observed checks wait for the push: the debounce, then a quiet stream.
   const settleAfterActionMs = Math.min(s.controlPlane.debounceMaxMs, 2 * s.controlPlane.debounceAfterMs) + 300;
   let lastActionAt = 0;
@@ -259,6 +267,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     series.cpuPercent.push(+cpuPct.toFixed(1));
     series.rssBytes.push(mem.rss);
     series.heapUsedBytes.push(mem.heapUsed);
+    traffic.sample(series.t[series.t.length - 1]!);
     opts.onSample?.({
       tMs: Date.now() - t0,
       durationMs: s.fleet.durationMs,
@@ -366,6 +375,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     emit(`${(ranAtMs / 1000).toFixed(1)}s ${e.label}: ${result}`);
   };
 
+  const targetMetrics = target.metricsUrl ? new TargetMetrics(target.metricsUrl, { intervalMs: 5000 }) : undefined;
+  let targetFigures: TargetMetricsSummary | undefined;
   let summary: FleetSummary | undefined;
   let leakedEntries: number | null = null;
   let registeredAtEnd = 0;
@@ -377,6 +388,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       if (started.ready < started.total) notes.push(`${started.total - started.ready} of ${started.total} observer(s) had no answer for their cluster within 10s`);
     }
     t0 = await fleet.start();
+    // The target's own figures (istiod's convergence histogram, pushes, CPU, RSS), when it shows them.
+    await targetMetrics?.start();
     phase = 'running';
     cpuSeconds0 = cpu.read();
     cpuPrev = cpuSeconds0;
@@ -423,7 +436,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       // (the scenario's controlPlane.gracePeriod says what the target's is) has removed them.
       phase = 'grace';
       const stoppedAt = Date.now();
-      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + 5000;
+      // istiod deletes 20 entries a second after the grace period (cleanup-queue.ts).
+      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + ((remoteEntries?.length ?? 0) * 1000) / CLEANUP_PER_SECOND + 5000;
       emit(`${((stoppedAt - t0) / 1000).toFixed(1)}s agents stopped; polling ${target.name} up to ${((deadline - stoppedAt) / 1000).toFixed(0)}s for its grace period to remove their entries`);
       let left = remoteEntries ?? [];
       while (Date.now() < deadline && !opts.signal?.aborted && left.length > 0) {
@@ -436,7 +450,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       phase = 'grace';
       const stoppedAt = Date.now();
       // Deletion is timed per entry at the grace period; the sweep (every grace period) is the backstop.
-      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + 2000;
+      // Deletion is rate-limited as istiod's is (cleanup-queue.ts): 20 entries a second.
+      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + (registeredKeys.size * 1000) / CLEANUP_PER_SECOND + 2000;
       emit(`${((stoppedAt - t0) / 1000).toFixed(1)}s agents stopped; waiting up to ${((deadline - stoppedAt) / 1000).toFixed(0)}s for the grace period to remove their entries`);
       while (Date.now() < deadline && !opts.signal?.aborted) {
         controller.flush();
@@ -447,8 +462,12 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       leakedEntries = registeredKeys.size;
     }
     sample();
+    targetFigures = await targetMetrics?.finish();
+    if (targetFigures?.failedScrapes) notes.push(`${targetFigures.failedScrapes} of ${targetFigures.scrapes + targetFigures.failedScrapes} scrape(s) of ${targetFigures.url} failed${targetFigures.lastError ? ` (last: ${targetFigures.lastError})` : ''}`);
   } finally {
     if (sampler) clearInterval(sampler);
+    // A run that failed before its end still stops the scraper (one last bounded scrape).
+    if (targetMetrics && !targetFigures) await targetMetrics.finish().catch(() => undefined);
     observers.stop();
     if (!summary) summary = await fleet.stop().catch(() => undefined);
     unsubscribePush?.();
@@ -544,6 +563,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     agents,
     convergence: { ...conv, histogram: encodeHistogram(convergence) },
     ...(clientConvergence ? { clientConvergence } : {}),
+    ...(targetFigures ? { targetMetrics: targetFigures } : {}),
     pushes,
     pushesByType,
     nacks,
@@ -558,6 +578,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     },
     timeline,
     series,
+    ...(traffic.size ? { traffic: traffic.series()! } : {}),
     expectations: results,
     notes,
   };

@@ -82,6 +82,26 @@ describe('WorkloadEntryController', () => {
     });
   });
 
+  it("deletes entries past the grace period at istiod's cleanup rate, 20 per second", () => {
+    const agents = [1, 2, 3, 4, 5].map((i) => agent(i));
+    for (const a of agents) ctl.onConnect(a);
+    ctl.flush();
+    for (const a of agents) ctl.onDisconnect(a);
+    ctl.flush();
+    vi.advanceTimersByTime(10_000);
+    ctl.flush();
+    // The first at the grace period, then one every 50 ms.
+    expect([1, 2, 3, 4, 5].map((i) => !!entry(i))).toEqual([false, true, true, true, true]);
+    vi.advanceTimersByTime(100);
+    ctl.flush();
+    expect([1, 2, 3, 4, 5].map((i) => !!entry(i))).toEqual([false, false, false, true, true]);
+    // One that comes back while waiting in the queue keeps its entry.
+    ctl.onConnect(agent(5));
+    vi.advanceTimersByTime(200);
+    ctl.flush();
+    expect([1, 2, 3, 4, 5].map((i) => !!entry(i))).toEqual([false, false, false, false, true]);
+  });
+
   it('network from the proxy goes into the name and the spec', () => {
     ctl.onConnect(agent(1, { network: 'vm-net' }));
     ctl.flush();
