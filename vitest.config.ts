@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Real clients in other languages, built from source: `npm run test:interop`.
-    exclude: ['test/interop/**', '**/node_modules/**'],
+    // A live Prometheus: `npm run test:prometheus`.
+    exclude: ['test/interop/**', 'test/metrics/prometheus.test.ts', '**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
