@@ -4,5 +4,7 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/cli/main.ts');
+const { main, exitIfSignalled } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
+// A command stopped by a signal exits now, not when a stalled reader takes its last output.
+await exitIfSignalled(process.exitCode);

@@ -20,6 +20,8 @@ import {
 } from '../fleet/parse.js';
 import type { FleetSummary } from '../fleet/summary.js';
 import { CliError, EXIT_FAILED } from './errors.js';
+import { guardStdio, noteStopSignal } from './stdio.js';
+import { stdioSink } from '../server/log-sink.js';
 
 export interface AgentsFlags {
   xds: string;
@@ -299,10 +301,14 @@ export function registerAgentsCommand(program: Command): void {
       const fleet = new Fleet(config);
       const abort = new AbortController();
       let interrupts = 0;
+      // Progress goes through the bounded sink: a stalled stderr reader costs lines, not memory.
+      guardStdio();
+      const progressOut = stdioSink(2);
       const onSignal = (): void => {
         interrupts++;
         if (interrupts === 1) {
-          process.stderr.write('\nxdsim agents: stopping (again to exit now)\n');
+          noteStopSignal();
+          progressOut.write('\nxdsim agents: stopping (again to exit now)\n');
           abort.abort();
         } else process.exit(130);
       };
@@ -326,7 +332,7 @@ export function registerAgentsCommand(program: Command): void {
             if (bar) bar.update(Math.min(p.elapsedMs, config.durationMs), { line: progressLine(p) });
             else if (mode === 'plain' && (p.elapsedMs - lastLine >= 5000 || p.elapsedMs >= p.durationMs)) {
               lastLine = p.elapsedMs;
-              process.stderr.write(`xdsim agents: ${progressLine(p)}\n`);
+              progressOut.write(`xdsim agents: ${progressLine(p)}\n`);
             }
           },
         });

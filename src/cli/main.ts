@@ -8,6 +8,8 @@ import { registerReportCommand } from './report.js';
 import { registerRunCommand } from './run.js';
 import { registerServeCommand } from './serve.js';
 
+export { exitIfSignalled } from './stdio.js';
+
 export function buildProgram(): Command {
   const program = new Command('xdsim')
     .description('xDS control-plane simulator and load tester for Istio VM meshes')

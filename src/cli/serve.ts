@@ -6,6 +6,7 @@ import { CliError } from './errors.js';
 import { parseGoBool } from '../registration/identity.js';
 import { DEFAULT_ADMIN_LIMITS, type AdminLimits } from '../admin/server.js';
 import { ConfigLoadError, startControlPlane } from '../server/control-plane.js';
+import { drainStdioSinks, finishStdioSinks, stdioSinkTotals } from '../server/log-sink.js';
 import { createLogger } from '../server/logger.js';
 import { DEFAULT_LIMITS, type StreamLimits } from '../xds/connection.js';
 import { debounceFromEnv, parseDuration } from '../xds/debounce.js';
@@ -22,6 +23,7 @@ interface ServeFlags {
   sendUnhealthyEndpoints?: boolean;
   autoSendUnhealthyEndpoints?: string;
   gracePeriod?: string;
+  shutdownGrace?: string;
   registration?: boolean;
   stateDir?: string;
   meshNetworks?: string;
@@ -139,6 +141,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--no-eds-debounce', 'push endpoint-only changes without debouncing (PILOT_ENABLE_EDS_DEBOUNCE=false)')
     .option('--send-unhealthy-endpoints', "PILOT_SEND_UNHEALTHY_ENDPOINTS: every cluster's panic threshold 0, even under outlier detection's minHealthPercent (unhealthy WorkloadEntries stay out of EDS, as in istiod)")
     .option('--auto-send-unhealthy-endpoints <bool>', 'PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS (default true): panic threshold 0 on clusters whose outlier detection sets none')
+    .option('--shutdown-grace <duration>', 'after SIGTERM/SIGINT the process exits within this, whatever its streams or its stdout are doing', '5s')
     .option('--grace-period <duration>', 'delete auto-registered entries this long after their last disconnect (PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)', '10s')
     .option('--no-registration', 'turn off WorkloadEntry auto-registration and health reporting')
     .option('--validate-identity <bool>', 'auto-registration and health checks need a verified identity (bearer token) that may own the entry (ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY, default true)')
@@ -176,6 +179,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--admin-max-body <size>', `largest admin request body (default ${DEFAULT_ADMIN_LIMITS.maxBodyBytes / 1024 / 1024}MiB)`)
     .action(async (flags: ServeFlags) => {
       const log = createLogger(flags.logLevel);
+      const shutdownGraceMs = parseDuration(flags.shutdownGrace ?? '5s');
       const debounce = debounceFromEnv(process.env);
       if (flags.debounceAfter) debounce.debounceAfterMs = parseDuration(flags.debounceAfter);
       if (flags.debounceMax) debounce.debounceMaxMs = parseDuration(flags.debounceMax);
@@ -238,18 +242,35 @@ export function registerServeCommand(program: Command): Command {
       }
       log.info({ xds: plane.xdsPort, admin: plane.adminPort, debounce }, 'xdsim serving');
       let stopping = false;
+      let stopAt = 0;
+      const exitNow = (code: number): never => {
+        finishStdioSinks();
+        process.exit(code);
+      };
+      // The last lines get what is left of the grace (at most 1 s) to reach a reader, then count
+      // as dropped; the exit never waits on stdout.
+      const exit = async (code: number, why: string): Promise<void> => {
+        const c = stdioSinkTotals();
+        log.info({ code, why, logLinesWritten: c.written, logLinesDropped: c.dropped, ...(c.broken ? { logBroken: c.broken } : {}) }, 'exiting');
+        await drainStdioSinks(Math.max(0, Math.min(1_000, stopAt + shutdownGraceMs - Date.now() - 200)));
+        exitNow(code);
+      };
       const stop = (signal: string) => {
         if (stopping) {
           log.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
+          exitNow(1);
         }
         stopping = true;
-        log.info({ signal }, 'shutting down');
+        stopAt = Date.now();
+        // Whatever the close or the output is doing, the process is gone by the grace (only a free
+        // event loop is needed for this timer, and logging no longer takes it).
+        setTimeout(() => exitNow(1), shutdownGraceMs).unref();
+        log.info({ signal, shutdownGraceMs, logLinesDropped: stdioSinkTotals().dropped }, 'shutting down');
         plane.close().then(
-          () => process.exit(0),
+          () => exit(0, 'stopped'),
           (err: unknown) => {
             log.error({ err }, 'shutdown failed');
-            process.exit(1);
+            return exit(1, 'shutdown failed');
           },
         );
       };

@@ -2,6 +2,7 @@
 // live in one process (tests). Rejected input has its own counters, labelled by reason.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { stdioSinkTotals } from '../server/log-sink.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 
 // istiod's convergence buckets, plus finer ones at the bottom: loopback pushes take milliseconds.
@@ -118,6 +119,15 @@ export class XdsMetrics {
       help: 'Auto-registering streams held by the per-source registration rate limit (delayed) or refused with UNAVAILABLE (refused).',
       labelNames: ['outcome'],
       registers: r,
+    });
+    new Counter({
+      name: 'xdsim_log_lines_dropped_total',
+      help: 'Log lines this process dropped because stdout/stderr could not take them (reader stalled: over 1 MiB queued; reader gone: EPIPE).',
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(stdioSinkTotals().dropped);
+      },
     });
     const loop = (this.eventLoopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS }));
     loop.enable();
