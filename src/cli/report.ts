@@ -1,12 +1,15 @@
 // `xdsim report merge` (shard reports or fleet summaries -> one, histograms merged exactly) and
-// `xdsim report html` (re-render report.html from a report.json).
+// `xdsim report html` (re-render report.html from a report.json), and `xdsim report compare`
+// (two reports' figures side by side, gated on regressions beyond noise).
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { isFleetSummary, mergeSummaries, type FleetSummary } from '../fleet/summary.js';
+import { compareReports, DEFAULT_COMPARE } from '../report/compare.js';
+import { formatComparison } from '../report/compare-table.js';
 import { renderHtml } from '../report/html.js';
 import { MergeError, mergeRunReports } from '../report/merge.js';
 import { isRunReport, type RunReport } from '../report/types.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT_FAILED } from './errors.js';
 
 async function readJson(file: string): Promise<unknown> {
   let text: string;
@@ -66,6 +69,26 @@ export function registerReportCommand(program: Command): Command {
       const html = renderHtml(doc);
       if (flags.output) await writeFile(flags.output, html);
       else process.stdout.write(html);
+    });
+  report
+    .command('compare')
+    .description('compare two run reports figure by figure; exit 1 when one regressed beyond the threshold and beyond noise')
+    .argument('<baseline.json>')
+    .argument('<current.json>')
+    .option('--max-regression <pct>', 'allowed worsening per figure, e.g. 10%', '10%')
+    .option('--alpha <p>', 'significance of the one-sided rank test over per-run values (xdsim run --repeat)', String(DEFAULT_COMPARE.alpha))
+    .option('--json', 'print the comparison as JSON')
+    .addHelpText('after', '\nRecord both sides with `xdsim run <scenario> --repeat 5 --out dir`: with one run per side noise cannot be judged. See docs/ci.md.')
+    .action(async (baseFile: string, curFile: string, flags: { maxRegression: string; alpha: string; json?: boolean }) => {
+      const m = /^(\d+(?:\.\d+)?)%?$/.exec(flags.maxRegression.trim());
+      if (!m) throw new CliError(`--max-regression: expected a percentage like 10%, got "${flags.maxRegression}"`);
+      const alpha = Number(flags.alpha);
+      if (!(alpha > 0 && alpha < 1)) throw new CliError(`--alpha: expected a number between 0 and 1, got "${flags.alpha}"`);
+      const [base, cur] = await Promise.all([readJson(baseFile), readJson(curFile)]);
+      for (const [f, d] of [[baseFile, base], [curFile, cur]] as const) if (!isRunReport(d)) throw new CliError(`${f}: not an xdsim run report`);
+      const c = compareReports(base as RunReport, cur as RunReport, { maxRegression: Number(m[1]) / 100, alpha });
+      process.stdout.write(flags.json ? `${JSON.stringify(c, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2)}\n` : `${formatComparison(c)}\n`);
+      if (!c.pass) throw new CliError(`${c.regressions.length} regression(s)`, EXIT_FAILED);
     });
   for (const c of report.commands) c.exitOverride();
   return report;

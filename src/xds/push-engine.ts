@@ -10,6 +10,19 @@ import type { XdsType } from './types.js';
 
 type Changes = Map<XdsType, Set<string>>;
 
+/**
+ * Test hook for `xdsim report compare` (docs/ci.md): XDSIM_INJECT_PUSH_DELAY=30% holds every
+ * push back by 30% of the time from its first change to the end of its debounce, so a run's
+ * convergence gets about that much slower. Read once; unset, the debouncer calls push directly.
+ */
+export function parsePushDelay(v: string | undefined): number {
+  if (!v) return 0;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(v);
+  if (!m) return 0;
+  return Math.max(0, m[2] ? Number(m[1]) / 100 : Number(m[1]));
+}
+const INJECTED_PUSH_DELAY = parsePushDelay(process.env['XDSIM_INJECT_PUSH_DELAY']);
+
 export interface PushTarget {
   onPush(push: Push): void;
 }
@@ -35,6 +48,7 @@ export class PushEngine implements PushSink {
   private readonly unsubscribe: () => void;
   private readonly sweeper: NodeJS.Timeout;
   private seq = 0;
+  private closed = false;
 
   constructor(
     cache: XdsCache,
@@ -43,7 +57,7 @@ export class PushEngine implements PushSink {
     private readonly log: Logger,
     private readonly opts: PushEngineOptions,
   ) {
-    this.debouncer = new Debouncer<Changes>(opts.debounce, mergeChanges, (d) => this.push(d));
+    this.debouncer = new Debouncer<Changes>(opts.debounce, mergeChanges, INJECTED_PUSH_DELAY > 0 ? (d) => this.delayedPush(d) : (d) => this.push(d));
     this.unsubscribe = cache.onChange((c) => this.onChange(c));
     const timeout = opts.pushTrackTimeoutMs ?? 60_000;
     this.sweeper = setInterval(() => this.expire(timeout), Math.min(timeout, 5_000));
@@ -51,6 +65,7 @@ export class PushEngine implements PushSink {
   }
 
   close(): void {
+    this.closed = true;
     this.unsubscribe();
     this.debouncer.close();
     clearInterval(this.sweeper);
@@ -92,6 +107,14 @@ export class PushEngine implements PushSink {
     }
     const edsOnly = changes.size === 1 && changes.has('eds');
     this.debouncer.add(changes, c.at, edsOnly);
+  }
+
+  /** Test hook (XDSIM_INJECT_PUSH_DELAY): the fan-out waits a share of the time its changes already waited. */
+  private delayedPush(d: Debounced<Changes>): void {
+    const waited = performance.now() - d.firstAt;
+    setTimeout(() => {
+      if (!this.closed) this.push(d);
+    }, waited * INJECTED_PUSH_DELAY);
   }
 
   private push(d: Debounced<Changes>): void {
