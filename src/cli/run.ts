@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { countBySeverity, hasErrors } from '../config/diagnostics.js';
+import { runFigures } from '../report/figures.js';
 import { renderHtml } from '../report/html.js';
+import { LiveReportServer } from '../report/live-server.js';
+import type { RunReport } from '../report/types.js';
 import { failureLines, formatSummary } from '../report/table.js';
 import { loadScenario } from '../scenario/load.js';
 import { runScenario, type LiveSample } from '../scenario/runner.js';
@@ -34,6 +37,8 @@ interface RunFlags {
   sni?: string;
   metricsUrl?: string;
   debugUrl?: string;
+  repeat?: string;
+  serveReport?: string;
 }
 
 /** The target flags other than --target, as a partial spec (checked: files exist, URLs parse). */
@@ -163,6 +168,8 @@ export function registerRunCommand(program: Command): Command {
     .option('--sni <name>', 'server name to verify and send, e.g. istiod.istio-system.svc')
     .option('--metrics-url <url>', "scrape the target's Prometheus metrics into the report, e.g. http://istiod:15014/metrics")
     .option('--debug-url <url>', "the target's debug API base (GET /debug/configz), e.g. http://istiod:15014: its auto-registered entries, so leakedEntries can be measured")
+    .option('--repeat <n>', 'run the scenario n times; the report keeps every run\'s figures (runs[]) for `xdsim report compare`', '1')
+    .option('--serve-report <[host:]port>', 'serve the report live at this address while the run goes on (loopback unless a host is given; port 0: any free one)')
     .option('--log-level <level>', 'control-plane log level on stderr', process.env['XDSIM_LOG_LEVEL'] ?? 'error')
     .addHelpText(
       'after',
@@ -182,6 +189,15 @@ these flags add to the scenario's target.`,
         if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new CliError(`--workers: expected an integer 1..64, got "${flags.workers}"`);
       }
       if (flags.target && !/^[^:\s]+:\d+$/.test(flags.target) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(flags.target)) throw new CliError(`--target: expected host:port, got "${flags.target}"`);
+      const repeat = Number(flags.repeat ?? '1');
+      if (!Number.isInteger(repeat) || repeat < 1 || repeat > 1000) throw new CliError(`--repeat: expected an integer 1..1000, got "${flags.repeat}"`);
+      let serveAt: { host: string; port: number } | undefined;
+      if (flags.serveReport !== undefined) {
+        const m = /^(?:(.+):)?(\d+)$/.exec(flags.serveReport.trim());
+        const port = m ? Number(m[2]) : NaN;
+        if (!m || port > 65535) throw new CliError(`--serve-report: expected [host:]port, got "${flags.serveReport}"`);
+        serveAt = { host: (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1'), port };
+      }
       const targetExtras = targetFlags(flags);
       const loaded = await loadScenario(file);
       reportDiagnostics(loaded.diagnostics);
@@ -220,22 +236,65 @@ these flags add to the scenario's target.`,
         abort.abort();
       };
       process.on('SIGINT', onSigint);
-      let report;
+      let live: LiveReportServer | undefined;
+      if (serveAt) {
+        try {
+          live = await LiveReportServer.start(serveAt.host, serveAt.port, s.name);
+        } catch (err) {
+          throw new CliError(`--serve-report: cannot listen on ${serveAt.host}:${serveAt.port}: ${(err as Error).message}`);
+        }
+        // Always said, even with --no-progress: it is the only way to learn a port-0 address.
+        process.stderr.write(`live report at ${live.url}\n`);
+      }
+      let report: RunReport;
+      const reports: RunReport[] = [];
       try {
-        report = await runScenario(s, {
-          onSample: (x) => progress.sample(x),
-          onEvent: (line) => progress.event(line),
-          signal: abort.signal,
-          logLevel: flags.logLevel,
-          ...(workers !== undefined ? { workers } : {}),
-          ...(target ? { target } : {}),
-        });
+        for (let i = 1; i <= repeat && !abort.signal.aborted; i++) {
+          if (repeat > 1) progress.event(`run ${i} of ${repeat}`);
+          live?.startRun(i, repeat);
+          reports.push(
+            await runScenario(s, {
+              onSample: (x) => {
+                progress.sample(x);
+                live?.sample(x);
+              },
+              onEvent: (line) => {
+                progress.event(line);
+                live?.event(line);
+              },
+              ...(live ? { onTraffic: (t) => live!.setTraffic(t) } : {}),
+              signal: abort.signal,
+              logLevel: flags.logLevel,
+              ...(workers !== undefined ? { workers } : {}),
+              ...(target ? { target } : {}),
+            }),
+          );
+        }
       } catch (err) {
+        await live?.close();
         // The run could not happen (fleet or server failed to start): nothing was checked.
         throw new CliError(`run failed: ${(err as Error).message ?? String(err)}`, EXIT_FAILED);
       } finally {
         progress.stop();
         process.off('SIGINT', onSigint);
+      }
+      report = reports[reports.length - 1]!;
+      if (repeat > 1) {
+        // The last run is the body (charts, tables); every run's figures are kept for compare,
+        // and the verdict needs every run to pass.
+        report = { ...report, runs: reports.map(runFigures), pass: reports.every((r) => r.pass) };
+        const failedRuns = reports.map((r, i) => (r.pass ? 0 : i + 1)).filter(Boolean);
+        report.notes = [`${reports.length} runs (--repeat ${repeat}); the charts and tables are run ${reports.length}'s, runs[] holds every run's figures${failedRuns.length ? `; run(s) ${failedRuns.join(', ')} failed an expectation` : ''}`, ...report.notes];
+        if (!report.pass && report.expectations.every((x) => x.pass)) {
+          const first = reports.find((r) => !r.pass)!;
+          report.expectations = [...report.expectations, ...first.expectations.filter((x) => !x.pass).map((x) => ({ ...x, name: `${x.name} (run ${reports.indexOf(first) + 1})` }))];
+        }
+      }
+      if (live) {
+        live.finish(renderHtml(report));
+        // Open pages get the final report over their stream; give them a moment to read it.
+        await new Promise((r) => setTimeout(r, 500));
+        await live.close();
       }
       if (flags.out) {
         await mkdir(flags.out, { recursive: true });
