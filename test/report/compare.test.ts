@@ -67,6 +67,29 @@ describe('report compare', () => {
     expect(registrationRate(baseReport())).toBe(20);
     expect(f['leaked entries']).toBeNull();
     expect(f['client convergence p50']).toBeNull();
+    expect(f['target convergence p50']).toBeNull();
+  });
+
+  it('reads a remote target from its metrics, not from xdsim\'s own process', () => {
+    const r: RunReport = {
+      ...baseReport(),
+      target: { kind: 'remote', name: 'istiod', xds: 'istiod:15012' },
+      targetMetrics: {
+        url: 'http://istiod:15014/metrics',
+        windowMs: 7000,
+        scrapes: 4,
+        failedScrapes: 0,
+        convergence: { count: 30, sumMs: 3000, p50Ms: 75, p90Ms: 95, p99Ms: 99.5, buckets: [] },
+        pushesByType: { eds: 30 },
+        cpu: { seconds: 1.5, avgPercent: 21, peakPercent: 60 },
+        rssBytes: { peak: 300 * 2 ** 20, end: 290 * 2 ** 20 },
+        connectedProxies: { start: 0, end: 40, peak: 40 },
+        missing: [],
+      },
+    };
+    const f = runFigures(r).figures;
+    expect([f['target convergence p50'], f['target convergence p99'], f['target CPU seconds'], f['target peak RSS']]).toEqual([75, 99.5, 1.5, 300]);
+    expect([f['server CPU seconds'], f['peak RSS']]).toEqual([null, null]);
   });
 
   it('flags a shift past the threshold that the runs separate, and not the same runs', () => {
