@@ -228,7 +228,7 @@ export function trafficCharts(tr: TrafficSeries, markers: readonly Marker[]): st
   }
   const endpoints = stackedAreaChart({
     title: 'Endpoints the proxy received, per locality',
-    subtitle: `${sub}${anyUnhealthy ? '' : ' · unhealthy entries are left out of EDS (sendUnhealthyEndpoints off), so a failure shows as endpoints gone'}`,
+    subtitle: `${sub}${anyUnhealthy ? '' : ' · unhealthy entries are not sent: a failure shows as endpoints gone'}`,
     x: tr.t,
     yFormat: (v) => String(+v.toFixed(0)),
     markers,
