@@ -8,6 +8,7 @@ import { parseManifests } from '../config/parse.js';
 import { resourceKey, RESOURCE_KINDS, type Resource, type ResourceKey } from '../config/resources.js';
 import { CLUSTER_SCOPED_KINDS } from '../config/schemas.js';
 import type { ConfigStore } from '../config/store.js';
+import { StateWriteError } from '../persist/journal.js';
 import { yamlShapeProblem } from './yaml-shape.js';
 
 export interface ConfigRequestResult {
@@ -63,6 +64,16 @@ export function prepareConfigRequest(kind: ConfigRequestKind, text: string, limi
 
 /** Writes a prepared apply or delete into the store as one batch; refusals are the caller's. */
 export function commitPrepared(store: ConfigStore, prepared: Extract<PreparedRequest, { kind: 'apply' | 'delete' }>): ConfigRequestResult {
+  try {
+    return commitOrThrow(store, prepared);
+  } catch (err) {
+    // The state dir could not make it durable (disk full): refused, and nothing of it applied.
+    if (err instanceof StateWriteError) return { status: 507, body: `${err.message}\n` };
+    throw err;
+  }
+}
+
+function commitOrThrow(store: ConfigStore, prepared: Extract<PreparedRequest, { kind: 'apply' | 'delete' }>): ConfigRequestResult {
   if (prepared.kind === 'apply') {
     const events = store.commit(prepared.resources.map((resource) => ({ op: 'apply' as const, resource })));
     return {

@@ -39,6 +39,7 @@ export class ConfigStore {
   private readonly byKind = new Map<string, Map<ResourceKey, StoreEntry>>();
   private count = 0;
   private readonly listeners = new Set<ConfigListener>();
+  private writeAhead: ((batch: ConfigBatch) => void) | undefined;
   private rev = 0;
 
   get revision(): number {
@@ -106,6 +107,9 @@ export class ConfigStore {
   commit(ops: readonly ConfigOp[]): ConfigEvent[] {
     const events: ConfigEvent[] = [];
     let now: string | undefined;
+    const revBefore = this.rev;
+    // With a write-ahead hook, what this batch changed is undone if the hook refuses it.
+    const undo: (() => void)[] | undefined = this.writeAhead ? [] : undefined;
     for (const o of ops) {
       if (o.op === 'apply') {
         const resource = o.resource;
@@ -115,6 +119,10 @@ export class ConfigStore {
         const previous = m.get(key);
         if (previous && sameContent(previous.resource, resource)) continue;
         const revision = ++this.rev;
+        if (undo) {
+          const map = m;
+          undo.push(previous ? () => map.set(key, previous) : () => (map.delete(key), this.count--));
+        }
         m.set(key, {
           resource,
           revision,
@@ -131,12 +139,34 @@ export class ConfigStore {
         const previous = this.lookup(o.key);
         if (!previous) continue;
         const revision = ++this.rev;
+        if (undo) {
+          const map = this.byKind.get(previous.resource.kind);
+          undo.push(() => (map?.set(o.key, previous), this.count++));
+        }
         if (this.byKind.get(previous.resource.kind)?.delete(o.key)) this.count--;
         events.push({ type: 'deleted', key: o.key, resource: previous.resource, revision });
       }
     }
+    if (events.length > 0 && this.writeAhead) {
+      try {
+        this.writeAhead(events);
+      } catch (err) {
+        for (let i = undo!.length - 1; i >= 0; i--) undo![i]!();
+        this.rev = revBefore;
+        throw err;
+      }
+    }
     if (events.length > 0) for (const l of this.listeners) l(events);
     return events;
+  }
+
+  /**
+   * A hook that sees every batch before anyone else and may refuse it by throwing: the store is
+   * then as before the commit and `commit` throws that error (the state journal, whose write
+   * must succeed before a change is served or acknowledged).
+   */
+  setWriteAhead(hook: ((batch: ConfigBatch) => void) | undefined): void {
+    this.writeAhead = hook;
   }
 
   private sortedEntries(kind: ResourceKind, namespace: string | undefined): StoreEntry[] {

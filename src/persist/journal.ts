@@ -1,7 +1,11 @@
 // Durable config state (--state-dir): every committed store batch is appended to a journal and
 // fsynced before the write is acknowledged; on start the snapshot plus the journal are replayed.
 // The journal is compacted into a snapshot when it grows, via write-to-temp + fsync + rename.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+// The append is the store's write-ahead hook: a batch that cannot be made durable (disk full, I/O
+// error) is refused before anything serves it, the journal is cut back to its last whole line,
+// and the caller gets a StateWriteError (the admin API answers 507). A compaction that does not
+// fit leaves the journal as it was.
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resource, ResourceKey } from '../config/resources.js';
 import { keyOf } from '../config/resources.js';
@@ -27,6 +31,17 @@ export interface RestoreResult {
   replayed: number;
   /** A torn last line (crash mid-append) that was ignored. */
   tornTail: boolean;
+}
+
+/** A batch the state dir could not take; nothing of it was applied. */
+export class StateWriteError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly code: string,
+    cause: string,
+  ) {
+    super(`state dir ${dir} cannot take the change (${code}: ${cause}); nothing applied, what was acknowledged before is kept`);
+  }
 }
 
 export class StateJournal {
@@ -83,8 +98,17 @@ export class StateJournal {
     const restored = StateJournal.read(dir);
     if (restored.resources.length > 0) store.commit(restored.resources.map((resource) => ({ op: 'apply' as const, resource })));
     const journal = new StateJournal(dir, opts);
-    journal.compact(store);
-    journal.unsubscribe = store.subscribe((batch) => journal.append(batch, store));
+    // On a full disk the restored journal stays as it is (compaction is an optimisation).
+    journal.tryCompact(store);
+    store.setWriteAhead((batch) => journal.append(batch));
+    // Compaction reads the store, so it runs once the batch is in it.
+    const unsubscribe = store.subscribe(() => {
+      if (journal.bytes > journal.compactBytes) journal.tryCompact(store);
+    });
+    journal.unsubscribe = () => {
+      unsubscribe();
+      store.setWriteAhead(undefined);
+    };
     return { journal, restored };
   }
 
@@ -94,17 +118,44 @@ export class StateJournal {
     closeSync(this.fd);
   }
 
-  private append(batch: ConfigBatch, store: ConfigStore): void {
+  private append(batch: ConfigBatch): void {
     const line: JournalLine = { rev: batch[batch.length - 1]!.revision };
     for (const ev of batch) {
       if (ev.type === 'deleted') (line.del ??= []).push(ev.key);
       else (line.put ??= []).push(ev.resource);
     }
     const buf = Buffer.from(`${JSON.stringify(line)}\n`);
-    writeSync(this.fd, buf);
-    fsyncSync(this.fd);
+    try {
+      // A short write (a disk filling up) is followed by the rest or by the error; bounded, as
+      // every round writes at least a byte or throws.
+      for (let off = 0; off < buf.length; ) {
+        const n = writeSync(this.fd, buf, off, buf.length - off);
+        if (n <= 0) throw Object.assign(new Error('write returned 0'), { code: 'EIO' });
+        off += n;
+      }
+      fsyncSync(this.fd);
+    } catch (err) {
+      // Cut the torn line off, so the journal still replays (and the next append starts clean).
+      try {
+        ftruncateSync(this.fd, this.bytes);
+      } catch {
+        // A journal that cannot even be truncated keeps a torn tail, which replay ignores.
+      }
+      const e = err as NodeJS.ErrnoException;
+      throw new StateWriteError(this.dir, e.code ?? 'EIO', e.code === 'ENOSPC' ? 'no space left on device' : e.message);
+    }
     this.bytes += buf.length;
-    if (this.bytes > this.compactBytes) this.compact(store);
+  }
+
+  /** compact(), except that a failure (no room for the snapshot) leaves everything as it was. */
+  tryCompact(store: ConfigStore): boolean {
+    try {
+      this.compact(store);
+      return true;
+    } catch {
+      rmSync(join(this.dir, `${SNAPSHOT}.tmp`), { force: true });
+      return false;
+    }
   }
 
   /** Writes the whole store as the snapshot and starts an empty journal. */
@@ -115,9 +166,17 @@ export class StateJournal {
     }
     const tmp = join(this.dir, `${SNAPSHOT}.tmp`);
     const fd = openSync(tmp, 'w');
-    writeSync(fd, JSON.stringify(all));
-    fsyncSync(fd);
-    closeSync(fd);
+    try {
+      const buf = Buffer.from(JSON.stringify(all));
+      for (let off = 0; off < buf.length; ) {
+        const n = writeSync(fd, buf, off, buf.length - off);
+        if (n <= 0) throw Object.assign(new Error('write returned 0'), { code: 'EIO' });
+        off += n;
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, join(this.dir, SNAPSHOT));
     syncDir(this.dir);
     closeSync(this.fd);

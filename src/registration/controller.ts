@@ -21,6 +21,7 @@ export class WorkloadEntryController implements ProxyLifecycle {
   constructor(store: ConfigStore, private readonly options: AutoRegistrationOptions = {}) {
     this.validateIdentity = options.validateIdentity ?? DEFAULT_VALIDATE_IDENTITY;
     this.writer = new StoreWriter(store);
+    this.writer.onRefused = (err) => options.log?.('warn', 'state dir refused the write; held and retried every second', { reason: err.message });
     this.autoRegistration = new AutoRegistrationController(store, this.writer, options);
     this.health = new HealthController(this.writer, (p) => this.autoRegistration.entryKeyOf(p), options.now);
   }

@@ -2,6 +2,7 @@
 // thousands of agents becomes a handful of registry deltas and pushes instead of thousands.
 import type { Resource, ResourceKey } from '../config/resources.js';
 import type { ConfigOp, ConfigStore } from '../config/store.js';
+import { StateWriteError } from '../persist/journal.js';
 
 export class StoreWriter {
   /** Writes not yet committed; reads see them first. `null` marks a pending delete. */
@@ -32,13 +33,38 @@ export class StoreWriter {
     this.scheduled = undefined;
     if (this.pending.size === 0) return;
     const ops: ConfigOp[] = [];
-    for (const [key, r] of this.pending) ops.push(r ? { op: 'apply', resource: r } : { op: 'delete', key });
+    const batch = [...this.pending];
+    for (const [key, r] of batch) ops.push(r ? { op: 'apply', resource: r } : { op: 'delete', key });
     this.pending.clear();
-    this.store.commit(ops);
+    try {
+      this.store.commit(ops);
+    } catch (err) {
+      if (!(err instanceof StateWriteError)) throw err;
+      // The state dir is full: nothing was applied. Keep the writes (later ones for the same key
+      // win) and try again in a second; serving goes on meanwhile.
+      for (const [key, r] of batch) if (!this.pending.has(key)) this.pending.set(key, r);
+      this.onRefused?.(err);
+      this.retry ??= setTimeout(() => {
+        this.retry = undefined;
+        this.schedule();
+      }, 1_000);
+      this.retry.unref();
+    }
   }
 
+  /** Called when a flush is refused by the state dir (the controller logs it, rate-limited). */
+  onRefused: ((err: StateWriteError) => void) | undefined;
+  private retry: NodeJS.Timeout | undefined;
+
   close(): void {
-    this.flush();
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+    try {
+      this.flush();
+    } finally {
+      if (this.retry) clearTimeout(this.retry);
+      this.retry = undefined;
+    }
   }
 
   private schedule(): void {
