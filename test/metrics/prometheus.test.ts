@@ -2,7 +2,8 @@
 // flap, drop and NACK; the istiod-named metrics are then read back through Prometheus' HTTP API,
 // and every query of the shipped Grafana dashboard (deploy/grafana/xdsim.json) must return data.
 // Needs the `prometheus` binary (Debian: apt-get install -y prometheus) and takes ~40 s, so it runs
-// with `npm run test:prometheus`, not `npm test`; without the binary it is skipped, saying so.
+// with `npm run test:prometheus`, not `npm test`; without the binary it is skipped, saying so
+// (or fails, with XDSIM_REQUIRE_PROMETHEUS=1 as in CI).
 import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,12 @@ import { finiteValues, prometheusVersion, startPrometheus, type Prometheus, type
 const BIN = fileURLToPath(new URL('../../bin/xdsim.js', import.meta.url));
 const DASHBOARD = fileURLToPath(new URL('../../deploy/grafana/xdsim.json', import.meta.url));
 const VERSION = prometheusVersion();
-if (!VERSION) console.warn('test/metrics/prometheus.test.ts skipped: no `prometheus` binary on PATH (Debian/Ubuntu: apt-get install -y prometheus)');
+if (!VERSION) {
+  const why = 'no `prometheus` binary on PATH (Debian/Ubuntu: apt-get install -y prometheus)';
+  // CI sets this so that a missing binary fails instead of passing as skipped.
+  if (process.env['XDSIM_REQUIRE_PROMETHEUS'] === '1') throw new Error(`XDSIM_REQUIRE_PROMETHEUS=1 but ${why}`);
+  console.warn(`test/metrics/prometheus.test.ts skipped: ${why}`);
+}
 
 const JOB = 'xdsim';
 const SCRAPE_S = 1;
