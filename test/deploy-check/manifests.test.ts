@@ -17,9 +17,8 @@ const HAVE_GO = spawnSync('go', ['version'], { encoding: 'utf8' }).status === 0;
 if (!HAVE_GO) console.warn('test/deploy-check: manifests not decoded against the Kubernetes types: no `go` on PATH');
 
 function yamlFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
-    .map((e) => path.join(e.parentPath, e.name))
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.isFile() && /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : []))
     .sort();
 }
 
