@@ -23,8 +23,14 @@ import { CleanupQueue } from './cleanup-queue.js';
 export interface AutoRegistrationOptions {
   /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected entry survives. */
   gracePeriodMs?: number;
-  /** How often leftovers (e.g. from before a restart) are swept; default: the grace period. */
+  /** How often disconnected entries are swept (istiod: every 10 grace periods, the default). */
   sweepIntervalMs?: number;
+  /**
+   * istiod's MaxServerConnectionAge (x1.5, as istiod extends it): an entry that still claims a
+   * connection (connectedAt) older than this, with none here, is swept. Default: unlimited, as
+   * istiod's default keepalive has no maximum age, so such an entry stays.
+   */
+  maxConnectionAgeMs?: number;
   /** Written to istio.io/workloadController. */
   controllerId?: string;
   now?: () => number;
@@ -68,7 +74,7 @@ export class AutoRegistrationController {
     this.now = options.now ?? Date.now;
     this.validateIdentity = options.validateIdentity ?? DEFAULT_VALIDATE_IDENTITY;
     this.cleanup = new CleanupQueue(options.cleanupPerSecond, this.now);
-    this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? Math.max(1000, this.grace));
+    this.sweepTimer = setInterval(() => this.sweep(), options.sweepIntervalMs ?? Math.max(1000, 10 * this.grace));
     this.sweepTimer.unref();
   }
 
@@ -128,10 +134,15 @@ export class AutoRegistrationController {
     this.scheduleDeletion(key);
   }
 
-  /** Deletes auto-registered entries disconnected for longer than the grace period, and marks
-   * entries claiming a connection this controller does not have (e.g. restored after a restart). */
+  /**
+   * istiod's periodic cleanup: deletes auto-registered entries disconnected for longer than the
+   * grace period (e.g. left by a previous run), and ones whose connection claim is older than
+   * the maximum connection age. An entry with neither annotation (written by hand, never
+   * connected) is left alone, as istiod leaves it.
+   */
   sweep(): void {
     const now = this.now();
+    const maxAge = this.options.maxConnectionAgeMs;
     for (const we of this.store.list('WorkloadEntry')) {
       const a = we.metadata.annotations ?? {};
       if (!a[ANNOTATION_AUTO_REGISTRATION_GROUP]) continue;
@@ -139,16 +150,21 @@ export class AutoRegistrationController {
       // By entry key, not by spec: the spec's network may come from the group template while
       // the connection is keyed by the network the proxy sent.
       if (this.connectedEntries.has(key)) continue;
-      const since = a[ANNOTATION_DISCONNECTED_AT];
-      if (since === undefined) {
-        const annotations: Record<string, string> = { ...a, [ANNOTATION_DISCONNECTED_AT]: rfc3339Nano(now) };
-        delete annotations[ANNOTATION_CONNECTED_AT];
-        this.writer.apply({ ...we, metadata: { ...we.metadata, annotations } }, key);
-        this.scheduleDeletion(key);
-      } else if (now - Date.parse(since) >= this.grace) {
-        this.cleanup.push(() => this.deleteIfStillDisconnected(key));
+      const connectedAt = a[ANNOTATION_CONNECTED_AT];
+      if (connectedAt !== undefined) {
+        if (maxAge !== undefined && now - Date.parse(connectedAt) > maxAge) this.cleanup.push(() => this.deleteIfStale(key));
+        continue;
       }
+      const since = a[ANNOTATION_DISCONNECTED_AT];
+      if (since !== undefined && now - Date.parse(since) >= this.grace) this.cleanup.push(() => this.deleteIfStillDisconnected(key));
     }
+  }
+
+  /** A connection claim past the maximum age, still unconnected when its cleanup turn comes. */
+  private deleteIfStale(key: string): void {
+    if (this.connectedEntries.has(key)) return;
+    const connectedAt = this.writer.get<WorkloadEntry>(key)?.metadata.annotations?.[ANNOTATION_CONNECTED_AT];
+    if (connectedAt !== undefined && this.now() - Date.parse(connectedAt) > (this.options.maxConnectionAgeMs ?? Infinity)) this.writer.delete(key);
   }
 
   close(): void {

@@ -159,18 +159,37 @@ describe('WorkloadEntryController', () => {
     expect(entry(2)?.spec.address).toBe('10.1.0.2');
   });
 
-  it('the sweep removes leftovers of a previous run and keeps live entries', () => {
+  it("the sweep removes what istiod's periodic cleanup removes, and nothing else", () => {
     ctl.onConnect(agent(3));
     ctl.flush();
-    // A leftover: auto-registered, claims to be connected, but no live connection here.
-    store.apply({ ...entry(3)!, metadata: { ...entry(3)!.metadata, name: 'payments-10.1.0.4' }, spec: { ...entry(3)!.spec, address: '10.1.0.4' } });
+    const leftover = (n: number, annotations: Record<string, string>) => {
+      const base = entry(3)!;
+      const a: Record<string, string> = { ...base.metadata.annotations };
+      delete a['istio.io/connectedAt'];
+      store.apply({ ...base, metadata: { ...base.metadata, name: `payments-10.1.0.${n}`, annotations: { ...a, ...annotations } }, spec: { ...base.spec, address: `10.1.0.${n}` } });
+    };
+    // Disconnected by a previous run, long ago: past the grace period.
+    leftover(4, { 'istio.io/disconnectedAt': '2026-11-22T00:00:00Z' });
+    // Claims a connection this server does not have: istiod keeps it (no maximum connection age).
+    leftover(7, { 'istio.io/connectedAt': '2026-11-22T00:00:00Z' });
+    // Never connected (written by hand): istiod never cleans it.
+    leftover(8, {});
+    ctl.autoRegistration.sweep();
+    vi.advanceTimersByTime(100);
+    ctl.flush();
+    expect([3, 4, 7, 8].map((i) => !!entry(i))).toEqual([true, false, true, true]);
+  });
+
+  it('with a maximum connection age, a stale connection claim is swept', () => {
+    ctl.close();
+    ctl = new WorkloadEntryController(store, { gracePeriodMs: 10_000, controllerId: 'xdsim-test', validateIdentity: false, maxConnectionAgeMs: 3_600_000 });
+    ctl.onConnect(agent(3));
+    ctl.flush();
+    const base = entry(3)!;
+    store.apply({ ...base, metadata: { ...base.metadata, name: 'payments-10.1.0.7', annotations: { ...base.metadata.annotations, 'istio.io/connectedAt': '2026-11-22T00:00:00Z' } }, spec: { ...base.spec, address: '10.1.0.7' } });
     ctl.autoRegistration.sweep();
     ctl.flush();
-    expect(entry(4)!.metadata.annotations!['istio.io/disconnectedAt']).toBeDefined();
-    vi.advanceTimersByTime(10_001);
-    ctl.autoRegistration.sweep();
-    ctl.flush();
-    expect(entry(4)).toBeUndefined();
+    expect(entry(7)).toBeUndefined();
     expect(entry(3)).toBeDefined();
   });
 
