@@ -43,11 +43,12 @@ export function formatSummary(r: RunReport): string {
     ['wall time', `${(r.wallMs / 1000).toFixed(1)}s`],
   );
   const e = new Table({ ...plain(), head: ['', 'expectation', 'detail'], colWidths: [6, 44, 70], wordWrap: true });
-  for (const x of r.expectations) e.push([x.pass ? 'PASS' : 'FAIL', x.name, x.detail]);
-  const passed = r.expectations.filter((x) => x.pass).length;
+  for (const x of r.expectations) e.push([x.skipped ? 'SKIP' : x.pass ? 'PASS' : 'FAIL', x.name, x.detail]);
+  const skipped = r.expectations.filter((x) => x.skipped).length;
+  const passed = r.expectations.filter((x) => x.pass && !x.skipped).length;
   const against = r.target?.kind === 'remote' ? ` against ${r.target.name}` : '';
   const lines = [`scenario ${r.scenario.name}${against}: ${r.pass ? 'PASS' : 'FAIL'}`, t.toString()];
-  if (r.expectations.length) lines.push(`expectations: ${passed}/${r.expectations.length} passed`, e.toString());
+  if (r.expectations.length) lines.push(`expectations: ${passed}/${r.expectations.length - skipped} passed${skipped ? `, ${skipped} skipped` : ''}`, e.toString());
   return lines.join('\n');
 }
 

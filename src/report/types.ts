@@ -16,6 +16,8 @@ export interface ExpectationResult {
   atMs?: number;
   /** Line of the expectation in the scenario file. */
   line?: number;
+  /** Not checked against this target (the scenario's onlyAgainst); counts as passed. */
+  skipped?: boolean;
 }
 
 export interface TimelineRecord {

@@ -455,6 +455,7 @@ class ScenarioBuilder {
       const spec = this.expectation(e, kinds[0]!, path, fleet);
       if (!spec) continue;
       const x: Expectation = { name: e.name ?? defaultName(spec), spec, line: this.line(path), index: i };
+      if (e.onlyAgainst !== undefined) x.onlyAgainst = e.onlyAgainst;
       if (e.at !== undefined) {
         x.atMs = parseDuration(e.at);
         if (x.atMs > fleet.durationMs) this.report([...path, 'at'], `is after the fleet stops (duration ${formatDuration(fleet.durationMs)})`);

@@ -111,6 +111,8 @@ export interface Expectation {
   line: number;
   /** Position in the file's expectations list. */
   index: number;
+  /** Checked only against this kind of target; skipped against the other. */
+  onlyAgainst?: 'embedded' | 'remote';
 }
 
 export interface Scenario {

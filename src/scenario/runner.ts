@@ -181,6 +181,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   };
   const fleet = opts.fleetFactory?.(xds, s) ?? new ChildProcessFleet(fleetOptions);
 
+  // Expectations the scenario keeps to the other kind of target are reported as skipped.
+  const expectations = s.expectations.filter((x) => !x.onlyAgainst || x.onlyAgainst === target.kind);
+  const skipped = s.expectations.filter((x) => !expectations.includes(x));
   // What a proxy receives: lbShares / endpoints expectations read their observer's stream, not
   // the server's state. A token per namespace when the control plane verifies them.
   const observers = new Observers({
@@ -189,7 +192,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     ...(target.transport ? { credentials: channelCredentials(target.transport), channelOptions: tlsChannelOptions(target.transport) } : {}),
   });
   const observerOf = new Map<Expectation, ClusterObserver>();
-  for (const x of s.expectations) {
+  for (const x of expectations) {
     if (x.spec.kind === 'lbShares') observerOf.set(x, observers.add(x.spec.cluster, lbSharesProxy(x.spec)));
     else if (x.spec.kind === 'endpoints') observerOf.set(x, observers.add(x.spec.cluster, endpointsProxy(x.spec.cluster)));
   }
@@ -414,7 +417,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     type Step = { atMs: number; order: number; run: () => void | Promise<void> };
     const steps: Step[] = [
       ...s.timeline.map((e, i) => ({ atMs: e.atMs, order: i, run: () => runEvent(e) })),
-      ...s.expectations.filter((x) => x.atMs !== undefined && isPointExpectation(x.spec)).map((x, i) => ({ atMs: x.atMs!, order: 100_000 + i, run: () => check(x) })),
+      ...expectations.filter((x) => x.atMs !== undefined && isPointExpectation(x.spec)).map((x, i) => ({ atMs: x.atMs!, order: 100_000 + i, run: () => check(x) })),
     ].sort((a, b) => a.atMs - b.atMs || a.order - b.order);
     for (const step of steps) {
       // A timer may fire a millisecond before Date.now() says it is due: wait out the rest, so
@@ -430,15 +433,15 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     // End-of-run checks look at the still-running fleet.
     controller.flush();
     registeredAtEnd = registeredNow(fleet.progress().visible);
-    for (const x of s.expectations) if (x.atMs === undefined && isPointExpectation(x.spec)) await check(x);
+    for (const x of expectations) if (x.atMs === undefined && isPointExpectation(x.spec)) await check(x);
     phase = 'stopping';
     summary = await fleet.stop();
     fleetStopped = true;
 
     const remoteEntries = cp ? undefined : ours(await target.autoRegisteredEntries().catch((err: Error) => (notes.push(`${target.name}'s debug API failed: ${err.message}`), undefined)));
-    if (!cp && s.expectations.some((x) => x.spec.kind === 'leakedEntries') && remoteEntries === undefined) {
+    if (!cp && expectations.some((x) => x.spec.kind === 'leakedEntries') && remoteEntries === undefined) {
       notes.push(`leaked entries are not measured against ${target.name}: it shows no WorkloadEntries (give its debug API: --debug-url)`);
-    } else if (!cp && s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
+    } else if (!cp && expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
       // Another control plane's entries come from its debug API, polled until its grace period
       // (the scenario's controlPlane.gracePeriod says what the target's is) has removed them.
       phase = 'grace';
@@ -453,7 +456,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       }
       leakedEntries = left.length;
       if (left.length) notes.push(`left on ${target.name} after its grace period: ${left.slice(0, 5).join(', ')}${left.length > 5 ? `, ... (${left.length - 5} more)` : ''}`);
-    } else if (s.expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
+    } else if (expectations.some((x) => x.spec.kind === 'leakedEntries') && !opts.signal?.aborted) {
       phase = 'grace';
       const stoppedAt = Date.now();
       // Deletion is timed per entry at the grace period; the sweep (every grace period) is the backstop.
@@ -537,7 +540,10 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     serverPushesSeen: !!cp,
     ...(changes ? { clientConvergenceBetween: (fromMs: number, untilMs: number) => summarize(clientBetween(fromMs, untilMs)) } : {}),
   };
-  for (const x of s.expectations) if (!isPointExpectation(x.spec)) results.push(evaluateTotals(x, totals));
+  for (const x of expectations) if (!isPointExpectation(x.spec)) results.push(evaluateTotals(x, totals));
+  for (const x of skipped) {
+    results.push({ name: x.name, kind: x.spec.kind, pass: true, skipped: true, detail: `not checked against ${target.name}: the scenario keeps it to ${x.onlyAgainst === 'embedded' ? 'the embedded xdsim' : 'other control planes'}`, line: x.line });
+  }
   // Report order follows the file.
   const order = new Map(s.expectations.map((x, i) => [x.name, i]));
   results.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));

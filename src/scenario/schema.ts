@@ -294,6 +294,12 @@ export const ExpectationSchema = Type.Object(
     name: Type.Optional(NonEmpty),
     /** When to check (default: the end of the fleet's duration, before agents stop). */
     at: Type.Optional(Duration),
+    /**
+     * Checked only against this kind of control plane (say why in a comment): e.g. a step the
+     * embedded store can take but a remote one cannot (marking a static WorkloadEntry unhealthy).
+     * Against the other kind it is reported as skipped.
+     */
+    onlyAgainst: Type.Optional(Type.Union([Type.Literal('embedded'), Type.Literal('remote')])),
     lbShares: Type.Optional(LbSharesSchema),
     /** Upper bounds on push convergence (first change -> last affected stream ACKs). */
     convergence: Type.Optional(ConvergenceSchema),

@@ -56,6 +56,9 @@ expectations:
     lbShares: *s
   - name: wrong on purpose
     connected: { min: 11 }
+  - name: kept to other control planes
+    onlyAgainst: remote
+    connected: { min: 99 }
   - errors: 0
 `;
 
@@ -105,8 +108,10 @@ describe('runner with a fake fleet', async () => {
       ['endpoints after apply and delete', true],
       ['back home', true],
       ['wrong on purpose', false],
+      ['kept to other control planes', true],
       ['errors <= 0', true],
     ]);
+    expect(report.expectations[5]).toMatchObject({ skipped: true, detail: 'not checked against embedded xdsim: the scenario keeps it to other control planes' });
     expect(report.expectations[4]!.detail).toBe('connected agents: expected at least 11, got 10');
     expect(report.pass).toBe(false);
     for (const e of report.expectations.slice(0, 3)) expect(e.atMs).toBeGreaterThanOrEqual(100);
