@@ -37,6 +37,37 @@ describe('xdsim eds / lb', () => {
     expect(s.endpoints[0]).toMatchObject({ address: '10.10.1.11:9080', locality: 'us-east/us-east-1a/rack1', priority: 0 });
   });
 
+  it('--mesh-networks: lb sees another network through its gateway as one host; a bad file is exit 2 with file:line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xdsim-cli-mn-'));
+    const mesh = join(dir, 'mesh.yaml');
+    const we = (name: string, address: string, network: string, locality: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: ${name}, namespace: pay}\nspec: {address: ${address}, network: ${network}, locality: ${locality}, serviceAccount: sa, labels: {app: a}}\n`;
+    writeFileSync(
+      mesh,
+      [
+        'apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: pay}\nspec:\n  selector: {app: a}\n  ports: [{name: http, port: 80}]\n',
+        we('c1', '10.0.0.1', 'cluster', 'r1/z1'),
+        we('v1', '10.1.0.1', 'vm', 'r2/z1'),
+        we('v2', '10.1.0.2', 'vm', 'r2/z1'),
+        we('v3', '10.1.0.3', 'vm', 'r2/z1'),
+      ].join('---\n'),
+    );
+    const networks = join(dir, 'networks.yaml');
+    writeFileSync(networks, 'networks:\n  vm:\n    gateways:\n    - {address: 192.0.2.7, port: 15443}\n');
+    const args = ['lb', '-f', mesh, '--cluster', 'outbound|80||a.pay.svc.cluster.local', '--node-network', 'cluster', '-o', 'json'];
+    const r = await xdsim([...args, '--mesh-networks', networks]);
+    expect(r.code).toBe(0);
+    const shares = JSON.parse(r.stdout).endpoints.map((e: { address: string; share: number }) => [e.address, e.share]);
+    expect(shares).toEqual([
+      ['10.0.0.1:80', 0.25],
+      ['192.0.2.7:15443', 0.75],
+    ]);
+    writeFileSync(networks, 'networks:\n  vm:\n    gateways:\n    - {address: 192.0.2.7}\n');
+    const bad = await xdsim([...args, '--mesh-networks', networks]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`${networks}:4 MeshNetworks networks.vm.gateways[0].port: required field missing`);
+  });
+
   it('exit 2 with file:line errors on bad config, and unused kinds as a note', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xdsim-cli-'));
     const f = join(dir, 'mesh.yaml');
