@@ -107,7 +107,7 @@ export function viewCases(sizes: readonly number[] = VIEW_SIZES): BenchCase[] {
  * behind two gateways and network-3 behind one (meshNetworks), seen from network-1: split horizon
  * (fold, weights scaled by 2, encode) plus the locality rules and the splice, view cache bypassed.
  */
-export function multiNetworkViewCase(n = 1000): BenchCase {
+function multiNetworkFixture(n: number): { store: ConfigStore; eds: EdsCache; cluster: string; proxy: ProxyView } {
   const store = new ConfigStore();
   const resources = generateMesh({ ...viewMesh(n), networks: 3 });
   for (const r of resources) if (r.kind === 'WorkloadEntry') (r as WorkloadEntry).spec.serviceAccount = 'vm-sa';
@@ -123,8 +123,39 @@ export function multiNetworkViewCase(n = 1000): BenchCase {
   );
   const cluster = eds.clusterNames()[0]!;
   const proxy = proxyView({ locality: parseLocality('region-1/zone-1a/sz-1'), network: 'network-1' });
+  eds.view(cluster, proxy);
+  return { store, eds, cluster, proxy };
+}
+
+export function multiNetworkViewCase(n = 1000): BenchCase {
+  const { eds, cluster, proxy } = multiNetworkFixture(n);
   const bytes = eds.view(cluster, proxy)!.bytes.length;
   return { name: `eds_view_multinetwork_${n}`, bytes, fn: () => eds.buildUncached(cluster, proxy) };
+}
+
+/**
+ * eds_one_change_multinetwork_N: eds_one_change_N on that mesh: one weight update through the
+ * store, registry and EDS cache, then the view rebuilt (its locality split again, the others reused).
+ */
+export function multiNetworkOneChangeCase(n = 1000): BenchCase {
+  const { store, eds, cluster, proxy } = multiNetworkFixture(n);
+  const entries = store.list('WorkloadEntry');
+  const versions = entries.map((we): [WorkloadEntry, WorkloadEntry] => {
+    const w = we.spec.weight ?? 1;
+    return [
+      { ...we, spec: { ...we.spec, weight: w + 1 } },
+      { ...we, spec: { ...we.spec, weight: w } },
+    ];
+  });
+  let i = 0;
+  return {
+    name: `eds_one_change_multinetwork_${n}`,
+    fn: () => {
+      const k = i++;
+      store.commit([{ op: 'apply', resource: versions[k % versions.length]![Math.floor(k / versions.length) % 2]! }]);
+      return eds.view(cluster, proxy);
+    },
+  };
 }
 
 export interface OneChangeCase extends BenchCase {

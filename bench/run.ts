@@ -5,6 +5,7 @@ import Table from 'cli-table3';
 import { LATEST_JSON, mergeIntoLatest } from './results-file.js';
 import {
   fullBuildInFreshProcess,
+  multiNetworkOneChangeCase,
   multiNetworkViewCase,
   oneChangeCase,
   runBenchCases,
@@ -32,7 +33,7 @@ function fmtNs(ns: number): string {
 async function main(): Promise<void> {
   const wanted = (name: string) => !filter || filter.test(name);
   const oneChange = oneChangeCase(1000);
-  const cases = [...viewCases(), multiNetworkViewCase(1000), oneChange].filter((c) => wanted(c.name));
+  const cases = [...viewCases(), multiNetworkViewCase(1000), oneChange, multiNetworkOneChangeCase(1000)].filter((c) => wanted(c.name));
   const benchmarks = await runBenchCases(cases, { quick });
   const counts = oneChange.measureCounts();
 
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
   }
   ratios.one_change_1000_vs_eds_view_1000 = ratio('eds_one_change_1000', 'eds_view_1000');
   ratios.multinetwork_1000_vs_eds_view_1000 = ratio('eds_view_multinetwork_1000', 'eds_view_1000');
+  ratios.one_change_multinetwork_1000_vs_one_change_1000 = ratio('eds_one_change_multinetwork_1000', 'eds_one_change_1000');
 
   const result = {
     benchmarks,

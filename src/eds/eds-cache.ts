@@ -7,7 +7,7 @@ import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js
 import type { PeerAuthentications } from '../model/peer-authentication.js';
 import { ClusterEndpoints, LocalityGroup, type ClusterEndpointsOptions, type EncodedEndpoint } from './cluster-endpoints.js';
 import { NetworkGateways } from '../model/mesh-networks.js';
-import { networkKey, networkLocalities, type NetworkEndpoint, type NetworkLocalityGroup } from './network-view.js';
+import { NetworkGroupCache, networkKey, networkLocalities, type NetworkEndpoint, type NetworkLocalityGroup } from './network-view.js';
 import type { ProxyView } from './proxy.js';
 import { computeView, viewKey } from './view.js';
 import type { ViewGroup } from './view-group.js';
@@ -35,6 +35,8 @@ interface ClusterState {
   template: ClaTemplate | undefined;
   /** Split-horizon locality groups per network key, built on demand since the last change. */
   networks: Map<string, NetworkLocalityGroup[]> | undefined;
+  /** Split-horizon localities kept across changes (a change re-splits its locality only); dropped with the gateways. */
+  networkCache: NetworkGroupCache | undefined;
 }
 
 /** A view's groups as registry endpoints; for callers that never see split horizon (no gateways), e.g. reference encodings. */
@@ -128,7 +130,10 @@ export class EdsCache {
   private networkGroups(s: ClusterState, nk: string, proxy: ProxyView): NetworkLocalityGroup[] {
     s.networks ??= new Map();
     let groups = s.networks.get(nk);
-    if (groups === undefined) s.networks.set(nk, (groups = networkLocalities(s.endpoints, this.gateways, proxy)));
+    if (groups === undefined) {
+      if (s.networkCache?.gateways !== this.gateways) s.networkCache = new NetworkGroupCache(this.gateways);
+      s.networks.set(nk, (groups = s.networkCache.groups(s.endpoints, nk, proxy)));
+    }
     return groups;
   }
 
@@ -168,7 +173,7 @@ export class EdsCache {
     if (!model) return this.clusters.delete(name);
     let s = this.clusters.get(name);
     if (!s) {
-      s = { model, endpoints: new ClusterEndpoints(this.peerAuthn), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined, networks: undefined };
+      s = { model, endpoints: new ClusterEndpoints(this.peerAuthn), nameField: clusterNameField(name), version: 0, views: new Map(), builds: 0, template: undefined, networks: undefined, networkCache: undefined };
       this.clusters.set(name, s);
     }
     const policyChanged = s.model !== model;

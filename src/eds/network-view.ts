@@ -112,8 +112,54 @@ function gatewayLabels(g: NetworkGateway): Labels {
   return g.cluster ? { [LABEL_NETWORK]: g.network, [LABEL_CLUSTER]: g.cluster } : { [LABEL_NETWORK]: g.network };
 }
 
-export function networkLocalities(cluster: ClusterEndpoints, gateways: NetworkGateways, proxy: SplitHorizonProxy): NetworkLocalityGroup[] {
-  const split = splitHorizon<EncodedEndpoint, LocalityGroup>(cluster.localities(), gateways, proxy, (e) => cluster.mtls(e));
+/** Counters for tests and benchmarks: locality groups split afresh, and reused from an earlier build. */
+export const networkCounters = { localitySplits: 0, localityReuses: 0 };
+
+interface CachedSplit {
+  /** The source group's body when it was split: a group that changed has a new one. */
+  readonly body: Uint8Array;
+  /** Undefined: nothing of the locality is in the proxy's network view. */
+  readonly group: NetworkLocalityGroup | undefined;
+}
+
+/**
+ * A cluster's split-horizon groups per network key, kept per locality across changes: a locality
+ * depends only on its own endpoints (their encoding included: the body changes with them), the
+ * gateways and the key, so after one endpoint change only its locality is split again.
+ */
+export class NetworkGroupCache {
+  private readonly byKey = new Map<string, Map<LocalityGroup, CachedSplit>>();
+
+  constructor(readonly gateways: NetworkGateways) {}
+
+  groups(cluster: ClusterEndpoints, nk: string, proxy: SplitHorizonProxy): NetworkLocalityGroup[] {
+    const before = this.byKey.get(nk);
+    const now = new Map<LocalityGroup, CachedSplit>();
+    const out: NetworkLocalityGroup[] = [];
+    for (const g of cluster.localities()) {
+      const body = g.body;
+      let c = before?.get(g);
+      if (c !== undefined && c.body === body) networkCounters.localityReuses++;
+      else {
+        c = { body, group: networkLocalities(cluster, this.gateways, proxy, [g])[0] };
+        networkCounters.localitySplits++;
+      }
+      now.set(g, c);
+      if (c.group !== undefined) out.push(c.group);
+    }
+    // Only the current localities are kept: removed groups go with the map they were in.
+    this.byKey.set(nk, now);
+    return out;
+  }
+}
+
+export function networkLocalities(
+  cluster: ClusterEndpoints,
+  gateways: NetworkGateways,
+  proxy: SplitHorizonProxy,
+  localities: readonly LocalityGroup[] = cluster.localities(),
+): NetworkLocalityGroup[] {
+  const split = splitHorizon<EncodedEndpoint, LocalityGroup>(localities, gateways, proxy, (e) => cluster.mtls(e));
   const out = new Array<NetworkLocalityGroup>(split.length);
   const sizes: number[] = [];
   for (let i = 0; i < split.length; i++) {

@@ -2,7 +2,7 @@
 // endpoints, then end to end (config -> registry -> encoded view) through the EDS cache.
 import { describe, expect, it } from 'vitest';
 import { ClusterEndpoints } from '../../src/eds/cluster-endpoints.js';
-import { reweightedSize, writeReweighted } from '../../src/eds/network-view.js';
+import { networkCounters, reweightedSize, writeReweighted } from '../../src/eds/network-view.js';
 import { splitHorizon, type NetworkedEndpoint, type SplitLocality } from '../../src/eds/network-filter.js';
 import { NetworkGateways, type NetworkGateway } from '../../src/model/mesh-networks.js';
 import type { Locality } from '../../src/model/locality.js';
@@ -190,6 +190,31 @@ describe('split horizon: end to end through the EDS cache', () => {
       }
     }
     expect(checked).toBe(32);
+  });
+
+  it('after one change only its locality is split again; the bytes are those of a fresh build', () => {
+    const { eds, store } = mesh([...entries, service]);
+    eds.setNetworkGateways(gateways);
+    const p = proxy('r1/z1', { network: 'cluster' });
+    const first = eds.view(C, p)!;
+    const splits0 = networkCounters.localitySplits;
+    const reuses0 = networkCounters.localityReuses;
+    // v2 (r2) gets heavier: r1 is reused as it was.
+    store.commit([{ op: 'apply', resource: we('v2', { ...entries[2]!.spec, weight: 5 }) }]);
+    const after = eds.view(C, p)!;
+    expect(networkCounters.localitySplits - splits0).toBe(1);
+    expect(networkCounters.localityReuses - reuses0).toBe(1);
+    expect(after.bytes).not.toEqual(first.bytes);
+    expect(Buffer.from(after.bytes).equals(Buffer.from(eds.buildUncached(C, p)!.bytes))).toBe(true);
+    expect(endpoints(toCanonicalJson('ClusterLoadAssignment', after.bytes) as unknown as ClaJson)).toEqual([
+      'r1@0:8 10.0.0.1*2,192.0.2.1*3,192.0.2.2*3',
+      'r2@0:10 192.0.2.1*5,192.0.2.2*5',
+    ]);
+    // Other gateways: everything again.
+    eds.setNetworkGateways(new NetworkGateways([gw('vm', '192.0.2.1')]));
+    const s1 = networkCounters.localitySplits;
+    eds.view(C, p);
+    expect(networkCounters.localitySplits - s1).toBe(2);
   });
 
   it('runs the locality rules on the folded groups: failover priorities, and an emptied locality without weight', () => {
