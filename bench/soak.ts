@@ -149,6 +149,9 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = (
     bounds: opts.bounds,
     peak: { rssMiB: peak('rssMiB'), heapMiB: peak('heapMiB'), handles: peak('handles') },
     handleTypesAtEnd: endTypes,
+    // The run's own record (per-second series, per-step timeline, notes) grows with the run by
+    // design and sits in this heap: its JSON size says how much of a heap slope it can explain.
+    reportJsonMiB: JSON.stringify(report).length / MiB,
     timelineEvents: s.timeline.length,
     eventsSeen: events,
     expectations: report.expectations.map((e) => ({ name: e.name, pass: e.pass, ...(e.detail !== undefined ? { detail: e.detail } : {}) })),
@@ -192,6 +195,7 @@ async function main(): Promise<number> {
       lines.push(`  handles  ${r.verdicts.handles.why}`);
       lines.push(`  external ${r.fits.external!.slope.toFixed(2)} MiB/h (not bounded)`);
     } else lines.push('  too few samples after the warm-up to fit');
+    lines.push(`the run's own report: ${r.reportJsonMiB.toFixed(2)} MiB as JSON (${((r.reportJsonMiB * 3_600_000) / r.durationMs).toFixed(2)} MiB/h; it grows with the run by design)`);
     lines.push(`peak: rss ${r.peak.rssMiB.toFixed(1)} MiB, heap ${r.peak.heapMiB.toFixed(1)} MiB, handles ${r.peak.handles}`);
     lines.push(`handles at the end: ${Object.entries(r.handleTypesAtEnd).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     lines.push(`timeline: ${r.timelineEvents} config steps; expectations: ${r.expectations.map((e) => `${e.name} ${e.pass ? 'ok' : `FAILED${e.detail ? ` (${e.detail})` : ''}`}`).join('; ')}`);
