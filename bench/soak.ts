@@ -11,8 +11,10 @@
 //   npm run soak -- --duration 2m --max-heap-slope 60 --max-rss-slope 400 --max-handle-slope 2000   # the CI slice
 //
 // Exit 0: every slope under its bound and the scenario's expectations (no NACKs, no errors, no
-// leaked entries) held; 1 otherwise. Results: bench/results/latest.json under `soak.<duration>`.
+// leaked entries) held; 1 otherwise. Results: bench/results/latest.json under `soak.<duration>`
+// and bench/results/soak-<duration>.json.
 import { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LoadedResource } from '../src/config/parse.js';
 import { loadScenario } from '../src/scenario/load.js';
@@ -180,7 +182,10 @@ async function main(): Promise<number> {
   };
   if (opts.warmupMs >= durationMs) throw new Error(`--warmup ${formatDuration(opts.warmupMs)} leaves nothing of a ${formatDuration(durationMs)} run to fit`);
   const r = await runSoak(opts);
-  mergeIntoLatest({ soak: { [formatDuration(durationMs)]: { at: new Date().toISOString(), ...r } } });
+  const result = { at: new Date().toISOString(), ...r };
+  mergeIntoLatest({ soak: { [formatDuration(durationMs)]: result } });
+  // Also a file of its own: latest.json is shared, and an hour's samples should not be lost to another bench's write.
+  writeFileSync(fileURLToPath(new URL(`./results/soak-${formatDuration(durationMs)}.json`, import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);
   if (f.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else {
     const every = Math.max(1, Math.floor(r.samples.length / 12));
