@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { loadScenario } from '../../src/scenario/load.js';
 import { runScenario } from '../../src/scenario/runner.js';
 import { TokenIssuer } from '../../src/security/token-issuer.js';
@@ -16,8 +17,11 @@ import { startIstiodPeer, type IstiodPeer } from './istiod-peer.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'xdsim-scenario-istiod-'));
 let peer: IstiodPeer | undefined;
 
+let multiNetworkPeer: IstiodPeer | undefined;
+
 afterAll(async () => {
   await peer?.stop();
+  await multiNetworkPeer?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,5 +54,28 @@ describe('quickstart against the istiod peer', () => {
     expect(cc.incomplete).toBe(0);
     // The zone's agents reported their failing probes over xDS.
     expect(report.timeline[0]!.result).toMatch(/22 agent\(s\)' probes fail/);
+  }, 180_000);
+});
+
+describe('multi-network against the istiod peer', () => {
+  it('split horizon through the east-west gateway Service, then without it: the same shares as against xdsim', async () => {
+    const issuer = TokenIssuer.generate();
+    const keyFile = path.join(dir, 'mn-key.pem');
+    writeFileSync(keyFile, issuer.publicKey.export({ type: 'spki', format: 'pem' }));
+    const tokenFile = path.join(dir, 'mn-token.jwt');
+    writeFileSync(tokenFile, await issuer.mint('payments', 'payment-service'));
+    const loaded = await loadScenario('scenarios/multi-network.yaml');
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    // The scenario's controlPlane.meshNetworks configures the embedded xdsim; the peer reads it from a file.
+    const meshNetworksFile = path.join(dir, 'networks.yaml');
+    writeFileSync(meshNetworksFile, stringify(loaded.scenario!.controlPlane.meshNetworks));
+    multiNetworkPeer = await startIstiodPeer({ files: [], validateIdentity: true, jwtPublicKeyFile: keyFile, meshNetworksFile, extraArgs: ['--grace-period', '5s'] });
+    const report = await runScenario(loaded.scenario!, {
+      target: { address: multiNetworkPeer.xds, applyUrl: `http://${multiNetworkPeer.admin}/apply`, debugUrl: `http://${multiNetworkPeer.admin}`, tokenFile, name: 'istiod peer' },
+      logLevel: 'silent',
+    });
+    for (const e of report.expectations) expect(e, `${e.name}: ${e.detail}`).toMatchObject({ pass: true });
+    expect(report.expectations).toHaveLength(5);
+    expect(report.timeline.map((t) => [t.result, t.ok])).toEqual([['deleted 1', true]]);
   }, 180_000);
 });
