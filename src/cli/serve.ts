@@ -23,6 +23,7 @@ interface ServeFlags {
   sendUnhealthyEndpoints?: boolean;
   autoSendUnhealthyEndpoints?: string;
   gracePeriod?: string;
+  cleanupRate?: string;
   shutdownGrace?: string;
   registration?: boolean;
   stateDir?: string;
@@ -143,6 +144,7 @@ export function registerServeCommand(program: Command): Command {
     .option('--auto-send-unhealthy-endpoints <bool>', 'PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS (default true): panic threshold 0 on clusters whose outlier detection sets none')
     .option('--shutdown-grace <duration>', 'after SIGTERM/SIGINT the process exits within this, whatever its streams or its stdout are doing', '5s')
     .option('--grace-period <duration>', 'delete auto-registered entries this long after their last disconnect (PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)', '10s')
+    .option('--cleanup-rate <per-second>', "entries past the grace period deleted per second, one at a time (istiod's fixed rate: 20)", '20')
     .option('--no-registration', 'turn off WorkloadEntry auto-registration and health reporting')
     .option('--validate-identity <bool>', 'auto-registration and health checks need a verified identity (bearer token) that may own the entry (ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY, default true)')
     .option('--mesh-networks <file>', "istiod's meshNetworks (networks, their endpoints and gateways): split-horizon EDS through the gateways")
@@ -215,6 +217,7 @@ export function registerServeCommand(program: Command): Command {
       try {
         plane = await startControlPlane({
           gracePeriodMs: parseDuration(flags.gracePeriod ?? '10s'),
+          cleanupPerSecond: cleanupRate(flags.cleanupRate),
           registration: flags.registration !== false,
           ...(validateIdentity !== undefined ? { validateIdentity } : {}),
           ...(flags.stateDir ? { stateDir: flags.stateDir } : {}),
@@ -277,4 +280,10 @@ export function registerServeCommand(program: Command): Command {
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     });
+}
+
+function cleanupRate(v: string | undefined): number {
+  const n = Number(v ?? '20');
+  if (!Number.isFinite(n) || n <= 0) throw new CliError(`--cleanup-rate: expected a positive number of deletions per second; got "${v}"`);
+  return n;
 }

@@ -33,6 +33,8 @@ export interface FleetRunOptions {
   stopGraceMs?: number;
   /** Called once workers are loaded, just before the first agent starts (e.g. to take a memory baseline). */
   onReady?: () => void;
+  /** Changes a worker started watching, for fleets beside this one (every worker here gets them already). */
+  onWatch?: (watches: ChangeWatch[]) => void;
 }
 
 export const WORKER_ENTRY = new URL('./worker-entry.mjs', import.meta.url);
@@ -67,6 +69,14 @@ export class Fleet {
     for (const s of this.slices) s.send({ type: 'watch', watches });
   }
 
+  private onWatch: FleetRunOptions['onWatch'];
+
+  /** A worker's new watches to every other worker, and to whoever runs fleets beside this one. */
+  private relayWatch(from: Slice | undefined, watches: ChangeWatch[]): void {
+    for (const s of this.slices) if (s !== from) s.send({ type: 'watch', watches });
+    this.onWatch?.(watches);
+  }
+
   /** Applies a churn model now, on every worker (scenario timelines use this). */
   churn(spec: ChurnSpec): void {
     for (const s of this.slices) s.send({ type: 'churn', spec });
@@ -94,6 +104,7 @@ export class Fleet {
   async run(opts: FleetRunOptions = {}): Promise<FleetSummary> {
     if (this.running) throw new Error('fleet already running');
     this.running = true;
+    this.onWatch = opts.onWatch;
     const c = this.config;
     // Baseline for memory per agent: taken once workers are loaded, so thread start-up is not counted.
     let rssBefore = process.memoryUsage().rss;
@@ -171,6 +182,8 @@ export class Fleet {
 
   private inProcess(runner: AgentRunner, startedAt: number): Slice {
     const indexes = [...runner.indexes];
+    // The only worker: its watches go only to fleets beside this one.
+    runner.onWatch = (watches) => this.onWatch?.(watches);
     let final: RunnerProgress | undefined;
     const result = runner.start(startedAt).then((r) => {
       final = r.progress;
@@ -222,6 +235,7 @@ export class Fleet {
       readiness.push(new Promise<void>((r) => (onReady = r)));
       port1.on('message', (m: WorkerMessage) => {
         if (m.type === 'progress') slice.progress = m.progress;
+        else if (m.type === 'watch') this.relayWatch(slice, m.watches);
         else if (m.type === 'ready') {
           slice.threadId = m.threadId;
           onReady();

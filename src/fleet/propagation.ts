@@ -15,7 +15,7 @@ export type ChangeKind = 'registration' | 'health' | 'config';
 
 /** A watched change: an endpoint (IP) appearing in or leaving EDS, or config changed at `at`. */
 export type ChangeWatch =
-  | { id: string; kind: 'registration' | 'health'; ip: string; present: boolean }
+  | { id: string; kind: 'registration' | 'health'; ip: string; present: boolean; /** Stop scanning for it then (epoch ms): one flip of a flapping probe is soon old news. */ until?: number }
   | { id: string; kind: 'config'; at: number };
 
 /** Where a watched endpoint change began: when its agent reported (or connected), and its clusters. */
@@ -48,6 +48,7 @@ interface EndpointWatch {
   id: string;
   needle: Buffer;
   present: boolean;
+  until: number;
   sightings: Record<string, [string, number, number][]>;
 }
 
@@ -98,14 +99,37 @@ export class PropagationTracker {
         this.config.set(w.id, { at: w.at, pending, done: [] });
         continue;
       }
-      if (this.endpoint.length >= MAX_ENDPOINT_WATCHES) continue;
+      if (this.active().length >= MAX_ENDPOINT_WATCHES) continue;
       this.watches.push(w);
-      const e: EndpointWatch = { id: w.id, needle: addressNeedle(w.ip), present: w.present, sightings: {} };
+      const e: EndpointWatch = { id: w.id, needle: addressNeedle(w.ip), present: w.present, until: w.until ?? Infinity, sightings: {} };
       this.endpoint.push(e);
       const list = this.byIp.get(w.ip);
       if (list) list.push(e);
       else this.byIp.set(w.ip, [e]);
     }
+  }
+
+  private active(now = Date.now()): EndpointWatch[] {
+    return this.endpoint.filter((e) => e.until > now);
+  }
+
+  /**
+   * A probe flip nobody asked for (a flapping probe): watched from here on, for `forMs`, unless
+   * a timeline step already waits for this very flip. Returns the watch to pass on to the other
+   * workers, or undefined.
+   */
+  watchFlip(agent: TrackedAgent, healthy: boolean, at: number, forMs: number): ChangeWatch | undefined {
+    const awaited = (this.byIp.get(agent.ip) ?? []).some((e) => e.present === healthy && e.until > at && !this.hasOrigin(e.id));
+    if (awaited) return undefined;
+    const w: ChangeWatch = { id: `flip:${agent.key}:${at}`, kind: 'health', ip: agent.ip, present: healthy, until: at + forMs };
+    const before = this.watches.length;
+    this.watch([w], []);
+    return this.watches.length > before ? w : undefined;
+  }
+
+  /** Flip watches still running (to bound how many a worker starts). */
+  activeFlips(now: number): number {
+    return this.endpoint.filter((e) => e.id.startsWith('flip:') && e.until > now).length;
   }
 
   /** The agent with this IP reported health `healthy` at `at` (a transition). */
@@ -145,6 +169,7 @@ export class PropagationTracker {
     if (first || this.endpoint.length === 0 || !this.takesPart(agent)) return;
     let seen = this.seen.get(agent.key);
     for (const e of this.endpoint) {
+      if (e.until < at) continue;
       const k = `${e.id}\0${cluster}`;
       if (seen?.has(k)) continue;
       const present = cla !== undefined && containsNeedle(cla, e.needle);

@@ -111,6 +111,10 @@ export function workerScaleLimit(c: FleetConfig, indexes: readonly number[], to:
   return indexes.filter((i) => i < keep).length;
 }
 
+/** Probe flips watched at once per worker, and for how long each (flapping probes flip often). */
+const FLIP_WATCHES_PER_WORKER = 4;
+const FLIP_WATCH_MS = 5_000;
+
 export class AgentRunner {
   readonly stats = new FleetStats();
   private readonly slots: Slot[];
@@ -132,6 +136,8 @@ export class AgentRunner {
   private readonly propagation: PropagationTracker | undefined;
   private readonly subscribers = new WeakSet<Agent>();
   private readonly measured: (index: number) => boolean;
+  /** Watches this worker started (flips) go to every other worker through this. */
+  onWatch: ((watches: ChangeWatch[]) => void) | undefined;
   /** Built once per worker: every agent of the worker shares the credentials object. */
   private readonly transport: Pick<AgentOptions, 'credentials' | 'channelOptions' | 'callMetadata'>;
 
@@ -345,7 +351,14 @@ export class AgentRunner {
         this.subscribers.add(agent);
         tracker.response(agent, at);
       },
-      healthReported: (agent, healthy, at) => tracker.healthReported(agent, healthy, at),
+      healthReported: (agent, healthy, at) => {
+        // A flip of an agent already in EDS (not its first report): watched, a few at a time.
+        if (agent.everVisible && tracker.activeFlips(at) < FLIP_WATCHES_PER_WORKER) {
+          const w = tracker.watchFlip(agent, healthy, at, FLIP_WATCH_MS);
+          if (w) this.onWatch?.([w]);
+        }
+        tracker.healthReported(agent, healthy, at);
+      },
     };
   }
 

@@ -6,6 +6,7 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { FleetConfig } from './config.js';
 import { AgentRunner, type RunnerCommand, type RunnerProgress, type RunnerResult } from './runner.js';
+import type { ChangeWatch } from './propagation.js';
 
 export interface WorkerTask {
   config: FleetConfig;
@@ -14,7 +15,11 @@ export interface WorkerTask {
   port: MessagePort;
 }
 
-export type WorkerMessage = { type: 'ready'; threadId: number } | { type: 'progress'; progress: RunnerProgress };
+export type WorkerMessage =
+  | { type: 'ready'; threadId: number }
+  | { type: 'progress'; progress: RunnerProgress }
+  /** Changes this worker's agents made that the others should watch for (propagation.ts). */
+  | { type: 'watch'; watches: ChangeWatch[] };
 export type MainMessage = { type: 'go'; startedAt: number } | RunnerCommand;
 
 export default async function runWorker(task: WorkerTask): Promise<RunnerResult> {
@@ -22,6 +27,7 @@ export default async function runWorker(task: WorkerTask): Promise<RunnerResult>
   // Prepared agents are built before `ready`: the fleet's clock starts once every worker is.
   if (task.config.prepare) runner.prepare();
   const { port } = task;
+  runner.onWatch = (watches) => port.postMessage({ type: 'watch', watches } satisfies WorkerMessage);
   let tick: NodeJS.Timeout | undefined;
   const result = new Promise<RunnerResult>((resolve) => {
     let started = false;

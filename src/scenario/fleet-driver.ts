@@ -190,6 +190,10 @@ export class ScenarioFleet implements FleetDriver {
         new Promise<number>((resolve, reject) => {
           let resolved = false;
           s.run = s.fleet.run({
+            // A flip one set's agents made is watched by every other set's agents too.
+            onWatch: (watches) => {
+              for (const x of this.sets) if (x !== s) x.fleet.watch(watches);
+            },
             onProgress: (p) => {
               s.last = p;
               if (!resolved) {

@@ -68,6 +68,8 @@ export interface ControlPlaneOptions {
   registration?: boolean;
   /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD (default 10 s). */
   gracePeriodMs?: number;
+  /** Deletions of entries past the grace period per second (istiod's fixed 20, the default). */
+  cleanupPerSecond?: number;
   /**
    * ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY: auto-registration and health checks need a verified
    * identity (a bearer token, `tokenAuth`) that may own the entry. Default: the environment
@@ -151,6 +153,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       ? undefined
       : new WorkloadEntryController(store, {
           ...(opts.gracePeriodMs !== undefined ? { gracePeriodMs: opts.gracePeriodMs } : {}),
+          ...(opts.cleanupPerSecond !== undefined ? { cleanupPerSecond: opts.cleanupPerSecond } : {}),
           controllerId: `xdsim-${hostname()}-${process.pid}`,
           validateIdentity,
           log: (level, msg, fields) => (level === 'warn' ? registrationLog.warn(`registration: ${msg}`, clipFields(fields), msg) : log[level](fields ?? {}, msg)),

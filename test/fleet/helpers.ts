@@ -62,6 +62,8 @@ export async function startTestServer(opts: { groups: readonly VmGroup[]; graceP
     // Plaintext agents without tokens; identity validation has its own tests (test/registration).
     validateIdentity: false,
     gracePeriodMs: opts.gracePeriodMs ?? 1000,
+    // Fleets of hundreds leave at once here; istiod's 20 deletions/s has its own test (test/registration).
+    cleanupPerSecond: 1000,
   });
   return {
     cp,

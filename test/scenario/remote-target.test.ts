@@ -131,7 +131,7 @@ describe('remote target', () => {
       ['deleted 1; not found: DestinationRule/pay/nope', true],
       ['applied 1 resource(s), 1 changed', true],
     ]);
-    expect(report.notes).toContain('target second xdsim: the scenario\'s mesh and groups: applied 3 resource(s), 3 changed');
+    expect(report.notes.find((n) => n.startsWith('target second xdsim:'))).toMatch(/^target second xdsim: the scenario's mesh and groups \(POST http:\/\/127\.0\.0\.1:\d+\/apply\): applied 3 resource\(s\), 3 changed$/);
     // Seen from the agents: one of them is still failing its probe, so out of EDS.
     expect(report.agents.registered).toBe(11);
     expect(report.agents.registeredPeak).toBe(12);
