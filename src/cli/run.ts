@@ -31,6 +31,7 @@ interface RunFlags {
   deleteCommand?: string;
   commandTimeout?: string;
   tokenFile?: string;
+  tokenCommand?: string;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -63,7 +64,9 @@ export function targetFlags(f: RunFlags): Partial<RemoteTargetSpec> {
       throw new CliError(`--command-timeout: expected a duration like "30s", got "${f.commandTimeout}"`);
     }
   }
+  if (f.tokenFile && f.tokenCommand) throw new CliError('--token-file and --token-command: one or the other');
   if (f.tokenFile) out.tokenFile = f.tokenFile;
+  if (f.tokenCommand) out.tokenCommand = f.tokenCommand;
   if (f.tlsCa || f.tlsCert) {
     out.tls = { ...(f.tlsCa ? { caFile: f.tlsCa } : {}), ...(f.tlsCert ? { certFile: f.tlsCert, keyFile: f.tlsKey! } : {}), ...(f.sni ? { sni: f.sni } : {}) };
   }
@@ -162,6 +165,7 @@ export function registerRunCommand(program: Command): Command {
     .option('--delete-command <cmd>', "with --apply-command: pipe delete stubs into this, usually 'kubectl delete -f -' (without it, delete steps fail)")
     .option('--command-timeout <duration>', 'bound on each apply / delete command (default 60s)')
     .option('--token-file <file>', 'bearer token (JWT) the agents and observers send')
+    .option('--token-command <cmd>', 'or a command printing each service account\'s token, run with $NAMESPACE and $SERVICE_ACCOUNT set (e.g. kubectl create token "$SERVICE_ACCOUNT" -n "$NAMESPACE" --audience istio-ca)')
     .option('--tls-ca <file>', "TLS to the target's xDS port, verifying it with this CA (istiod's root-cert.pem)")
     .option('--tls-cert <file>', 'client certificate for mTLS (PEM)')
     .option('--tls-key <file>', 'client key for mTLS (PEM)')
@@ -210,7 +214,7 @@ these flags add to the scenario's target.`,
       let target: RemoteTargetSpec | undefined;
       if (flags.target) target = { address: flags.target, ...targetExtras };
       else if (Object.keys(targetExtras).length > 0) {
-        if (!s.controlPlane.target) throw new CliError('--apply-url, --apply-command, --token-file, --tls-*, --sni, --metrics-url and --debug-url go with --target (or a scenario with controlPlane.target)');
+        if (!s.controlPlane.target) throw new CliError('--apply-url, --apply-command, --token-file, --token-command, --tls-*, --sni, --metrics-url and --debug-url go with --target (or a scenario with controlPlane.target)');
         target = { ...s.controlPlane.target, ...targetExtras };
         if (targetExtras.applyUrl) {
           delete target.applyCommand;

@@ -116,10 +116,10 @@ function tail(acc: string, chunk: string): string {
 }
 
 /** Runs `command` with `sh -c`, `input` on its stdin; resolves to its stdout, rejects with its stderr's tail. */
-export function runShell(command: string, input: string, timeoutMs: number, what: string): Promise<string> {
+export function runShell(command: string, input: string, timeoutMs: number, what: string, env?: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout stops whatever the shell started (kubectl, a pipeline).
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, ...(env ? { env: { ...process.env, ...env } } : {}) });
     let out = '';
     let err = '';
     let timedOut = false;

@@ -170,6 +170,7 @@ class ScenarioBuilder {
         ...(t.deleteCommand ? { deleteCommand: t.deleteCommand } : {}),
         ...(t.commandTimeout ? { commandTimeoutMs: parseDuration(t.commandTimeout) } : {}),
         ...(t.tokenFile ? { tokenFile: this.resolve(t.tokenFile) } : {}),
+        ...(t.tokenCommand ? { tokenCommand: t.tokenCommand } : {}),
         ...(t.tls
           ? {
               tls: {

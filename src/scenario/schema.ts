@@ -94,6 +94,8 @@ const ControlPlaneSchema = Type.Object(
           /** Bound on each apply / delete command (default 60s). */
           commandTimeout: Type.Optional(Duration),
           tokenFile: Type.Optional(Type.String({ minLength: 1 })),
+          /** A command printing one service account's token ($NAMESPACE, $SERVICE_ACCOUNT set), e.g. kubectl create token. */
+          tokenCommand: Type.Optional(Type.String({ minLength: 1 })),
           /** TLS to the xDS port (istiod's 15012), as `xdsim agents --tls-ca/--tls-cert/--tls-key/--sni`. */
           tls: Type.Optional(
             Type.Object(

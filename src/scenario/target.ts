@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Resource } from '../config/resources.js';
 import { ANNOTATION_AUTO_REGISTRATION_GROUP } from '../registration/annotations.js';
 import type { ClientTlsOptions } from '../security/tls.js';
-import { CommandConfigSink, HttpConfigSink, type ConfigSink } from './config-sink.js';
+import { CommandConfigSink, HttpConfigSink, runShell, type ConfigSink } from './config-sink.js';
 
 export { deleteUrlOf, toYaml } from './config-sink.js';
 
@@ -25,6 +25,13 @@ export interface RemoteTargetSpec {
   commandTimeoutMs?: number;
   /** A bearer token (JWT) agents and observers send on every stream. */
   tokenFile?: string;
+  /**
+   * Or a shell command printing the token of one service account, run once per (namespace,
+   * service account) with $NAMESPACE and $SERVICE_ACCOUNT set, e.g.
+   * `kubectl create token "$SERVICE_ACCOUNT" -n "$NAMESPACE" --audience istio-ca`: each agent
+   * set then proves the identity its entries are validated against.
+   */
+  tokenCommand?: string;
   /** TLS to the xDS port (CA, client certificate for mTLS, server name); plaintext without. */
   tls?: ClientTlsOptions;
   /** The target's Prometheus metrics (istiod: http://<istiod>:15014/metrics). */
@@ -97,6 +104,7 @@ export class RemoteTarget implements ControlPlaneTarget {
     if (!/^[^:\s]+:\d+$/.test(spec.address) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(spec.address)) throw new Error(`target: expected host:port, got "${spec.address}"`);
     if (spec.applyUrl && spec.applyCommand) throw new Error('target: an apply URL or an apply command, not both');
     if (spec.deleteCommand && !spec.applyCommand) throw new Error('target: a delete command goes with an apply command');
+    if (spec.tokenFile && spec.tokenCommand) throw new Error('target: a token file or a token command, not both');
     if (spec.tls && !!spec.tls.certFile !== !!spec.tls.keyFile) throw new Error('target: a TLS client certificate and key go together');
     for (const u of [spec.metricsUrl, spec.debugUrl]) if (u) new URL(u);
     this.xds = spec.address;
@@ -112,8 +120,22 @@ export class RemoteTarget implements ControlPlaneTarget {
     this.metricsUrl = spec.metricsUrl;
   }
 
-  async token(): Promise<string | undefined> {
-    return this.bearer;
+  private readonly tokens = new Map<string, Promise<string>>();
+
+  token(namespace: string, serviceAccount: string): Promise<string | undefined> {
+    const command = this.spec.tokenCommand;
+    if (!command) return Promise.resolve(this.bearer);
+    const k = `${namespace}/${serviceAccount}`;
+    let t = this.tokens.get(k);
+    if (!t) {
+      t = runShell(command, '', this.spec.commandTimeoutMs ?? 60_000, 'token', { NAMESPACE: namespace, SERVICE_ACCOUNT: serviceAccount }).then((out) => {
+        const token = out.trim();
+        if (!token || /\s/.test(token)) throw new Error(`token command for ${k} printed ${token ? 'more than one token' : 'nothing'}`);
+        return token;
+      });
+      this.tokens.set(k, t);
+    }
+    return t;
   }
 
   private configSink(): ConfigSink {

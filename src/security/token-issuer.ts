@@ -3,7 +3,7 @@
 // default) without any setup. The tokens look like the projected tokens istioctl writes for a VM
 // (`istioctl x workload entry configure`: audience istio-ca, subject
 // system:serviceaccount:<ns>:<sa>), so token-authenticator.ts reads them as it reads real ones.
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { TokenAuthOptions } from './token-authenticator.js';
 
@@ -15,6 +15,16 @@ export class TokenIssuer {
     private readonly privateKey: KeyObject,
     readonly publicKey: KeyObject,
   ) {}
+
+  /** An issuer with a key kept in a file (PKCS#8 PEM), e.g. a test cluster's. */
+  static fromPrivateKeyPem(pem: string): TokenIssuer {
+    const privateKey = createPrivateKey(pem);
+    return new TokenIssuer(privateKey, createPublicKey(privateKey));
+  }
+
+  privateKeyPem(): string {
+    return this.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  }
 
   /** A fresh EC P-256 key pair (a few milliseconds). */
   static generate(): TokenIssuer {

@@ -78,4 +78,26 @@ describe('multi-network against the istiod peer', () => {
     expect(report.expectations).toHaveLength(5);
     expect(report.timeline.map((t) => [t.result, t.ok])).toEqual([['deleted 1', true]]);
   }, 180_000);
+
+  it('identity: each agent set proves its own service account (a token command); the intruders are refused', async () => {
+    // Its own peer: validation on, verifying tokens of a key the token command signs with.
+    const issuer = TokenIssuer.generate();
+    const keyFile = path.join(dir, 'identity-key.pem');
+    writeFileSync(keyFile, issuer.publicKey.export({ type: 'spki', format: 'pem' }));
+    const signingKey = path.join(dir, 'identity-signing.pem');
+    writeFileSync(signingKey, issuer.privateKeyPem());
+    const idPeer = await startIstiodPeer({ files: [], validateIdentity: true, jwtPublicKeyFile: keyFile, extraArgs: ['--grace-period', '5s'] });
+    try {
+      const loaded = await loadScenario('scenarios/identity.yaml');
+      const tokenCommand = `XDSIM_TEST_SIGNING_KEY='${signingKey}' '${process.execPath}' --import tsx test/helpers/mint-token.ts`;
+      const report = await runScenario(loaded.scenario!, {
+        target: { address: idPeer.xds, applyUrl: `http://${idPeer.admin}/apply`, debugUrl: `http://${idPeer.admin}`, tokenCommand, name: 'istiod peer' },
+        logLevel: 'silent',
+      });
+      for (const e of report.expectations) expect(e, `${e.name}: ${e.detail}`).toMatchObject({ pass: true });
+      expect(report.expectations.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await idPeer.stop();
+    }
+  }, 180_000);
 });
