@@ -3,7 +3,7 @@
 // unchanged pair brackets the slowed run), then compare(A, B) must pass and compare(A, S) must
 // fail. Prints per try what was flagged and the counts; writes bench/results/compare-gate.json.
 //
-//   npx tsx bench/compare-gate.ts [--tries 10] [--repeat 5] [--delay 30%] [--scenario scenarios/ci-small.yaml]
+//   npx tsx bench/compare-gate.ts [--tries 10] [--repeat 5] [--delay 30%] [--scenario scenarios/ci-small.yaml] [--keep dir]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +19,11 @@ const { values: a } = parseArgs({
     delay: { type: 'string', default: '30%' },
     scenario: { type: 'string', default: 'scenarios/ci-small.yaml' },
     'max-regression': { type: 'string', default: '10%' },
+    keep: { type: 'string' },
   },
 });
 const tries = Number(a.tries);
-const dir = mkdtempSync(join(tmpdir(), 'xdsim-compare-gate-'));
+const dir = a.keep ?? mkdtempSync(join(tmpdir(), 'xdsim-compare-gate-'));
 const opts = { ...DEFAULT_COMPARE, maxRegression: parseFloat(a['max-regression']!) / 100 };
 
 function run(label: string, env: Record<string, string>): RunReport {
@@ -64,4 +65,4 @@ const summary = {
 };
 console.log(`unchanged vs unchanged flagged: ${summary.unchangedFlagged}/${summary.tries}; unchanged vs ${a.delay} push delay flagged: ${summary.slowedFlagged}/${summary.tries} (${summary.minutes} min)`);
 writeFileSync('bench/results/compare-gate.json', `${JSON.stringify(summary, null, 2)}\n`);
-rmSync(dir, { recursive: true, force: true });
+if (!a.keep) rmSync(dir, { recursive: true, force: true });

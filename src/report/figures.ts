@@ -21,10 +21,16 @@ export const FIGURES: readonly FigureSpec[] = [
   { name: 'convergence p90', worse: 'higher', unit: 'ms', gated: true, floor: 5 },
   { name: 'convergence p99', worse: 'higher', unit: 'ms', gated: true, floor: 5 },
   { name: 'convergence max', worse: 'higher', unit: 'ms', gated: false, floor: 5 },
-  { name: 'client convergence p50', worse: 'higher', unit: 'ms', gated: true, floor: 5 },
-  { name: 'client convergence p90', worse: 'higher', unit: 'ms', gated: true, floor: 5 },
-  { name: 'client convergence p99', worse: 'higher', unit: 'ms', gated: true, floor: 5 },
+  // Over all changes, client-side percentiles mix registrations (seconds while the debouncer
+  // merges a ramp) with single config and health changes (~100 ms), in proportions that move
+  // from run to run: shown, and gated per kind instead.
+  { name: 'client convergence p50', worse: 'higher', unit: 'ms', gated: false, floor: 5 },
+  { name: 'client convergence p90', worse: 'higher', unit: 'ms', gated: false, floor: 5 },
+  { name: 'client convergence p99', worse: 'higher', unit: 'ms', gated: false, floor: 5 },
   { name: 'client convergence max', worse: 'higher', unit: 'ms', gated: false, floor: 5 },
+  ...(['config', 'health', 'registration'] as const).flatMap((k) =>
+    (['p50', 'p90', 'p99'] as const).map((p) => ({ name: `client convergence ${k} ${p}`, worse: 'higher' as const, unit: 'ms' as const, gated: true, floor: 5 })),
+  ),
   // A remote control plane's own metrics (--metrics-url): istiod's bucket-estimated percentiles.
   { name: 'target convergence p50', worse: 'higher', unit: 'ms', gated: true, floor: 5 },
   { name: 'target convergence p90', worse: 'higher', unit: 'ms', gated: true, floor: 5 },
@@ -76,6 +82,9 @@ export function runFigures(r: RunReport): RunFigures {
     'client convergence p90': lat(cc, 'p90Ms'),
     'client convergence p99': lat(cc, 'p99Ms'),
     'client convergence max': lat(cc, 'maxMs'),
+    ...Object.fromEntries(
+      (['config', 'health', 'registration'] as const).flatMap((k) => (['p50', 'p90', 'p99'] as const).map((p) => [`client convergence ${k} ${p}`, lat(r.clientConvergence?.byKind[k], `${p}Ms`)])),
+    ),
     'target convergence p50': tm?.convergence?.p50Ms ?? null,
     'target convergence p90': tm?.convergence?.p90Ms ?? null,
     'target convergence p99': tm?.convergence?.p99Ms ?? null,

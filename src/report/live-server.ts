@@ -113,8 +113,10 @@ export class LiveReportServer {
     clearInterval(this.keepAlive);
     for (const c of this.clients) c.end();
     this.clients.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections?.();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // A browser's keep-alive connection would hold close() open.
+    this.server.closeAllConnections();
+    await closed;
   }
 
   private status(): string {

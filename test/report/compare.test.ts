@@ -67,7 +67,22 @@ describe('report compare', () => {
     expect(registrationRate(baseReport())).toBe(20);
     expect(f['leaked entries']).toBeNull();
     expect(f['client convergence p50']).toBeNull();
+    expect(f['client convergence config p50']).toBeNull();
     expect(f['target convergence p50']).toBeNull();
+  });
+
+  it('reads client-side convergence per kind, and gates it per kind', () => {
+    const h = newHistogram();
+    for (const v of [90, 100, 110]) recordMs(h, v);
+    const cc = { ...summarize(h), histogram: encodeHistogram(h) };
+    const r: RunReport = { ...baseReport(), clientConvergence: { all: cc, byKind: { config: cc }, changes: 3, incomplete: 0, subscribersPerSet: 8 } };
+    const f = runFigures(r).figures;
+    expect(f['client convergence config p50']).toBeCloseTo(100, 0);
+    expect(f['client convergence health p50']).toBeNull();
+    // The all-kinds percentiles move with the mix of kinds: shown, not gated.
+    const c = compareReports(repeated({ 'client convergence p50': [100, 101, 99, 100, 102] }), repeated({ 'client convergence p50': [150, 151, 149, 150, 152] }));
+    expect(row(c, 'client convergence p50').verdict).toBe('info');
+    expect(c.pass).toBe(true);
   });
 
   it('reads a remote target from its metrics, not from xdsim\'s own process', () => {
@@ -117,9 +132,9 @@ describe('report compare', () => {
 
   it('needs the threshold and the floor as well as significance, and sees improvements', () => {
     // Separated but only 5% worse; and +50% of 2 ms is under the 5 ms floor.
-    const c = compareReports(repeated({ 'convergence p50': [100, 101, 102, 100, 101], 'client convergence p50': [2, 2.1, 2, 2.05, 2] }), repeated({ 'convergence p50': [105, 106, 107, 105, 106], 'client convergence p50': [3, 3.1, 3, 3.05, 3] }));
+    const c = compareReports(repeated({ 'convergence p50': [100, 101, 102, 100, 101], 'client convergence config p50': [2, 2.1, 2, 2.05, 2] }), repeated({ 'convergence p50': [105, 106, 107, 105, 106], 'client convergence config p50': [3, 3.1, 3, 3.05, 3] }));
     expect(row(c, 'convergence p50').verdict).toBe('ok');
-    expect(row(c, 'client convergence p50').verdict).toBe('ok');
+    expect(row(c, 'client convergence config p50').verdict).toBe('ok');
     // Registration rate gets worse downwards.
     const slower = compareReports(repeated({ 'registration rate': [30, 31, 30, 32, 31] }), repeated({ 'registration rate': [20, 21, 20, 19, 20] }));
     expect(row(slower, 'registration rate').verdict).toBe('regression');

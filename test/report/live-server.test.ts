@@ -1,6 +1,7 @@
-// xdsim run --serve-report: while a real run of the small failover scenario goes on, a plain SSE
-// client sees samples arrive (time moving on, charts in each), GET / serves the live page, and
-// the stream ends with the final report, the same page --out writes. With chromium on the box,
+// xdsim run --serve-report --repeat 2: while real runs of the small failover scenario go on, a
+// plain SSE client sees samples arrive (time moving on within each run, charts in each), GET /
+// serves the live page, and the stream ends with the final report, the same page --out writes,
+// whose report.json keeps both runs' figures. With chromium on the box,
 // the live page is also watched in a browser until it turns into the final report.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { RunReport } from '../../src/report/types.js';
 import { findChromium, HeadlessChromium } from '../helpers/chromium.js';
 
 const BIN = join(import.meta.dirname, '../../bin/xdsim.js');
@@ -69,7 +71,7 @@ describe('xdsim run --serve-report', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('streams samples during the run, then the final report', async () => {
-    const child = spawn(process.execPath, [BIN, 'run', 'scenarios/ci-small.yaml', '--serve-report', '127.0.0.1:0', '--no-progress', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'run', 'scenarios/ci-small.yaml', '--serve-report', '127.0.0.1:0', '--repeat', '2', '--no-progress', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     let stderr = '';
     const url = await new Promise<string>((resolve, reject) => {
@@ -85,7 +87,7 @@ describe('xdsim run --serve-report', () => {
     });
     const browser = chromium ? await HeadlessChromium.launch(chromium) : undefined;
     try {
-      const eventsP = readEvents(`${url}events`, 60_000);
+      const eventsP = readEvents(`${url}events`, 100_000);
       const page = await fetchText(url);
       expect(page.status).toBe(200);
       expect(page.body).toContain('LIVE');
@@ -97,13 +99,15 @@ describe('xdsim run --serve-report', () => {
         // The live page's charts fill in from the stream, then it becomes the final report.
         await browser.waitFor(`document.querySelectorAll('svg.traffic').length === 3`, 30_000);
         browserSawLive = await browser.evaluate<boolean>(`document.title.includes('(live)')`);
-        await browser.waitFor(`!document.title.includes('(live)')`, 60_000);
+        await browser.waitFor(`!document.title.includes('(live)')`, 90_000);
         browserFinal = await browser.evaluate<string>(`document.querySelector('h1').textContent`);
       }
       const events = await eventsP;
       expect(await exited).toBe(0);
       const samples = events.filter((e) => e.event === 'sample').map((e) => JSON.parse(e.data) as { sample?: { tMs: number; phase: string }; charts: string; traffic: string; status: string });
-      const times = samples.map((s) => s.sample?.tMs).filter((t): t is number => t !== undefined);
+      expect(samples.some((s) => s.status.startsWith('run 1 of 2'))).toBe(true);
+      const second = samples.filter((s) => s.status.startsWith('run 2 of 2'));
+      const times = second.map((s) => s.sample?.tMs).filter((t): t is number => t !== undefined);
       // One sample a second over a 7 s run (the first event may come before t=0).
       expect(times.length).toBeGreaterThanOrEqual(5);
       expect(times).toEqual([...times].sort((a, b) => a - b));
@@ -116,6 +120,13 @@ describe('xdsim run --serve-report', () => {
       const final = events[events.length - 1]!;
       expect(final.event).toBe('final');
       expect(JSON.parse(final.data)).toBe(readFileSync(join(out, 'report.html'), 'utf8'));
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as RunReport;
+      expect(report.runs).toHaveLength(2);
+      for (const r of report.runs!) {
+        expect(r.figures['convergence p50']).toBeGreaterThan(0);
+        expect(r.expectations['zone down, traffic fails over inside the region']).toBe(true);
+      }
+      expect(report.notes[0]).toMatch(/^2 runs \(--repeat 2\)/);
       if (browser) {
         expect(browserSawLive).toBe(true);
         expect(browserFinal).toMatch(/^ci-small PASS/);
@@ -125,5 +136,5 @@ describe('xdsim run --serve-report', () => {
       await browser?.close();
       child.kill();
     }
-  }, 120_000);
+  }, 150_000);
 });
