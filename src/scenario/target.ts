@@ -151,9 +151,31 @@ export class RemoteTarget implements ControlPlaneTarget {
     return this.configSink().delete(keys);
   }
 
+  /**
+   * No debug URL given but an apply URL: xdsim's admin API and the istiod peer serve their
+   * listings beside /apply, so that origin is tried; if it has none, there is no debug API.
+   */
+  private guessedDebugBase: string | null | undefined;
+
   async autoRegisteredEntries(): Promise<string[] | undefined> {
-    if (!this.spec.debugUrl) return undefined;
-    const base = this.spec.debugUrl.replace(/\/+$/, '');
+    if (!this.spec.debugUrl) {
+      if (!this.spec.applyUrl || this.guessedDebugBase === null) return undefined;
+      const base = new URL(this.spec.applyUrl).origin;
+      try {
+        const keys = await this.listEntries(base);
+        this.guessedDebugBase = base;
+        return keys;
+      } catch (err) {
+        // Once it answered, a failure is the target's; before that, the guess was wrong.
+        if (this.guessedDebugBase === base) throw err;
+        this.guessedDebugBase = null;
+        return undefined;
+      }
+    }
+    return this.listEntries(this.spec.debugUrl.replace(/\/+$/, ''));
+  }
+
+  private async listEntries(base: string): Promise<string[]> {
     // istiod's own listing first (every config, annotations included); the istiod peer's
     // /workloadentries when a server has no configz.
     for (const path of ['/debug/configz', '/workloadentries']) {
