@@ -1,15 +1,11 @@
 // The expectations engine: an expectation plus what was observed -> pass/fail and one readable
 // line saying what was expected and what was seen. Pure functions over plain data, so they are
-// tested on synthetic observations and reused by the runner unchanged.
-import type { EdsCache } from '../eds/eds-cache.js';
-import { proxyView } from '../eds/proxy.js';
-import { clusterLbOptions, computeShares, type ClaJson, type Shares } from '../lb/index.js';
+// tested on synthetic observations and reused by the runner unchanged. Nothing here reads a
+// control plane's internals: what a proxy receives comes from the observers (observer.ts).
+import type { Shares } from '../lb/index.js';
 import { localityMatches, parseLocality } from '../model/locality.js';
-import type { Registry } from '../model/registry.js';
-import { toCanonicalJson } from '../proto/index.js';
 import type { LatencySummary } from '../report/histogram.js';
 import type { ExpectationResult } from '../report/types.js';
-import { buildCluster } from '../xds/resources/cluster.js';
 import type { Expectation, ExpectationSpec, LbSharesSpec } from './model.js';
 import { formatPercent } from './units.js';
 
@@ -121,19 +117,6 @@ export function evaluateTotals(x: Expectation, t: RunTotals): ExpectationResult 
 }
 
 // ---- LB shares -------------------------------------------------------------------------------
-
-/** Shares of the client model for the spec's proxy, from what the control plane would send it. */
-export function lbSharesFromMesh(spec: LbSharesSpec, eds: EdsCache, registry: Registry): Shares | { error: string } {
-  const cluster = registry.cluster(spec.cluster);
-  if (!cluster || !eds.has(spec.cluster)) return { error: `cluster ${spec.cluster} does not exist (any more)` };
-  const proxy = proxyView({ locality: parseLocality(spec.proxy.locality), network: spec.proxy.network, labels: spec.proxy.labels });
-  const view = eds.view(spec.cluster, proxy);
-  if (!view) return { error: `cluster ${spec.cluster} has no endpoints view` };
-  const cla = toCanonicalJson('ClusterLoadAssignment', view.bytes) as unknown as ClaJson;
-  // Model what istiod sends for this cluster: its panic threshold and locality weighting.
-  const cds = buildCluster(cluster, eds.options);
-  return computeShares(cla, { client: spec.client, unhealthy: spec.failing, ...clusterLbOptions(cds) });
-}
 
 /** Sum of the shares of localities matching an Istio-style pattern (missing parts and `*` match all). */
 export function shareOf(shares: Shares, pattern: string): number {

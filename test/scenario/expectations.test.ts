@@ -2,7 +2,14 @@
 // the client model (no server needed).
 import { describe, expect, it } from 'vitest';
 import type { Shares } from '../../src/lb/index.js';
-import { compareShares, evaluatePoint, evaluateTotals, lbSharesFromMesh, shareOf, type PointObservation, type RunTotals } from '../../src/scenario/expectations.js';
+import { compareShares, evaluatePoint, evaluateTotals, shareOf, type PointObservation, type RunTotals } from '../../src/scenario/expectations.js';
+import type { EdsCache } from '../../src/eds/eds-cache.js';
+import { proxyView } from '../../src/eds/proxy.js';
+import { clusterLbOptions, computeShares, type ClaJson } from '../../src/lb/index.js';
+import { parseLocality } from '../../src/model/locality.js';
+import type { Registry } from '../../src/model/registry.js';
+import { toCanonicalJson } from '../../src/proto/index.js';
+import { buildCluster } from '../../src/xds/resources/cluster.js';
 import type { Expectation, ExpectationSpec, LbSharesSpec } from '../../src/scenario/model.js';
 import { dr, mesh, svc, we } from '../helpers/mesh.js';
 
@@ -177,3 +184,19 @@ describe('LB shares from the EDS cache and the client model', () => {
     expect(lbSharesFromMesh({ ...spec, cluster: 'nope' }, m.eds, m.registry)).toEqual({ error: 'cluster nope does not exist (any more)' });
   });
 });
+
+// The shares a proxy would compute from what the embedded control plane holds (the observers
+// read the same over the wire): the comparison logic checked without a server.
+/** Shares of the client model for the spec's proxy, from what the control plane would send it. */
+function lbSharesFromMesh(spec: LbSharesSpec, eds: EdsCache, registry: Registry): Shares | { error: string } {
+  const cluster = registry.cluster(spec.cluster);
+  if (!cluster || !eds.has(spec.cluster)) return { error: `cluster ${spec.cluster} does not exist (any more)` };
+  const proxy = proxyView({ locality: parseLocality(spec.proxy.locality), network: spec.proxy.network, labels: spec.proxy.labels });
+  const view = eds.view(spec.cluster, proxy);
+  if (!view) return { error: `cluster ${spec.cluster} has no endpoints view` };
+  const cla = toCanonicalJson('ClusterLoadAssignment', view.bytes) as unknown as ClaJson;
+  // Model what istiod sends for this cluster: its panic threshold and locality weighting.
+  const cds = buildCluster(cluster, eds.options);
+  return computeShares(cla, { client: spec.client, unhealthy: spec.failing, ...clusterLbOptions(cds) });
+}
+
