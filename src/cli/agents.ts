@@ -65,6 +65,8 @@ export interface AgentsFlags {
   keepalive?: string;
   keepaliveTimeout?: string;
   maxAttempts?: string;
+  backoffMax?: string;
+  progressEvery?: string;
   seed?: string;
   expectConnected?: string;
   expectRegistered?: string;
@@ -172,10 +174,15 @@ export function fleetConfigFromFlags(f: AgentsFlags, env: NodeJS.ProcessEnv = pr
       connectTimeoutMs: f.connectTimeout ? parseDuration(f.connectTimeout, '--connect-timeout') : DEFAULT_FLEET.connectTimeoutMs,
       keepaliveMs: f.keepalive ? parseDuration(f.keepalive, '--keepalive') : DEFAULT_FLEET.keepaliveMs,
       keepaliveTimeoutMs: f.keepaliveTimeout ? parseDuration(f.keepaliveTimeout, '--keepalive-timeout') : DEFAULT_FLEET.keepaliveTimeoutMs,
-      backoff: { ...DEFAULT_FLEET.backoff, ...(f.maxAttempts ? { maxAttempts: parsePositiveInt(f.maxAttempts, '--max-attempts') } : {}) },
+      backoff: {
+        ...DEFAULT_FLEET.backoff,
+        ...(f.maxAttempts ? { maxAttempts: parsePositiveInt(f.maxAttempts, '--max-attempts') } : {}),
+        ...(f.backoffMax ? { maxMs: parseDuration(f.backoffMax, '--backoff-max') } : {}),
+      },
       nack: f.nack ? parseNack(f.nack) : null,
       watch,
-      progressIntervalMs: 1000,
+      // Progress lines (--progress-every) need updates at least that often.
+      progressIntervalMs: f.progressEvery ? Math.min(1000, parseDuration(f.progressEvery, '--progress-every')) : 1000,
       prepare: f.prepare === true,
       ...transportFlags(f),
     });
@@ -267,6 +274,7 @@ export function registerAgentsCommand(program: Command): void {
     .option('--keepalive <d>', 'HTTP/2 keepalive ping interval per connection, e.g. 30s (default: no pings)')
     .option('--keepalive-timeout <d>', 'drop the connection when a ping is unanswered this long', '10s')
     .option('--max-attempts <n>', 'reconnect attempts in a row before an agent gives up', '20')
+    .option('--backoff-max <d>', 'longest wait between reconnect attempts (the 500 ms backoff doubles up to this)', '30s')
     .option('--seed <n>', 'seed for every random choice (unhealthy set, churn picks, jitter)')
     .option('--expect-connected <fraction>', 'exit 1 unless at least this fraction is connected at the end')
     .option('--expect-registered <fraction>', 'exit 1 unless at least this fraction is visible in EDS at the end')
@@ -277,6 +285,7 @@ export function registerAgentsCommand(program: Command): void {
     .option('--token-file <file>', 'bearer token (JWT) sent as authorization on every stream, like istio-agent')
     .option('--service-account <name>', 'SERVICE_ACCOUNT metadata: the group template\'s service account, the one --token-file is for')
     .option('--progress <tty|plain|none>', 'progress output on stderr (default: a bar on a TTY, lines otherwise)')
+    .option('--progress-every <d>', 'interval of plain progress lines', '5s')
     .action(async (flags: AgentsFlags) => {
       const config = fleetConfigFromFlags(flags);
       let expectConnected: number | undefined;
@@ -317,6 +326,7 @@ export function registerAgentsCommand(program: Command): void {
 
       let bar: cliProgress.SingleBar | undefined;
       let lastLine = 0;
+      const lineEveryMs = parseDuration(flags.progressEvery ?? '5s', '--progress-every');
       if (mode === 'tty') {
         bar = new cliProgress.SingleBar(
           { format: '{bar} {line}', barsize: 20, hideCursor: true, clearOnComplete: true, stream: process.stderr },
@@ -330,7 +340,7 @@ export function registerAgentsCommand(program: Command): void {
           signal: abort.signal,
           onProgress: (p) => {
             if (bar) bar.update(Math.min(p.elapsedMs, config.durationMs), { line: progressLine(p) });
-            else if (mode === 'plain' && (p.elapsedMs - lastLine >= 5000 || p.elapsedMs >= p.durationMs)) {
+            else if (mode === 'plain' && (p.elapsedMs - lastLine >= lineEveryMs || p.elapsedMs >= p.durationMs)) {
               lastLine = p.elapsedMs;
               progressOut.write(`xdsim agents: ${progressLine(p)}\n`);
             }
