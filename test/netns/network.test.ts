@@ -125,4 +125,152 @@ describe.skipIf(!!unavailable)('control plane and fleet in separate network name
       await cleanup();
     }
   });
+
+  it('partitions shorter and longer than the grace period: entries survive, then go and come back exactly once', { timeout: 150_000 }, async () => {
+    const N = 200;
+    const GRACE_S = 8;
+    const CLEANUP_PER_S = 20;
+    try {
+      await net!.shape(1, { delayMs: 30 });
+      // Keepalive on both sides (1 s + 2 s) so both notice a black hole; pings every second are
+      // allowed by --min-ping-interval.
+      const s = await server(['--grace-period', `${GRACE_S}s`, '--cleanup-rate', String(CLEANUP_PER_S), '--keepalive-time', '1s', '--keepalive-timeout', '2s', '--min-ping-interval', '500ms']);
+      const a = agents(1, ['--count', String(N), '--ramp', '200', '--duration', '120s', '--workers', '0', '--no-cds', '--clusters', IDLE_CLUSTER, '--watch', 'observer',
+        '--probe-period', '1s', '--keepalive', '1s', '--keepalive-timeout', '2s', '--connect-timeout', '3s', '--backoff-max', '2s', '--max-attempts', '500', '--seed', '3']);
+      let list: WorkloadEntry[] = [];
+      const allBack = async () => {
+        list = await entries(s);
+        return list.length === N && list.every((e) => connected(e) && healthOf(e) === 'True') && a.progress.connected === N;
+      };
+      expect(await waitUntil(allBack, 30_000), `entries ${list.length}, connected ${a.progress.connected}`).toBe(true);
+      assertNoDuplicates(list);
+      const names = list.map((e) => e.metadata.name).sort();
+      const connectedAt = new Map(list.map((e) => [e.metadata.name, e.metadata.annotations?.[ANNOTATION_CONNECTED_AT]]));
+
+      // Short: 4 s, both directions black-holed.
+      const SHORT_MS = 4_000;
+      let minCount = N;
+      let maxAway = 0;
+      let minConnected = N;
+      const short = net!.partition(1, 'both', SHORT_MS, { delayMs: 30 });
+      const shortEnd = Date.now() + SHORT_MS;
+      while (Date.now() < shortEnd) {
+        list = await entries(s);
+        minCount = Math.min(minCount, list.length);
+        maxAway = Math.max(maxAway, list.filter((e) => !connected(e)).length);
+        minConnected = Math.min(minConnected, a.progress.connected);
+        await sleep(250);
+      }
+      await short;
+      const healed = Date.now();
+      expect(await waitUntil(allBack, 30_000, 250), `entries ${list.length}, connected ${a.progress.connected}`).toBe(true);
+      const resumeS = (Date.now() - healed) / 1000;
+      assertNoDuplicates(list);
+      expect(list.map((e) => e.metadata.name).sort()).toEqual(names);
+      const reconnected = list.filter((e) => e.metadata.annotations?.[ANNOTATION_CONNECTED_AT] !== connectedAt.get(e.metadata.name)).length;
+      say('partition-short', { agents: N, graceS: GRACE_S, partitionS: SHORT_MS / 1000, minEntries: minCount, maxEntriesMarkedDisconnected: maxAway, minAgentsConnected: minConnected, allBackAfterHealS: resumeS, entriesReconnected: reconnected });
+      expect(minCount).toBe(N);
+
+      // Long: until every entry is gone (keepalive notice + grace + N deletions at the cleanup rate).
+      const expectGoneS = 3 + GRACE_S + N / CLEANUP_PER_S;
+      const cut = Date.now();
+      await net!.shapeDir(1, 'both', { lossPct: 100 });
+      let goneS = NaN;
+      try {
+        const gone = await waitUntil(async () => (list = await entries(s)).length === 0, (expectGoneS + 20) * 1000, 250);
+        goneS = (Date.now() - cut) / 1000;
+        expect(gone, `entries left: ${list.length}`).toBe(true);
+      } finally {
+        await net!.shape(1, { delayMs: 30 });
+      }
+      const healed2 = Date.now();
+      let maxCount = 0;
+      const back = await waitUntil(async () => {
+        const ok = await allBack();
+        assertNoDuplicates(list);
+        maxCount = Math.max(maxCount, list.length);
+        return ok;
+      }, 40_000, 250);
+      const backS = (Date.now() - healed2) / 1000;
+      expect(back, `entries ${list.length}, connected ${a.progress.connected}`).toBe(true);
+      // And nothing more turns up afterwards.
+      await sleep(3_000);
+      list = await entries(s);
+      assertNoDuplicates(list);
+      maxCount = Math.max(maxCount, list.length);
+      const summary = await (async () => {
+        await stop(a.proc);
+        return a.done;
+      })();
+      say('partition-long', { agents: N, graceS: GRACE_S, cleanupPerS: CLEANUP_PER_S, allGoneAfterS: goneS, expectedGoneS: expectGoneS, allBackAfterHealS: backS, maxEntriesSeen: maxCount, fleetConnects: summary.counters.connects, agentErrors: summary.counters.errors });
+      expect(list.map((e) => e.metadata.name).sort()).toEqual(names);
+      expect(maxCount).toBe(N);
+      // Connects: the first, one after each partition, and no storm: at most 10% extra.
+      expect(summary.counters.connects).toBeLessThanOrEqual(Math.ceil(3 * N * 1.1));
+      expect(summary.agents.failed).toBe(0);
+      // Deletions are paced: not sooner than grace + N at the cleanup rate allows.
+      expect(goneS).toBeGreaterThanOrEqual(GRACE_S + N / CLEANUP_PER_S - 1);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('one-way partition (server -> fleet dropped): keepalive notices on both sides, nothing half-open stays connected', { timeout: 120_000 }, async () => {
+    const N = 100;
+    const KA_S = 1;
+    const KA_TIMEOUT_S = 2;
+    try {
+      await net!.shape(1, { delayMs: 30 });
+      // A grace period longer than the test: entries must show the disconnect, not vanish.
+      const s = await server(['--grace-period', '60s', '--keepalive-time', `${KA_S}s`, '--keepalive-timeout', `${KA_TIMEOUT_S}s`, '--min-ping-interval', '500ms']);
+      const a = agents(1, ['--count', String(N), '--ramp', '200', '--duration', '90s', '--workers', '0', '--no-cds', '--clusters', IDLE_CLUSTER, '--watch', 'observer',
+        '--probe-period', '1s', '--keepalive', `${KA_S}s`, '--keepalive-timeout', `${KA_TIMEOUT_S}s`, '--connect-timeout', '3s', '--backoff-max', '2s', '--max-attempts', '500', '--seed', '5']);
+      let list: WorkloadEntry[] = [];
+      const allBack = async () => {
+        list = await entries(s);
+        return list.length === N && list.every((e) => connected(e)) && a.progress.connected === N && (metric(await metrics(s), 'pilot_xds') ?? 0) >= N; // the observer stream counts too
+      };
+      expect(await waitUntil(allBack, 30_000), `entries ${list.length}, connected ${a.progress.connected}`).toBe(true);
+
+      const HOLD_MS = 12_000;
+      const cut = Date.now();
+      await net!.shapeDir(1, 'down', { lossPct: 100 });
+      let agentsNoticedS = NaN;
+      let serverNoticedS = NaN;
+      let halfOpen = 0;
+      let stillConnectedEntries = 0;
+      try {
+        while (Date.now() - cut < HOLD_MS) {
+          const t = (Date.now() - cut) / 1000;
+          const xds = metric(await metrics(s), 'pilot_xds') ?? -1;
+          if (Number.isNaN(agentsNoticedS) && a.progress.connected === 0 && a.progress.at > cut) agentsNoticedS = t;
+          if (Number.isNaN(serverNoticedS) && xds === 0) serverNoticedS = t;
+          // Once the server has noticed, nothing may come back as connected while the path is cut.
+          if (!Number.isNaN(serverNoticedS)) {
+            halfOpen = Math.max(halfOpen, xds);
+            list = await entries(s);
+            stillConnectedEntries = Math.max(stillConnectedEntries, list.filter(connected).length);
+          }
+          await sleep(100);
+        }
+      } finally {
+        await net!.shape(1, { delayMs: 30 });
+      }
+      const healed = Date.now();
+      const back = await waitUntil(allBack, 30_000, 250);
+      const backS = (Date.now() - healed) / 1000;
+      say('one-way', { agents: N, keepaliveS: KA_S, keepaliveTimeoutS: KA_TIMEOUT_S, agentsAllDisconnectedAfterS: agentsNoticedS, serverAllDisconnectedAfterS: serverNoticedS, maxServerStreamsAfterNotice: halfOpen, maxEntriesConnectedAfterNotice: stillConnectedEntries, allBackAfterHealS: backS });
+      // Bound: interval + timeout, plus 3 s for progress/metric polling and a busy box.
+      const bound = KA_S + KA_TIMEOUT_S + 3;
+      expect(agentsNoticedS).toBeLessThanOrEqual(bound);
+      expect(serverNoticedS).toBeLessThanOrEqual(bound);
+      expect(halfOpen).toBe(0);
+      expect(stillConnectedEntries).toBe(0);
+      expect(back, `entries ${list.length}, connected ${a.progress.connected}`).toBe(true);
+      assertNoDuplicates(list);
+      expect(list.length).toBe(N);
+    } finally {
+      await cleanup();
+    }
+  });
 });
