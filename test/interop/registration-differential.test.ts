@@ -270,4 +270,34 @@ describe('auto-registration: xdsim vs the istiod peer', () => {
       expect(ms).toBeLessThanOrEqual(GRACE_MS + CLEANUP_TOLERANCE_MS);
     }
   }, 60_000);
+
+  it("a fleet that leaves at once loses its entries at istiod's cleanup rate (20 a second) on both", async () => {
+    const N = 40;
+    const fleetOf = (ip: string) => Number(ip.split('.')[3]) > 100;
+    const ours = (keys: Iterable<string>) => [...keys].filter((k) => /10\.60\.0\.(\d+)/.test(k) && fleetOf(/10\.60\.0\.\d+/.exec(k)![0]));
+    const fleets = await Promise.all(sides.map((side) => Promise.all(Array.from({ length: N }, (_, i) => agent(side, 100 + i)))));
+    await Promise.all(sides.map((side) => waitFor(`${N} entries on ${side.name}`, async () => ours((await entriesOf(side)).keys()).length === N, 30_000)));
+    const stoppedAt = Date.now();
+    for (const f of fleets) for (const a of f) a.stop();
+    // When the first and the last entry went, per side (polled every 200 ms).
+    const spans = await Promise.all(
+      sides.map(async (side) => {
+        let first: number | undefined;
+        const end = stoppedAt + GRACE_MS + CLEANUP_TOLERANCE_MS + (N * 1000) / 20 + 10_000;
+        while (Date.now() < end) {
+          const left = ours((await entriesOf(side)).keys()).length;
+          if (left < N && first === undefined) first = Date.now();
+          if (left === 0) return { side: side.name, firstMs: first! - stoppedAt, lastMs: Date.now() - stoppedAt };
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        throw new Error(`${side.name}: entries still there ${end - stoppedAt} ms after the agents left`);
+      }),
+    );
+    process.stderr.write(`cleanup of ${N} entries (first -> last deleted): ${spans.map((x) => `${x.side} ${x.firstMs} -> ${x.lastMs} ms`).join('; ')}\n`);
+    for (const x of spans) {
+      // One queue at 20 a second: the last goes (N - 1) / 20 s after the first, give or take a poll.
+      expect(x.lastMs - x.firstMs, x.side).toBeGreaterThanOrEqual(((N - 1) * 1000) / 20 - 600);
+      expect(x.lastMs - x.firstMs, x.side).toBeLessThanOrEqual(((N - 1) * 1000) / 20 + 1500);
+    }
+  }, 120_000);
 });
