@@ -34,6 +34,8 @@ export interface SoakSample {
   externalMiB: number;
   handles: number;
   connected: number;
+  /** WorkloadEntries in the control plane's store (auto-registered ones come and go with the churn). */
+  entries: number;
   /** The runner's phase: only `running` (the fleet churning) samples are fitted. */
   phase: string;
 }
@@ -82,6 +84,9 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = (
   const samples: SoakSample[] = [];
   let connected = 0;
   let phase = 'starting';
+  let liveT = 0;
+  let liveAt = Date.now();
+  let store: { list(kind: 'WorkloadEntry'): readonly unknown[] } | undefined;
   const t0 = Date.now();
   const sample = (): void => {
     // A full collection first: heapUsed is then what is retained, not the sawtooth of garbage.
@@ -94,11 +99,14 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = (
       externalMiB: (m.external + m.arrayBuffers) / MiB,
       handles: handleCount(),
       connected,
-      phase,
+      entries: store?.list('WorkloadEntry').length ?? 0,
+      // The runner reports its phase once a second: a sample in the last second of the fleet's
+      // duration may already see the teardown, so it does not count as running.
+      phase: phase === 'running' && liveT + (Date.now() - liveAt) > opts.durationMs - 1_000 ? 'stopping' : phase,
     });
     const x = samples[samples.length - 1]!;
     if (samples.length % Math.max(1, Math.round(60_000 / opts.sampleMs)) === 1) {
-      log(`soak ${formatDuration(x.tS * 1000)}: rss ${x.rssMiB.toFixed(1)} MiB, heap ${x.heapMiB.toFixed(1)} MiB, external ${x.externalMiB.toFixed(1)} MiB, handles ${x.handles}, connected ${x.connected}`);
+      log(`soak ${formatDuration(x.tS * 1000)}: rss ${x.rssMiB.toFixed(1)} MiB, heap ${x.heapMiB.toFixed(1)} MiB, external ${x.externalMiB.toFixed(1)} MiB, handles ${x.handles}, connected ${x.connected}, entries ${x.entries}`);
     }
   };
   const timer = setInterval(sample, opts.sampleMs);
@@ -107,9 +115,14 @@ export async function runSoak(opts: SoakOptions, log: (line: string) => void = (
   try {
     report = await runScenario(s, {
       sampleIntervalMs: 1000,
+      onControlPlane: (cp) => {
+        store = cp.store;
+      },
       onSample: (l) => {
         connected = l.connected;
         phase = l.phase;
+        liveT = l.tMs;
+        liveAt = Date.now();
       },
       onEvent: () => events++,
       logLevel: 'error',
@@ -190,8 +203,8 @@ async function main(): Promise<number> {
   else {
     const every = Math.max(1, Math.floor(r.samples.length / 12));
     const rows = r.samples.filter((_, i) => i % every === 0 || i === r.samples.length - 1);
-    const lines = ['    t   rss MiB  heap MiB  ext MiB  handles  connected'];
-    for (const x of rows) lines.push(`${formatDuration(x.tS * 1000).padStart(6)}  ${x.rssMiB.toFixed(1).padStart(7)}  ${x.heapMiB.toFixed(1).padStart(8)}  ${x.externalMiB.toFixed(1).padStart(7)}  ${String(x.handles).padStart(7)}  ${String(x.connected).padStart(9)}`);
+    const lines = ['    t   rss MiB  heap MiB  ext MiB  handles  connected  entries'];
+    for (const x of rows) lines.push(`${formatDuration(x.tS * 1000).padStart(6)}  ${x.rssMiB.toFixed(1).padStart(7)}  ${x.heapMiB.toFixed(1).padStart(8)}  ${x.externalMiB.toFixed(1).padStart(7)}  ${String(x.handles).padStart(7)}  ${String(x.connected).padStart(9)}  ${String(x.entries).padStart(7)}`);
     lines.push('');
     lines.push(`fit over ${r.fits.rss?.n ?? 0} samples from ${formatDuration(r.warmupMs)} until the fleet stopped (heap after a full GC: ${r.gc ? 'yes' : 'no'}):`);
     if (r.verdicts) {
