@@ -22,7 +22,7 @@ import type { Scenario, TimelineEvent } from '../src/scenario/model.js';
 import { runScenario } from '../src/scenario/runner.js';
 import { formatDuration, parseDuration } from '../src/scenario/units.js';
 import { fitLine, slopeVerdict, type LinearFit } from '../src/soak/slope.js';
-import { mergeIntoLatest } from './results-file.js';
+import { mergeIntoLatest, readLatest } from './results-file.js';
 
 const SCENARIO = fileURLToPath(new URL('../scenarios/soak.yaml', import.meta.url));
 const MiB = 1024 * 1024;
@@ -196,7 +196,9 @@ async function main(): Promise<number> {
   if (opts.warmupMs >= durationMs) throw new Error(`--warmup ${formatDuration(opts.warmupMs)} leaves nothing of a ${formatDuration(durationMs)} run to fit`);
   const r = await runSoak(opts);
   const result = { at: new Date().toISOString(), ...r };
-  mergeIntoLatest({ soak: { [formatDuration(durationMs)]: result } });
+  // Keyed by duration inside the soak section: a 5-minute slice does not replace the hour's figures.
+  const previous = (readLatest().soak ?? {}) as Record<string, unknown>;
+  mergeIntoLatest({ soak: { ...previous, [formatDuration(durationMs)]: result } });
   // Also a file of its own: latest.json is shared, and an hour's samples should not be lost to another bench's write.
   writeFileSync(fileURLToPath(new URL(`./results/soak-${formatDuration(durationMs)}.json`, import.meta.url)), `${JSON.stringify(result, null, 2)}\n`);
   if (f.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
