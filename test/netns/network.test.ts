@@ -273,4 +273,78 @@ describe.skipIf(!!unavailable)('control plane and fleet in separate network name
       await cleanup();
     }
   });
+
+  it('a 1 Mbit/s link to some agents does not hold back the others, and server memory stays bounded', { timeout: 180_000 }, async () => {
+    const FAST = 300;
+    const SLOW = 50;
+    const FLAP = 0.1;
+    const RATE = 1_000_000;
+    try {
+      await net!.shape(1, { delayMs: 30 });
+      await net!.shape(2, { delayMs: 30, rateBps: RATE });
+      const s = await server(['--grace-period', '5s']);
+      let peakRss = 0;
+      const rssSamples: number[] = [];
+      const sampler = setInterval(() => {
+        metrics(s)
+          .then((m) => {
+            const r = metric(m, 'process_resident_memory_bytes') ?? 0;
+            rssSamples.push(r);
+            peakRss = Math.max(peakRss, r);
+          })
+          .catch(() => undefined);
+      }, 1_000);
+      // Fast agents watch the idle cluster; their observer times visibility and health of the VM
+      // cluster. The flapping fast agents change the VM cluster every few seconds.
+      const fastArgs = (seed: string) => ['--count', String(FAST), '--ramp', '300', '--duration', '30s', '--workers', '0', '--no-cds', '--clusters', IDLE_CLUSTER, '--watch', 'observer',
+        '--probe-period', '1s', '--seed', seed, '--churn', `flap:fraction=${FLAP * 100}%,period=6s,at=5s`];
+      try {
+        // Baseline: the fast fleet alone.
+        const base = await agents(1, fastArgs('11')).done;
+        const basePeak = peakRss;
+        await waitUntil(async () => (await entries(s)).length === 0, 30_000, 500);
+
+        // The slow fleet subscribes to everything (CDS, every EDS cluster, the VM cluster with all
+        // 350 endpoints): each of its agents gets every push over the 1 Mbit/s link.
+        const slow = agents(2, ['--count', String(SLOW), '--ramp', '50', '--duration', '55s', '--workers', '0', '--ip-base', '10.201.0.0', '--name-prefix', 'slow',
+          '--probe-period', '1s', '--connect-timeout', '30s', '--seed', '12']);
+        expect(await waitUntil(() => slow.progress.connected === SLOW, 30_000), `slow connected ${slow.progress.connected}\n${slow.log().slice(-1500)}`).toBe(true);
+        const withSlow = await agents(1, fastArgs('11')).done;
+        const list = await entries(s);
+        assertNoDuplicates(list);
+        const slowSummary = await slow.done;
+        const link = await net!.stats(2);
+        say('slow-link', {
+          fastAgents: FAST,
+          slowAgents: SLOW,
+          slowLinkBps: RATE,
+          fastHealthConvergedMs: {
+            alone: { n: base.latency.healthConverged.count, p50: base.latency.healthConverged.p50Ms, p99: base.latency.healthConverged.p99Ms },
+            withSlow: { n: withSlow.latency.healthConverged.count, p50: withSlow.latency.healthConverged.p50Ms, p99: withSlow.latency.healthConverged.p99Ms },
+          },
+          slow: {
+            connected: slowSummary.agents.connected,
+            edsVisibleP99Ms: slowSummary.latency.edsVisible.p99Ms,
+            pushGapP99Ms: slowSummary.latency.push.p99Ms,
+            receivedMiB: +(slowSummary.bytes.received / 1048576).toFixed(1),
+            errors: slowSummary.counters.errors,
+          },
+          slowLinkPackets: link,
+          serverRssMiB: { peakFastAlone: mib(basePeak), peak: mib(peakRss), last: mib(rssSamples.at(-1)) },
+        });
+        expect(withSlow.agents).toMatchObject({ target: FAST, failed: 0, lost: 0 });
+        expect(withSlow.counters.nacks + slowSummary.counters.nacks).toBe(0);
+        expect(withSlow.latency.healthConverged.count).toBeGreaterThanOrEqual(Math.round(FLAP * FAST));
+        // Stated bound: the slow link may cost the fast agents at most 2x their p99 alone + 1 s.
+        expect(withSlow.latency.healthConverged.p99Ms).toBeLessThanOrEqual(2 * base.latency.healthConverged.p99Ms + 1_000);
+        // Memory: pushes queued for slow agents must not pile up; at most 150 MiB over the baseline peak.
+        expect(peakRss).toBeLessThanOrEqual(basePeak + 150 * 1048576);
+        expect(slowSummary.agents.failed).toBe(0);
+      } finally {
+        clearInterval(sampler);
+      }
+    } finally {
+      await cleanup();
+    }
+  });
 });
