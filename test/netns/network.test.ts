@@ -25,6 +25,8 @@ import {
 import { Net, netnsUnavailable } from './netns.js';
 
 const unavailable = netnsUnavailable();
+// CI on a box that can make namespaces sets XDSIM_REQUIRE_NETNS=1: there a skip is a failure.
+if (unavailable && process.env['XDSIM_REQUIRE_NETNS'] === '1') throw new Error(`XDSIM_REQUIRE_NETNS=1 but ${unavailable}`);
 if (unavailable) process.stderr.write(`[netns] skipped: ${unavailable}\n`);
 
 let net: Net | undefined;
