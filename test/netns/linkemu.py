@@ -43,7 +43,7 @@ class Direction:
         self.tx_free = 0.0  # when the "wire" is free again (rate limit)
         self.last = 0.0  # last departure: jitter never reorders (like netem with rate)
         self.queued = 0
-        self.stats = {'in': 0, 'out': 0, 'lost': 0, 'overflow': 0}
+        self.stats = {'in': 0, 'out': 0, 'lost': 0, 'overflow': 0, 'writeFailed': 0}
 
     def admit(self, pkt, now, heap, seq):
         self.stats['in'] += 1
@@ -122,7 +122,8 @@ def main():
                 os.write(d.out, pkt)
                 d.stats['out'] += 1
             except OSError:
-                d.stats['overflow'] += 1
+                # The far device not up yet (first packets while the link is configured).
+                d.stats['writeFailed'] += 1
 
 
 if __name__ == '__main__':

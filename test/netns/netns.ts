@@ -276,11 +276,11 @@ export class Net {
     }
   }
 
-  /** Packet counts per direction of link k: in, out, lost (loss or partition), overflow (rate queue full). */
-  async stats(k: number): Promise<Record<'down' | 'up', Record<'in' | 'out' | 'lost' | 'overflow', number>>> {
+  /** Packet counts per direction of link k: in, out, lost (loss or partition), overflow (rate queue full), writeFailed (device not up). */
+  async stats(k: number): Promise<Record<'down' | 'up', Record<'in' | 'out' | 'lost' | 'overflow' | 'writeFailed', number>>> {
     const l = this.link(k);
     l.emu.stdin!.write('stats\n');
-    const j = JSON.parse(await this.emuReply(l.emu, null)) as Record<'ab' | 'ba', Record<'in' | 'out' | 'lost' | 'overflow', number>>;
+    const j = JSON.parse(await this.emuReply(l.emu, null)) as Record<'ab' | 'ba', Record<'in' | 'out' | 'lost' | 'overflow' | 'writeFailed', number>>;
     return { down: j.ab, up: j.ba };
   }
 
