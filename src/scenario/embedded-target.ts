@@ -41,6 +41,7 @@ export class EmbeddedTarget implements ControlPlaneTarget {
       // Auto-registration and health over xDS are the control plane's own (SPEC §6, §7).
       registration: true,
       gracePeriodMs: c.gracePeriodMs,
+      ...(c.cleanupPerSecond !== undefined ? { cleanupPerSecond: c.cleanupPerSecond } : {}),
       validateIdentity: c.validateIdentity,
       ...(c.meshNetworks ? { meshNetworks: c.meshNetworks } : {}),
       ...(issuer ? { tokenAuth: issuer.authOptions() } : {}),

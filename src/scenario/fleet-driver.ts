@@ -37,10 +37,16 @@ export interface FleetDriver {
   configChanged(at: number, label: string): void;
   /** Stops every agent; resolves with the merged summary (undefined if nothing ran). */
   stop(): Promise<FleetSummary | undefined>;
+  /** Calls `cb` once, at once, if the fleet dies on its own (its process exits before stop()). */
+  onDeath?(cb: (why: string) => void): void;
 }
 
-/** Agents measured as subscribers per set: beyond this a seeded sample (each one scans every CLA it gets per watch). */
-export const PROPAGATION_SUBSCRIBERS = 1000;
+/**
+ * Agents measured as subscribers per set; beyond this a seeded sample. Each one scans every CLA
+ * it gets for each watched address (a 5,000-endpoint CLA is ~400 KB), so the sample bounds what
+ * measuring costs the fleet; the slowest of 200 random agents estimates the slowest of all well.
+ */
+export const PROPAGATION_SUBSCRIBERS = 200;
 /** Registrations watched per set, spread over its agents. */
 const REGISTRATION_WATCHES = 12;
 /** Probe flips watched per timeline step and set. */

@@ -157,6 +157,11 @@ class ScenarioBuilder {
       autoSendUnhealthyEndpoints: cp.autoSendUnhealthyEndpoints ?? DEFAULT_CONTROL_PLANE.autoSendUnhealthyEndpoints,
       validateIdentity: cp.validateIdentity ?? DEFAULT_CONTROL_PLANE.validateIdentity,
     };
+    if (cp.cleanupRate !== undefined) {
+      const r = parseRate(cp.cleanupRate);
+      if (r <= 0) this.report(['controlPlane', 'cleanupRate'], 'must be above 0');
+      else controlPlane.cleanupPerSecond = r;
+    }
     if (cp.meshNetworks) {
       controlPlane.meshNetworks = cp.meshNetworks;
       this.diagnostics.push(...meshNetworksChecks(this.ctx, ['controlPlane', 'meshNetworks'], cp.meshNetworks, this.subject));

@@ -9,6 +9,8 @@ import type { MeshNetworks } from '../model/mesh-networks.js';
 
 export interface ControlPlaneSettings {
   gracePeriodMs: number;
+  /** Deletions per second past the grace period (embedded only; istiod: 20). */
+  cleanupPerSecond?: number;
   debounceAfterMs: number;
   debounceMaxMs: number;
   edsDebounce: boolean;

@@ -2,6 +2,7 @@
 // auto-registration, the fleet, the timeline, sampling for the report's charts, and the
 // expectations at their times. Everything is bounded: the fleet by its duration, the grace-period
 // wait by a deadline, shutdown by the server's own close grace.
+import { memorySample, safeRss } from '../util/memory.js';
 import { cpus } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { keyOf, type WorkloadGroup } from '../config/resources.js';
@@ -78,6 +79,10 @@ async function counterTotal(c: { get(): Promise<{ values: { value: number }[] }>
 }
 
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<RunReport> {
+  // A fleet process that dies mid-run ends the run at once (its agents are gone), as an
+  // interruption does, instead of the timeline running on against a frozen fleet.
+  const fleetDied = new AbortController();
+  opts = { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, fleetDied.signal]) : fleetDied.signal };
   const interval = opts.sampleIntervalMs ?? 1000;
   const emit = opts.onEvent ?? (() => {});
   const startedAt = new Date();
@@ -180,6 +185,11 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
   };
   const fleet = opts.fleetFactory?.(xds, s) ?? new ChildProcessFleet(fleetOptions);
+  fleet.onDeath?.((why) => {
+    notes.push(`${why}: the run stopped there, its agents gone`);
+    emit(`${why}: stopping the run`);
+    fleetDied.abort();
+  });
 
   // Expectations the scenario keeps to the other kind of target are reported as skipped.
   const expectations = s.expectations.filter((x) => !x.onlyAgainst || x.onlyAgainst === target.kind);
@@ -248,7 +258,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     const cpuPct = now - cpuPrevAt < 50 ? 0 : ((c - cpuPrev) / ((now - cpuPrevAt) / 1000)) * 100;
     cpuPrev = c;
     cpuPrevAt = now;
-    const mem = process.memoryUsage();
+    const mem = memorySample();
     const h = intervalHist.totalCount ? summarize(intervalHist) : undefined;
     intervalHist = newHistogram();
     const fp = fleet.progress();
@@ -461,7 +471,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       const stoppedAt = Date.now();
       // Deletion is timed per entry at the grace period; the sweep (every grace period) is the backstop.
       // Deletion is rate-limited as istiod's is (cleanup-queue.ts): 20 entries a second.
-      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + (registeredKeys.size * 1000) / CLEANUP_PER_SECOND + 2000;
+      const deadline = stoppedAt + 2 * Math.max(1000, s.controlPlane.gracePeriodMs) + (registeredKeys.size * 1000) / (s.controlPlane.cleanupPerSecond ?? CLEANUP_PER_SECOND) + 2000;
       emit(`${((stoppedAt - t0) / 1000).toFixed(1)}s agents stopped; waiting up to ${((deadline - stoppedAt) / 1000).toFixed(0)}s for the grace period to remove their entries`);
       while (Date.now() < deadline && !opts.signal?.aborted) {
         controller.flush();
@@ -585,8 +595,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     leakedEntries,
     server: {
       cpu: { seconds: +cpuSeconds.toFixed(2), avgPercent: +((cpuSeconds / runSeconds) * 100).toFixed(1), peakPercent: +cpuPeak.toFixed(1), scope: cpu.scope },
-      rssBytes: rssPeak || process.memoryUsage().rss,
-      rssBytesEnd: process.memoryUsage().rss,
+      rssBytes: rssPeak || safeRss(),
+      rssBytesEnd: safeRss(),
       heapUsedBytes: heapPeak,
     },
     timeline,

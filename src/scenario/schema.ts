@@ -67,6 +67,11 @@ const ControlPlaneSchema = Type.Object(
   {
     /** PILOT_WORKLOAD_ENTRY_GRACE_PERIOD */
     gracePeriod: Type.Optional(Duration),
+    /**
+     * Entries past the grace period deleted per second (embedded xdsim only; istiod's is fixed
+     * at 20/s, the default). Large fleets leaving would otherwise make a run wait minutes.
+     */
+    cleanupRate: Type.Optional(Rate),
     /** PILOT_DEBOUNCE_AFTER */
     debounceAfter: Type.Optional(Duration),
     /** PILOT_DEBOUNCE_MAX */
