@@ -37,7 +37,15 @@ describe.skipIf(!!unavailable)('netns library', () => {
     const cut = connectTimes(net, l.ns, l.serverIp, 7001, 2);
     const stats = await net.stats(1);
     await net.shape(1, {});
-    say('netns-link', { connectMedianMs: { plain: +median(plain).toFixed(1), delay30msEachWay: +median(shaped).toFixed(1) }, downCut: cut, packets: stats });
+    // Link down (not a black hole): the fleet side fails at once, locally.
+    net.setLink(1, false);
+    const down = connectTimes(net, l.ns, l.serverIp, 7001, 1);
+    net.setLink(1, true);
+    const upAgain = connectTimes(net, l.ns, l.serverIp, 7001, 1);
+    say('netns-link', { connectMedianMs: { plain: +median(plain).toFixed(1), delay30msEachWay: +median(shaped).toFixed(1) }, downCut: cut, linkDown: down, linkUpAgain: upAgain, packets: stats });
+    expect(typeof down[0]).toBe('string');
+    expect(down[0]).not.toBe('timeout');
+    expect(typeof upAgain[0]).toBe('number');
     expect(plain.length).toBe(10);
     expect(median(shaped)).toBeGreaterThanOrEqual(58);
     expect(median(shaped)).toBeLessThan(200);
