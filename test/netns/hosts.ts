@@ -2,7 +2,7 @@
 // fleet namespace (the real bin, spawned through `ip netns exec`), plus what the tests read from
 // them: the admin API over the management link, /metrics, and the fleet's progress lines.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,10 +21,20 @@ const ADMIN_PORT = 15014;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'xdsim-netns-'));
+  tempDirs.push(d);
+  return d;
+}
+/** Removes the mesh files and fleet summaries this run wrote. */
+export function removeTempDirs(): void {
+  for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 /** The group (probe every 1 s), its Service, and an idle Service with one static entry. */
 export function meshFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'xdsim-netns-'));
-  const file = join(dir, 'mesh.yaml');
+  const file = join(tempDir(), 'mesh.yaml');
   const docs = [
     {
       apiVersion: 'networking.istio.io/v1',
@@ -78,7 +88,7 @@ export interface Agents {
 
 /** `xdsim agents` in fleet namespace k, against the server's address on that link. */
 export function startAgents(net: Net, k: number, args: string[]): Agents {
-  const out = join(mkdtempSync(join(tmpdir(), 'xdsim-netns-fleet-')), 'summary.json');
+  const out = join(tempDir(), 'summary.json');
   const argv = [BIN, 'agents', '--xds', `${net.link(k).serverIp}:${XDS_PORT}`, '--namespace', NS, '--group', GROUP, '--json', out, '--progress', 'plain', '--progress-every', '200ms', ...args];
   const proc = net.spawnIn(net.link(k).ns, [process.execPath, ...argv]);
   const a: Agents = {
@@ -109,7 +119,6 @@ export function startAgents(net: Net, k: number, args: string[]): Agents {
     }
   });
   proc.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
-  // A fleet that never ends by itself is a bug in the test: bound it anyway.
   return a;
 }
 

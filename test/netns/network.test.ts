@@ -13,6 +13,7 @@ import {
   IDLE_CLUSTER,
   metric,
   metrics,
+  removeTempDirs,
   say,
   sleep,
   startAgents,
@@ -39,6 +40,7 @@ afterAll(() => {
   const n = net;
   net = undefined;
   n?.destroy();
+  removeTempDirs();
   if (n) expect(n.leftovers()).toEqual([]);
 });
 
