@@ -1,5 +1,5 @@
 // `xdsim agents`: a fleet of simulated istio-agents against any xDS server (xdsim's or istiod's).
-import { accessSync, constants, existsSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -7,7 +7,8 @@ import Table from 'cli-table3';
 import type { Command } from 'commander';
 import type { ProbeCheck } from '../agent/probe.js';
 import { parseChurn } from '../fleet/churn.js';
-import { DEFAULT_FLEET, fleetConfig, type FleetConfig, type FleetProbe } from '../fleet/config.js';
+import { DEFAULT_FLEET, fleetConfig, shardRange, type FleetConfig, type FleetProbe } from '../fleet/config.js';
+import { FD_REEXEC_ENV, fdsNeededForFleet, planFdLimit, reexecWithFdLimit } from '../fleet/fd-limit.js';
 import { Fleet, type FleetProgress } from '../fleet/fleet.js';
 import {
   FleetConfigError,
@@ -72,6 +73,8 @@ export interface AgentsFlags {
   expectRegistered?: string;
   progress?: string;
   prepare?: boolean;
+  /** --no-fd-check: skip the open-files check. */
+  fdCheck?: boolean;
 }
 
 function parseLabels(s: string): Record<string, string> {
@@ -224,6 +227,7 @@ export function formatSummaryTable(s: FleetSummary): string {
   if (churn.length) other.push(['churn', churn.map(([k, v]) => `${k} ${v}`).join(', ')]);
   const errs = Object.entries(c.errors).filter(([, v]) => v > 0);
   if (errs.length) other.push(['errors', errs.map(([k, v]) => `${k} ${v}`).join(', ')]);
+  if (c.outOfDescriptors > 0) other.push(['out of descriptors (EMFILE/ENFILE)', `${c.outOfDescriptors} attempts: raise the open-files limit or shard the fleet`]);
   return [agents.toString(), lat.toString(), other.toString()].join('\n');
 }
 
@@ -238,7 +242,7 @@ export function registerAgentsCommand(program: Command): void {
   program
     .command('agents')
     .description('run a fleet of simulated istio-agents (auto-registration, health over xDS, churn) against an xDS server')
-    .requiredOption('--xds <host:port>', 'xDS server address (host:port; TLS with --tls-ca, a token with --token-file)')
+    .requiredOption('--xds <host:port>', 'xDS server address (host:port; several, comma-separated, are used round-robin, e.g. the same server on 127.0.0.1 and 127.0.0.2 past ~28k agents; TLS with --tls-ca, a token with --token-file)')
     .option('--namespace <ns>', 'agents\' namespace (NAMESPACE metadata)', 'default')
     .option('--group <workloadgroup>', 'WorkloadGroup to auto-register into (AUTO_REGISTER_GROUP); omit for no registration')
     .requiredOption('--count <n>', 'agents in the fleet (all shards together)')
@@ -286,6 +290,7 @@ export function registerAgentsCommand(program: Command): void {
     .option('--service-account <name>', 'SERVICE_ACCOUNT metadata: the group template\'s service account, the one --token-file is for')
     .option('--progress <tty|plain|none>', 'progress output on stderr (default: a bar on a TTY, lines otherwise)')
     .option('--progress-every <d>', 'interval of plain progress lines', '5s')
+    .option('--no-fd-check', 'start even when the open-files limit is below what --count needs (agents without a descriptor count as connect errors)')
     .action(async (flags: AgentsFlags) => {
       const config = fleetConfigFromFlags(flags);
       let expectConnected: number | undefined;
@@ -296,10 +301,29 @@ export function registerAgentsCommand(program: Command): void {
       } catch (err) {
         throw new CliError((err as Error).message);
       }
+      // A fleet needs a descriptor per agent: check the limit now (raising it under prlimit where
+      // allowed) rather than die of EMFILE thousands of agents in.
+      if (flags.fdCheck !== false) {
+        const range = shardRange(config.count, config.shardIndex, config.shardCount);
+        const agents = range.end - range.start;
+        const plan = planFdLimit(
+          fdsNeededForFleet(agents, config.workers),
+          `--count ${config.count}${config.shardCount > 1 ? ` (this shard: ${agents} agents)` : ''}`,
+          `Raise it (ulimit -n, LimitNOFILE=, docker run --ulimit nofile=), or split the fleet over processes with --shard-count/--shard-index; --no-fd-check runs anyway and counts agents without a descriptor as connect errors.`,
+        );
+        if (plan.kind === 'raise' && !process.env[FD_REEXEC_ENV]) {
+          process.stderr.write(`xdsim agents: raising the open-files limit from ${plan.limit.soft} to ${plan.soft} for ${agents} agents (prlimit)\n`);
+          await reexecWithFdLimit(plan.soft, plan.hard);
+        }
+        if (plan.kind !== 'ok') throw new CliError(plan.kind === 'refuse' ? plan.message : `open-files limit still ${plan.limit.soft} after prlimit; ${plan.needed} needed`);
+      }
+      // The summary file is opened now: fail before a long run rather than after it, and hold its
+      // descriptor, since a fleet at its open-files limit could not open it at the end.
+      let jsonFd: number | undefined;
       if (flags.json && flags.json !== '-') {
-        // Fail now rather than lose a long run's summary at the end.
         try {
           accessSync(dirname(resolve(flags.json)), constants.W_OK);
+          jsonFd = openSync(flags.json, 'w');
         } catch {
           throw new CliError(`--json: cannot write to the directory of "${flags.json}"`);
         }
@@ -355,7 +379,10 @@ export function registerAgentsCommand(program: Command): void {
       const json = `${JSON.stringify(summary, null, 2)}\n`;
       if (flags.json === '-') process.stdout.write(json);
       else {
-        if (flags.json) writeFileSync(flags.json, json);
+        if (jsonFd !== undefined) {
+          writeFileSync(jsonFd, json);
+          closeSync(jsonFd);
+        }
         process.stdout.write(`${formatSummaryTable(summary)}\n`);
       }
       const target = summary.agents.target;

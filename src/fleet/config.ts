@@ -23,7 +23,12 @@ export interface FleetProbe {
 }
 
 export interface FleetConfig {
-  /** xDS server `host:port`. */
+  /**
+   * xDS server `host:port`, or several separated by commas (the same server on several
+   * addresses, e.g. 127.0.0.1:15010,127.0.0.2:15010): agent i connects to the (i mod n)-th. A
+   * destination address and port pair has one ephemeral port range of source ports (about 28k on
+   * Linux by default), so a fleet larger than that needs more than one destination.
+   */
   xds: string;
   namespace: string;
   /** WorkloadGroup for AUTO_REGISTER_GROUP; '' = agents do not auto-register. */
@@ -136,7 +141,9 @@ export const DEFAULT_FLEET: Readonly<Omit<FleetConfig, 'xds' | 'count'>> = Objec
 /** Fills defaults and checks ranges; throws FleetConfigError. */
 export function fleetConfig(partial: Partial<FleetConfig> & Pick<FleetConfig, 'xds' | 'count'>): FleetConfig {
   const c: FleetConfig = { ...DEFAULT_FLEET, ...partial } as FleetConfig;
-  if (!/^[^:\s]+:\d+$/.test(c.xds) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(c.xds)) throw new FleetConfigError(`xds: expected host:port; got "${c.xds}"`);
+  for (const a of xdsTargets(c)) {
+    if (!/^[^:\s,]+:\d+$/.test(a) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(a)) throw new FleetConfigError(`xds: expected host:port[,host:port...]; got "${c.xds}"`);
+  }
   if (!Number.isSafeInteger(c.count) || c.count < 1) throw new FleetConfigError(`count: must be an integer >= 1; got ${c.count}`);
   if (!(c.durationMs > 0)) throw new FleetConfigError('duration: must be > 0');
   if (!(c.rampPerSec >= 0)) throw new FleetConfigError('ramp: must be >= 0');
@@ -160,6 +167,17 @@ export function fleetConfig(partial: Partial<FleetConfig> & Pick<FleetConfig, 'x
     for (const k of ['periodMs', 'timeoutMs'] as const) if (!(c.probe[k] > 0)) throw new FleetConfigError(`probe ${k}: must be > 0`);
   }
   return c;
+}
+
+/** The xDS addresses of `c.xds` (one, or several separated by commas). */
+export function xdsTargets(c: Pick<FleetConfig, 'xds'>): string[] {
+  return c.xds.split(',').map((a) => a.trim());
+}
+
+/** The address agent `index` connects to: round-robin over the fleet's xDS addresses. */
+export function agentTarget(c: Pick<FleetConfig, 'xds'>, index: number): string {
+  const all = xdsTargets(c);
+  return all[index % all.length]!;
 }
 
 /** Agent indexes [start, end) of a shard: contiguous and balanced (sizes differ by at most one). */

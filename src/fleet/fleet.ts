@@ -9,6 +9,7 @@ import type { ChangeWatch } from './propagation.js';
 import { shardRange, workerIndexes, type FleetConfig } from './config.js';
 import { AgentRunner, type ProbeCommand, type RunnerProgress, type RunnerResult } from './runner.js';
 import { emptyCounters } from './stats.js';
+import { safeRss } from '../util/memory.js';
 import { buildSummary, type FleetSummary } from './summary.js';
 import type { MainMessage, WorkerMessage, WorkerTask } from './worker.js';
 
@@ -107,7 +108,7 @@ export class Fleet {
     this.onWatch = opts.onWatch;
     const c = this.config;
     // Baseline for memory per agent: taken once workers are loaded, so thread start-up is not counted.
-    let rssBefore = process.memoryUsage().rss;
+    let rssBefore = safeRss();
     const range = shardRange(c.count, c.shardIndex, c.shardCount);
     const n = Math.max(1, Math.min(c.workers || 1, range.end - range.start || 1));
     const indexesOf = (w: number): number[] => workerIndexes(range, n, w);
@@ -115,7 +116,7 @@ export class Fleet {
     if (c.workers === 0) {
       const runner = new AgentRunner(c, indexesOf(0), 0);
       if (c.prepare) runner.prepare();
-      rssBefore = process.memoryUsage().rss;
+      rssBefore = safeRss();
       opts.onReady?.();
       startedAt = Date.now();
       this.slices = [this.inProcess(runner, startedAt)];
@@ -126,7 +127,7 @@ export class Fleet {
       // all are ready (bounded: 30 s, plus 5 ms per prepared agent).
       const readyBoundMs = 30_000 + (c.prepare ? Math.ceil(range.end - range.start) * 5 : 0);
       await Promise.race([ready, new Promise((r) => setTimeout(r, readyBoundMs).unref())]);
-      rssBefore = process.memoryUsage().rss;
+      rssBefore = safeRss();
       opts.onReady?.();
       startedAt = Date.now();
       for (const s of slices) s.send({ type: 'go', startedAt });

@@ -6,9 +6,10 @@ import { channelCredentials, tlsChannelOptions } from '../security/tls.js';
 // `--workers 0` run it in-process.
 import { Agent, type AgentOptions } from '../agent/agent.js';
 import { mulberry32, type Rng } from '../util/random.js';
+import { memorySample } from '../util/memory.js';
 import { claEndpoints } from '../agent/wire.js';
 import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
-import { agentIdentity, agentLocality, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
+import { agentIdentity, agentLocality, agentTarget, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
 import { localityMatches } from '../model/locality.js';
 import type { ProbeModel } from '../agent/probe.js';
 import { PropagationTracker, type ChangeWatch, type PropagationRecord } from './propagation.js';
@@ -249,7 +250,7 @@ export class AgentRunner {
       }
     }
     this.observer?.stop();
-    const mem = process.memoryUsage();
+    const mem = memorySample();
     this.stopResolve!({
       worker: this.worker,
       progress,
@@ -316,7 +317,7 @@ export class AgentRunner {
     const c = this.config;
     const probe = probeSettingsFor(c, slot.index);
     return new Agent({
-      target: c.xds,
+      target: agentTarget(c, slot.index),
       ...this.transport,
       identity: agentIdentity(c, slot.index, slot.generation),
       index: slot.index,
@@ -458,7 +459,7 @@ export class AgentRunner {
   private startObserver(deadline: number): void {
     const c = this.config;
     this.observer = new Agent({
-      target: c.xds,
+      target: agentTarget(c, 0),
       ...this.transport,
       // No group: the observer does not register; its IP is outside any agent generation.
       identity: { name: `xdsim-observer-${c.shardIndex}-${this.worker}`, namespace: c.namespace, ip: '127.0.0.1', clusterId: c.clusterId },

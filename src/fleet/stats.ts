@@ -18,6 +18,11 @@ export interface Counters {
   healthReports: { healthy: number; unhealthy: number };
   bytesReceived: number;
   errors: Record<AgentErrorKind, number>;
+  /**
+   * Of the errors, attempts that failed because a process was out of descriptors (EMFILE,
+   * ENFILE): the fleet kept going, but the count was more than its open-files limit allows.
+   */
+  outOfDescriptors: number;
   churn: { disconnect: number; ipChange: number; scaleDown: number; scaleUp: number; flap: number; storm: number };
 }
 
@@ -32,6 +37,7 @@ export function emptyCounters(): Counters {
     healthReports: { healthy: 0, unhealthy: 0 },
     bytesReceived: 0,
     errors: { 'connect-failed': 0, 'connect-timeout': 0, 'stream-reset': 0, 'stream-closed': 0, 'bad-response': 0, 'gave-up': 0 },
+    outOfDescriptors: 0,
     churn: { disconnect: 0, ipChange: 0, scaleDown: 0, scaleUp: 0, flap: 0, storm: 0 },
   };
 }
@@ -56,6 +62,8 @@ export interface ErrorSample {
   kind: AgentErrorKind;
   detail: string;
 }
+
+const OUT_OF_DESCRIPTORS = /\bE[MN]FILE\b/;
 
 export class FleetStats implements AgentEvents {
   readonly histograms: Record<LatencyMetric, Histogram> = {
@@ -110,6 +118,8 @@ export class FleetStats implements AgentEvents {
 
   error(agent: number, kind: AgentErrorKind, detail: string): void {
     this.counters.errors[kind]++;
+    // grpc-js reports a socket it could not create as UNAVAILABLE "connect EMFILE ...".
+    if (OUT_OF_DESCRIPTORS.test(detail)) this.counters.outOfDescriptors++;
     if (this.errorSamples.length < 10) this.errorSamples.push({ agent, kind, detail });
   }
 

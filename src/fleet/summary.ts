@@ -5,6 +5,7 @@ import type { FleetConfig } from './config.js';
 import { decodeHistogram, mergeEncoded, summarize, type LatencySummary } from './histogram.js';
 import type { RunnerResult } from './runner.js';
 import { mergePropagation, type PropagationRecord } from './propagation.js';
+import { safeRss } from '../util/memory.js';
 import { addCounters, emptyCounters, LATENCY_METRICS, totalErrors, type Counters, type ErrorSample, type LatencyMetric } from './stats.js';
 
 export const SUMMARY_KIND = 'xdsim.fleet.summary';
@@ -76,7 +77,7 @@ export function buildSummary(
   const histograms = {} as Record<LatencyMetric, string>;
   for (const m of LATENCY_METRICS) histograms[m] = mergeEncoded(results.map((r) => r.histograms[m]));
   const sum = (f: (r: RunnerResult) => number): number => results.reduce((s, r) => s + f(r), 0);
-  const rss = Math.max(process.memoryUsage().rss, ...results.map((r) => r.memory.rssBytes));
+  const rss = Math.max(safeRss(), ...results.map((r) => r.memory.rssBytes));
   const started = sum((r) => r.progress.started);
   return finish({
     kind: SUMMARY_KIND,

@@ -18,6 +18,8 @@ export class ChildProcessFleet implements FleetDriver {
   private stopped: Promise<FleetSummary | undefined> | undefined;
   private onStopped: ((s: FleetSummary | undefined) => void) | undefined;
   private exitError: string | undefined;
+  private deathListener: ((why: string) => void) | undefined;
+  private stopping = false;
 
   constructor(private readonly options: FleetDriverOptions) {
     this.last = { target: options.fleet.agents.reduce((n, a) => n + a.count, 0), started: 0, connected: 0, visible: 0, failed: 0, errors: 0 };
@@ -60,6 +62,7 @@ export class ChildProcessFleet implements FleetDriver {
         for (const r of this.pending.values()) r(`failed: ${this.exitError}`);
         this.pending.clear();
         this.onStopped?.(undefined);
+        if (!this.stopping) this.deathListener?.(this.exitError);
       });
       this.send({ type: 'start', options: this.options });
     });
@@ -86,7 +89,12 @@ export class ChildProcessFleet implements FleetDriver {
     this.send({ type: 'config-changed', at, label });
   }
 
+  onDeath(cb: (why: string) => void): void {
+    this.deathListener = cb;
+  }
+
   stop(): Promise<FleetSummary | undefined> {
+    this.stopping = true;
     this.stopped ??= new Promise<FleetSummary | undefined>((resolve) => {
       const child = this.child;
       if (!child || child.exitCode !== null || !child.connected) return resolve(undefined);
