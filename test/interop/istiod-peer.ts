@@ -27,6 +27,8 @@ export interface IstiodPeerOptions {
 export interface IstiodPeer {
   /** host:port of its plaintext xDS server. */
   readonly xds: string;
+  /** Its process id (benchmarks read its CPU and RSS from /proc). */
+  readonly pid: number | undefined;
   /** host:port of its admin HTTP server. */
   readonly admin: string;
   /** POST /apply: create or update each YAML document. */
@@ -119,6 +121,7 @@ export async function startIstiodPeer(opts: IstiodPeerOptions): Promise<IstiodPe
   let stopped = false;
   return {
     xds: ready.xds,
+    pid: child.pid,
     admin: ready.admin,
     apply: (yaml) => post('/apply', yaml),
     remove: (yaml) => post('/delete', yaml),
