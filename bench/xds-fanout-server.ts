@@ -1,10 +1,13 @@
-// Bench server process, one of two modes sharing one mesh and one change sequence:
+// Bench server process, one of three modes sharing one mesh and one change sequence:
 //   xdsim: the real control plane (EDS debounce off, so the change goes straight to the push);
 //   raw:   the floor, a bare grpc-js server with a pass-through serializer that writes the same
-//          encoded DiscoveryResponse to every stream and counts the ACKs.
+//          encoded DiscoveryResponse to every stream and counts the ACKs;
+//   http2: the floor under that, plain node:http2 writing the same gRPC-framed bytes (no gRPC
+//          library at all): what a push costs Node's HTTP/2 itself.
 // Both report, per change, when each stream ACKed, measured from just before the store write.
 import * as grpc from '@grpc/grpc-js';
 import { writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import { Session } from 'node:inspector';
 import { pino } from 'pino';
 import type { Resource } from '../src/config/resources.js';
@@ -19,34 +22,9 @@ import { startControlPlane } from '../src/server/control-plane.js';
 import { endpointResource } from '../src/xds/resources/endpoint.js';
 import { encodeSotwResponse } from '../src/xds/wire.js';
 
-const mode = process.argv[2] as 'xdsim' | 'raw';
+const mode = process.argv[2] as 'xdsim' | 'raw' | 'http2';
 const LOCALITY = 'r1/z1/s1';
-import { CLUSTER } from './xds-fanout-shared.js';
-
-function mesh(): Resource[] {
-  const out: Resource[] = [
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'bench' }, spec: { selector: { app: 'api' }, ports: [{ name: 'grpc', port: 8080 }] } },
-  ];
-  const localities = ['r1/z1/s1', 'r1/z2/s1', 'r2/z1/s1'];
-  for (let i = 0; i < 30; i++) {
-    out.push({
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'WorkloadEntry',
-      metadata: { name: `api-${i}`, namespace: 'bench', labels: { app: 'api' } },
-      spec: { address: `10.0.${i >> 8}.${i & 255}`, locality: localities[i % 3]! },
-    });
-  }
-  return out;
-}
-
-function change(round: number): Resource {
-  return {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'WorkloadEntry',
-    metadata: { name: 'api-moving', namespace: 'bench', labels: { app: 'api' } },
-    spec: { address: `10.9.${(round >> 8) & 255}.${round & 255}`, locality: LOCALITY },
-  };
-}
+import { CLUSTER, mesh, change } from './xds-fanout-shared.js';
 
 interface Measure {
   t0: number;
@@ -90,6 +68,55 @@ async function main(): Promise<void> {
     port = plane.xdsPort;
     streams = () => plane.xds.connections.size;
     apply = (r) => plane.store.apply(r);
+  } else if (mode === 'http2') {
+    const store = new ConfigStore();
+    store.commit(mesh().map((resource) => ({ op: 'apply' as const, resource })));
+    const eds = new EdsCache(new Registry(store));
+    const view = proxyView({ locality: parseLocality(LOCALITY) });
+    let version = 1;
+    const framed = (): { bytes: Buffer; nonce: string } => {
+      const nonce = String(version);
+      const msg = encodeSotwResponse(TYPE_URL.ENDPOINT, nonce, [endpointResource(eds.view(CLUSTER, view)!)], nonce);
+      const out = Buffer.allocUnsafe(5 + msg.length);
+      out[0] = 0;
+      out.writeUInt32BE(msg.length, 1);
+      out.set(msg, 5);
+      return { bytes: out, nonce };
+    };
+    let current = framed();
+    const live = new Set<http2.ServerHttp2Stream>();
+    const server = http2.createServer({ settings: { maxConcurrentStreams: 100 } });
+    server.on('stream', (stream, headers) => {
+      if (headers[':path'] !== METHOD_PATH.ADS_STREAM) {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12' }, { endStream: true });
+        return;
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.on('error', () => live.delete(stream));
+      stream.on('close', () => live.delete(stream));
+      let buf: Buffer = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+        while (buf.length >= 5) {
+          const len = buf.readUInt32BE(1);
+          if (buf.length < 5 + len) break;
+          const req = types.DiscoveryRequest.decode(buf.subarray(5, 5 + len)) as unknown as { response_nonce: string };
+          buf = buf.subarray(5 + len);
+          if (req.response_nonce === '') {
+            live.add(stream);
+            stream.write(current.bytes);
+          } else if (req.response_nonce === current.nonce) settled(performance.now());
+        }
+      });
+    });
+    port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+    streams = () => live.size;
+    apply = (r) => {
+      store.apply(r);
+      version++;
+      current = framed();
+      for (const st of live) st.write(current.bytes);
+    };
   } else {
     const store = new ConfigStore();
     store.commit(mesh().map((resource) => ({ op: 'apply' as const, resource })));
