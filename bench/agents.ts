@@ -83,7 +83,8 @@ async function serverRole(): Promise<void> {
   // Registration timeline: when each auto-registered entry was created.
   const added: number[] = [];
   cp.store.subscribe((batch) => {
-    const now = performance.now();
+    // Wall clock, so the timelines of several server processes can be merged.
+    const now = performance.timeOrigin + performance.now();
     for (const ev of batch) if (ev.type === 'added' && ev.resource.kind === 'WorkloadEntry' && ev.resource.metadata.annotations?.['istio.io/autoRegistrationGroup']) added.push(now);
   });
   const stats = () => {
@@ -232,11 +233,38 @@ async function istiodServer(): Promise<ServerHandle> {
 
 class FdShortfall extends Error {}
 
+/** Several embedded servers as one: figures added up, dead when any one is. */
+function combined(all: ServerHandle[]): ServerHandle {
+  return {
+    name: `xdsim x ${all.length} processes`,
+    xdsPort: all[0]!.xdsPort,
+    pid: undefined,
+    async stats() {
+      const st = await Promise.all(all.map((x) => x.stats()));
+      return {
+        rss: st.reduce((a, b) => a + b.rss, 0),
+        cpu: { user: st.reduce((a, b) => a + b.cpu.user, 0), system: st.reduce((a, b) => a + b.cpu.system, 0) },
+        entries: st.reduce((a, b) => a + b.entries, 0),
+        healthy: st.reduce((a, b) => a + b.healthy, 0),
+        connections: st.reduce((a, b) => a + b.connections, 0),
+        added: st.flatMap((x) => x.added),
+      };
+    },
+    async stop() {
+      await Promise.all(all.map((x) => x.stop()));
+    },
+    get died() {
+      return all.find((x) => x.died)?.died;
+    },
+  };
+}
+
 async function orchestrate(): Promise<void> {
   const program = new Command('bench-agents')
     .option('--count <n>', 'agents (10000 for the full-size run)', (v) => Number(v), 2000)
     .option('--target <xdsim|istiod>', 'the control plane: embedded xdsim or the istiod peer', 'xdsim')
     .option('--workers <n>', 'fleet worker threads per fleet process', (v) => Number(v), Math.max(1, Math.min(2, os.availableParallelism())))
+    .option('--servers <n>', 'embedded server processes, each with its share of the fleet (past what one process may hold)', (v) => Number(v), 1)
     .option('--fleet-processes <n>', 'fleet processes (default: as many as the open-files limit needs)', (v) => Number(v))
     .option('--ramp <per-second>', 'agents connecting per second', (v) => Number(v), 250)
     .option('--hold <seconds>', 'idle phase after the ramp', (v) => Number(v), 20)
@@ -245,7 +273,7 @@ async function orchestrate(): Promise<void> {
     .option('--out <file>', 'results file (runs merged by agent count)', here('./results/agents.json'))
     .option('--no-latest', 'do not merge into bench/results/latest.json (trial runs)')
     .parse();
-  const o = program.opts<{ latest: boolean; count: number; target: string; workers: number; fleetProcesses?: number; ramp: number; hold: number; probePeriod: number; unhealthyFraction: number; out: string }>();
+  const o = program.opts<{ servers: number; latest: boolean; count: number; target: string; workers: number; fleetProcesses?: number; ramp: number; hold: number; probePeriod: number; unhealthyFraction: number; out: string }>();
   if (o.target !== 'xdsim' && o.target !== 'istiod') throw new Error(`--target: xdsim or istiod, not ${o.target}`);
 
   // Open files: the server holds one socket per agent, each fleet process one per agent it runs.
@@ -254,15 +282,21 @@ async function orchestrate(): Promise<void> {
   // the count is refused now, with the numbers, rather than dying of EMFILE halfway.
   const own = readFdLimit() ?? { soft: Infinity, hard: Infinity };
   const perProcess = Math.max(own.hard, own.soft);
-  let fleetProcs = o.fleetProcesses ?? 1;
-  while (o.fleetProcesses === undefined && fdsNeededForFleet(Math.ceil(o.count / fleetProcs), o.workers) > perProcess) fleetProcs++;
+  const nServers = o.target === 'istiod' ? 1 : Math.max(1, o.servers);
+  let fleetProcs = o.fleetProcesses ?? nServers;
+  while (o.fleetProcesses === undefined && fdsNeededForFleet(Math.ceil(o.count / fleetProcs), o.workers) > perProcess) fleetProcs += nServers;
+  if (fleetProcs % nServers !== 0) throw new Error('--fleet-processes must be a multiple of --servers');
   const limits: string[] = [`orchestrator nofile ${own.soft}/${own.hard}`];
   // Observers (one per fleet worker) hold a connection too.
-  const serverFds = fdsNeededForServer(o.count + fleetProcs * o.workers);
+  const serverFds = fdsNeededForServer(Math.ceil(o.count / nServers) + (fleetProcs / nServers) * o.workers);
   let server: ServerHandle;
+  const servers: ServerHandle[] = [];
   try {
-    server = o.target === 'istiod' ? await istiodServer() : await embeddedServer(serverFds, limits);
+    if (o.target === 'istiod') servers.push(await istiodServer());
+    else for (let k = 0; k < nServers; k++) servers.push(await embeddedServer(serverFds, k === 0 ? limits : []));
+    server = servers.length === 1 ? servers[0]! : combined(servers);
   } catch (err) {
+    for (const sv of servers) await sv.stop().catch(() => undefined);
     if (err instanceof FdShortfall) {
       process.stderr.write(`bench agents: --count ${o.count} refused: ${err.message}\n`);
       process.exit(2);
@@ -274,7 +308,6 @@ async function orchestrate(): Promise<void> {
     if (l) limits.push(`istiod peer nofile ${l.soft}/${l.hard} (Go raises its soft limit to the hard one)`);
     if (l && l.soft < serverFds) process.stderr.write(`bench agents: warning: the istiod peer may open ${l.soft} files; ${serverFds} are needed for ${o.count} agents: expect refused connections past that\n`);
   }
-  const port = server.xdsPort;
   await sleep(500);
   const serverBase = await server.stats();
 
@@ -284,7 +317,7 @@ async function orchestrate(): Promise<void> {
   // The bench stops the fleet itself; its own deadline is only a backstop past both phases.
   const durationMs = Math.round(rampBoundMs + o.hold * 1000 + 60_000);
   const config = {
-    xds: `127.0.0.1:${port}`,
+    xds: `127.0.0.1:${servers[0]!.xdsPort}`,
     count: o.count,
     namespace: NS,
     group: GROUP,
@@ -303,7 +336,8 @@ async function orchestrate(): Promise<void> {
   let stopping = false;
   let died: string | undefined;
   for (let k = 0; k < fleetProcs; k++) {
-    const proc = spawn(['--role', 'fleet', '--config', JSON.stringify({ ...config, shardIndex: k })]);
+    // With several servers, fleet process k runs shard k against server k mod n.
+    const proc = spawn(['--role', 'fleet', '--config', JSON.stringify({ ...config, shardIndex: k, xds: `127.0.0.1:${servers[k % nServers]!.xdsPort}` })]);
     const need = fdsNeededForFleet(Math.ceil(o.count / fleetProcs), o.workers);
     const lim = raiseChildFdLimit(proc, need);
     if (k === 0 && lim) limits.push(`fleet nofile ${lim.soft}/${lim.hard} x ${fleetProcs} process(es), ${need} needed each`);
@@ -399,7 +433,7 @@ async function orchestrate(): Promise<void> {
       cpus: os.availableParallelism(),
       loadAverage: os.loadavg().map((l) => round(l, 2)),
       target: server.name,
-      config: { count: o.count, workers: o.workers, fleetProcesses: fleetProcs, rampPerSec: o.ramp, holdS: o.hold, probePeriodS: o.probePeriod, unhealthyFraction: o.unhealthyFraction },
+      config: { count: o.count, servers: nServers, workers: o.workers, fleetProcesses: fleetProcs, rampPerSec: o.ramp, holdS: o.hold, probePeriodS: o.probePeriod, unhealthyFraction: o.unhealthyFraction },
       limits,
       agents_per_box: summary.agents.errors === 0 && summary.agents.failed === 0 ? registeredEnd : Math.min(registeredEnd, connectedEnd - summary.agents.failed),
       agents: { ...summary.agents, entriesAtEnd: holdEnd.server.entries, healthyEntriesAtEnd: holdEnd.server.healthy, serverConnections: holdEnd.server.connections },
@@ -430,11 +464,13 @@ async function orchestrate(): Promise<void> {
     const out = o.out;
     mkdirSync(dirname(out), { recursive: true });
     const prev = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as { runs?: Record<string, unknown>; istiod?: Record<string, unknown> }) : {};
-    const key = String(o.count);
+    const key = nServers > 1 ? `${o.count}x${nServers}servers` : String(o.count);
     const runs = o.target === 'xdsim' ? { ...(prev.runs ?? {}), [key]: run } : (prev.runs ?? {});
     const istiodRuns = o.target === 'istiod' ? { ...(prev.istiod ?? {}), [key]: run } : (prev.istiod ?? {});
     const largestOf = (rs: Record<string, unknown>) => Object.values(rs).sort((a, b) => (b as typeof run).config.count - (a as typeof run).config.count)[0] as typeof run | undefined;
-    const largest = largestOf(runs);
+    // The headline is one server process's: runs split over several servers are reported beside it.
+    const largest = largestOf(Object.fromEntries(Object.entries(runs).filter(([, r]) => ((r as typeof run).config.servers ?? 1) === 1)));
+    const largestMulti = largestOf(Object.fromEntries(Object.entries(runs).filter(([, r]) => ((r as typeof run).config.servers ?? 1) > 1)));
     const largestIstiod = largestOf(istiodRuns);
     const doc = {
       description:
@@ -442,6 +478,7 @@ async function orchestrate(): Promise<void> {
       agents_per_box: largest?.agents_per_box ?? null,
       registration_rate_per_s: largest?.registration.ratePerS ?? null,
       memory_per_agent_bytes: largest ? { server: largest.memory.serverBytesPerAgent, fleet: largest.memory.fleetBytesPerAgent } : null,
+      agents_per_box_multi_server: largestMulti ? { agents: largestMulti.agents_per_box, servers: largestMulti.config.servers, memory_per_agent_bytes: { server: largestMulti.memory.serverBytesPerAgent, fleet: largestMulti.memory.fleetBytesPerAgent } } : null,
       istiod_agents_held: largestIstiod?.agents_per_box ?? null,
       istiod_memory_per_agent_bytes: largestIstiod ? { server: largestIstiod.memory.serverBytesPerAgent, fleet: largestIstiod.memory.fleetBytesPerAgent } : null,
       runs,
