@@ -80,12 +80,12 @@ export class LiveReportServer {
     this.series.registered.push(s.registered);
     this.series.pushesPerSec.push(dt > 50 ? +(((s.pushes - this.lastPushes) * 1000) / dt).toFixed(2) : 0);
     this.lastPushes = s.pushes;
+    // Live samples carry p99 only, and no heap or stream count: those lines stay empty until the final report.
     this.series.convergenceP50Ms.push(null);
     this.series.convergenceP90Ms.push(null);
     this.series.convergenceP99Ms.push(s.convergenceP99Ms);
     this.series.cpuPercent.push(+s.cpuPercent.toFixed(1));
     this.series.rssBytes.push(s.rssBytes);
-    this.series.heapUsedBytes.push(0);
     this.last = s;
     this.push();
   }
