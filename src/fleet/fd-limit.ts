@@ -73,7 +73,7 @@ export function planFdLimit(needed: number, what: string, remedy: string, limit 
     needed,
     message:
       `${what} needs about ${needed} open files (one per connection plus about ${FD_BASE} for the process); this process may open ${limit.soft} (hard limit ${limit.hard})` +
-      (needed > limit.hard ? ', and raising the hard limit is not permitted here (prlimit failed: no CAP_SYS_RESOURCE, or no prlimit)' : ', and prlimit is not available to raise it') +
+      (needed > limit.hard ? ', and it cannot be raised from here (no CAP_SYS_RESOURCE, or no prlimit)' : ', and prlimit is not available to raise it') +
       `. ${remedy}`,
   };
 }

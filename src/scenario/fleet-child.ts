@@ -2,6 +2,8 @@
 // Exits when the parent goes away, so a killed run never leaves agents behind.
 import type { AgentSelector } from './model.js';
 import { ScenarioFleet, type FleetAction, type FleetDriverOptions } from './fleet-driver.js';
+import { fdsNeededForFleet, planFdLimit } from '../fleet/fd-limit.js';
+import { totalAgents } from './model.js';
 
 export type ParentMessage =
   | { type: 'start'; options: FleetDriverOptions }
@@ -35,6 +37,19 @@ process.on('message', (m: ParentMessage) => {
   void (async () => {
     try {
       if (m.type === 'start') {
+        // Refuse a fleet this process cannot hold sockets for, with the number, rather than fail
+        // with EMFILE part-way (the run's own process, holding the embedded server's side of
+        // every connection, has the same limit).
+        const total = totalAgents(m.options.fleet);
+        const workers = m.options.workers ?? m.options.fleet.workers ?? 1;
+        const plan = planFdLimit(
+          fdsNeededForFleet(total, workers + m.options.fleet.agents.length),
+          `a fleet of ${total} agents`,
+          'Raise the open-files limit of xdsim run (ulimit -n, LimitNOFILE=) or run fewer agents.',
+          undefined,
+          () => false,
+        );
+        if (plan.kind !== 'ok') throw new Error(plan.kind === 'refuse' ? plan.message : `${plan.needed} open files needed`);
         fleet = new ScenarioFleet(m.options);
         const t0 = await fleet.start();
         send({ type: 'started', t0 });

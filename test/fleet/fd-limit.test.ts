@@ -94,6 +94,16 @@ describe('open-files limit of a fleet', () => {
     expect(r.stdout).toContain('out of descriptors (EMFILE/ENFILE)');
   });
 
+  it('xdsim run refuses a scenario whose fleet the limit cannot hold, before any agent starts', async () => {
+    const scenario = join(import.meta.dirname, '../../scenarios/quickstart.yaml');
+    const quoted = [process.execPath, BIN, 'run', scenario, '--out', join(dir, 'qs')].map((a) => `'${a}'`).join(' ');
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile('bash', ['-c', `ulimit -n 150 && exec ${quoted}`], { timeout: 90_000 }, (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr })),
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/a fleet of 200 agents needs about \d+ open files.*may open 150/);
+  });
+
   it('a bench parent waiting for a message notices a child that died at once', async () => {
     const script = join(dir, 'dies.mjs');
     writeFileSync(script, 'setTimeout(() => process.exit(3), 100);\n');
