@@ -145,8 +145,13 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let pushesInInterval = 0;
   /** Per converged push: when its first change came (epoch ms) and how long it took. */
   const pushLog: { startedAt: number; ms: number }[] = [];
+  /** When the agents were told to stop: pushes that begin later (the cleanup's) are not the run's. */
+  let stopRequestedAt = Infinity;
   const unsubscribePush = cp?.xds.engine.onPushDone((p) => {
     if (p.streamsSent === 0) return;
+    // The grace period's deletions after the run keep the debouncer merging for up to
+    // debounceMax: those pushes reach only observers and measure the cleanup, not the run.
+    if (Date.now() - (p.convergedMs ?? 0) >= stopRequestedAt) return;
     pushes++;
     pushesInInterval++;
     pushNacks += p.nacks;
@@ -445,6 +450,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     registeredAtEnd = registeredNow(fleet.progress().visible);
     for (const x of expectations) if (x.atMs === undefined && isPointExpectation(x.spec)) await check(x);
     phase = 'stopping';
+    stopRequestedAt = Date.now();
     summary = await fleet.stop();
     fleetStopped = true;
 
