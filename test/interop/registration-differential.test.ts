@@ -220,7 +220,13 @@ describe('auto-registration: xdsim vs the istiod peer', () => {
     for (const [name, e] of ours!) expect(comparable(e), name).toEqual(comparable(theirs!.get(name)!));
     const ownerRef = ((theirs!.values().next().value!['metadata'] as Record<string, unknown>)['ownerReferences'] as unknown[])[0];
     expect(ownerRef).toMatchObject({ kind: 'WorkloadGroup', name: GROUP });
-    expect(await edsAddresses(sides[0]!)).toEqual(await edsAddresses(sides[1]!));
+    // The entries' health is written before the push that carries it: wait (bounded) for both
+    // servers' EDS to hold the four, then compare.
+    const eds = await Promise.all(sides.map((s) => waitFor(`4 endpoints in ${s.name}'s EDS`, async () => {
+      const a = await edsAddresses(s);
+      return a.length >= 4 && a;
+    })));
+    expect(eds[0]).toEqual(eds[1]);
   }, 60_000);
 
   it.each<[string, () => Promise<[ReturnType<typeof proxyNode>, string | undefined]>]>([
