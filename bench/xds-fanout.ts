@@ -232,8 +232,11 @@ async function runMode(mode: Mode, clients: ChildProcess[]): Promise<Samples> {
         const cpu0 = procCpuMs(server.pid);
         const t0 = wallNow();
         const serverSide = server.change(round);
-        const timeout = sleep(120_000).then(() => 'timeout' as const);
+        // Bounded wait; the timer is cleared so a finished run exits at once.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 120_000)));
         const got = await Promise.race([Promise.all(seen), timeout]);
+        clearTimeout(timer);
         if (got === 'timeout') for (const c of clients) c.send({ cmd: 'collect', round });
         const all = (await Promise.all(seen)).flatMap((m) => (m?.['times'] as number[] | undefined) ?? []).map((t) => t - t0).sort((a, b) => a - b);
         await sleep(250);
