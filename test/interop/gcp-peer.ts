@@ -4,6 +4,7 @@
 // Built once per source (cached by hash, as the istiod peer is).
 import { spawn } from 'node:child_process';
 import { buildGoProgramCached } from './go-build.js';
+import { awaitReadyLine } from './peer-ready.js';
 
 export interface GcpPeer {
   /** host:port of its plaintext ADS server. */
@@ -33,37 +34,7 @@ export async function startGcpPeer(opts: { readyTimeoutMs?: number; log?: (line:
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-100_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<{ xds: string; admin: string }>((resolve, reject) => {
-    let out = '';
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`gcp peer ${why}\n${stderr.slice(-4000)}`));
-    };
-    const timer = setTimeout(() => fail('not ready in time'), opts.readyTimeoutMs ?? 30_000);
-    const onError = (err: Error) => fail(`did not start: ${err.message}`);
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => fail(`exited before it was ready (${signal ?? `exit ${code}`})`);
-    child.once('error', onError);
-    child.once('exit', onExit);
-    const onData = (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      child.off('error', onError);
-      child.stdout.off('data', onData);
-      child.stdout.resume();
-      try {
-        const m = JSON.parse(out.slice(0, nl)) as { ready?: boolean; xds?: string; admin?: string };
-        if (m.ready && m.xds && m.admin) resolve({ xds: m.xds, admin: m.admin });
-        else fail(`printed an unexpected first line: ${out.slice(0, nl)}`);
-      } catch {
-        fail(`printed a non-JSON first line: ${out.slice(0, nl)}`);
-      }
-    };
-    child.stdout.setEncoding('utf8').on('data', onData);
-  });
+  const ready = await awaitReadyLine(child, 'gcp peer', opts.readyTimeoutMs ?? 30_000, () => stderr.slice(-4000));
   const base = `http://${ready.admin}`;
   const call = async (path: string, init?: RequestInit): Promise<Response> => {
     const res = await fetch(base + path, init);

@@ -3,6 +3,7 @@
 // source (cached), `startIstiodPeer` starts it and waits for its ready line.
 import { spawn } from 'node:child_process';
 import { buildGoProgramCached } from './go-build.js';
+import { awaitReadyLine } from './peer-ready.js';
 
 export interface IstiodPeerOptions {
   /** YAML files or directories (-f), as `xdsim serve -f` takes them. */
@@ -79,39 +80,7 @@ export async function startIstiodPeer(opts: IstiodPeerOptions): Promise<IstiodPe
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const ready = await new Promise<{ xds: string; admin: string }>((resolve, reject) => {
-    let out = '';
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`istiod peer ${why}\n--- stderr (tail) ---\n${stderr.slice(-8000)}`));
-    };
-    const timer = setTimeout(() => fail(`not ready after ${opts.readyTimeoutMs ?? 60_000} ms`), opts.readyTimeoutMs ?? 60_000);
-    const onError = (err: Error) => fail(`did not start: ${err.message}`);
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => fail(`exited before it was ready (${signal ?? `exit ${code}`})`);
-    child.once('error', onError);
-    child.once('exit', onExit);
-    const onData = (d: string) => {
-      out += d;
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      const line = out.slice(0, nl);
-      clearTimeout(timer);
-      child.removeListener('exit', onExit);
-      child.removeListener('error', onError);
-      // Only the first line matters; keep draining stdout so the peer never blocks on it.
-      child.stdout?.removeListener('data', onData);
-      child.stdout?.resume();
-      try {
-        const msg = JSON.parse(line) as { ready?: boolean; xds?: string; admin?: string };
-        if (msg.ready && msg.xds && msg.admin) resolve({ xds: msg.xds, admin: msg.admin });
-        else fail(`printed an unexpected first line: ${line}`);
-      } catch {
-        fail(`printed a non-JSON first line: ${line}`);
-      }
-    };
-    child.stdout?.setEncoding('utf8').on('data', onData);
-  });
+  const ready = await awaitReadyLine(child, 'istiod peer', opts.readyTimeoutMs ?? 60_000, () => stderr.slice(-8000));
 
   const base = `http://${ready.admin}`;
   const post = async (route: '/apply' | '/delete', yaml: string) => {
