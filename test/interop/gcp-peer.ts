@@ -4,7 +4,7 @@
 // Built once per source (cached by hash, as the istiod peer is).
 import { spawn } from 'node:child_process';
 import { buildGoProgramCached } from './go-build.js';
-import { awaitReadyLine } from './peer-ready.js';
+import { awaitReadyLine, stopPeerProcess } from './peer-ready.js';
 
 export interface GcpPeer {
   /** host:port of its plaintext ADS server. */
@@ -58,11 +58,7 @@ export async function startGcpPeer(opts: { readyTimeoutMs?: number; log?: (line:
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await stopPeerProcess(child, exited);
     },
   };
 }

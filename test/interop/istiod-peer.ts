@@ -3,7 +3,7 @@
 // source (cached), `startIstiodPeer` starts it and waits for its ready line.
 import { spawn } from 'node:child_process';
 import { buildGoProgramCached } from './go-build.js';
-import { awaitReadyLine } from './peer-ready.js';
+import { awaitReadyLine, stopPeerProcess } from './peer-ready.js';
 
 export interface IstiodPeerOptions {
   /** YAML files or directories (-f), as `xdsim serve -f` takes them. */
@@ -103,11 +103,7 @@ export async function startIstiodPeer(opts: IstiodPeerOptions): Promise<IstiodPe
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await stopPeerProcess(child, exited);
     },
   };
 }

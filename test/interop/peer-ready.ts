@@ -37,3 +37,12 @@ export function awaitReadyLine(child: ChildProcess, what: string, timeoutMs: num
     child.stdout?.setEncoding('utf8').on('data', onData);
   });
 }
+
+/** SIGTERM, then SIGKILL after 5 s; resolves once the process is gone. */
+export async function stopPeerProcess(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
