@@ -24,8 +24,8 @@ import { fleetConfig } from '../src/fleet/config.js';
 import { newHistogram, recordMs, summarize, type Histogram, type LatencySummary } from '../src/fleet/histogram.js';
 import { startControlPlane, type ControlPlane } from '../src/server/control-plane.js';
 import { generateMesh, meshLocalities, type MeshOptions } from '../src/topology/generate.js';
-import { DEFAULT_DEBOUNCE } from '../src/xds/debounce.js';
-import type { PushSummary } from '../src/xds/push.js';
+import { DEFAULT_DEBOUNCE } from '../src/xds/push/debounce.js';
+import type { PushSummary } from '../src/xds/push/push.js';
 import { mergeIntoLatest } from './results-file.js';
 
 const MESH: MeshOptions = {

@@ -20,7 +20,7 @@ import { types, TYPE_URL } from '../src/proto/index.js';
 import { METHOD_PATH } from '../src/proto/services.js';
 import { startControlPlane } from '../src/server/control-plane.js';
 import { endpointResource } from '../src/xds/resources/endpoint.js';
-import { encodeSotwResponse } from '../src/xds/wire.js';
+import { encodeSotwResponse } from '../src/xds/stream/wire.js';
 
 const mode = process.argv[2] as 'xdsim' | 'raw' | 'http2';
 const LOCALITY = 'r1/z1/s1';

@@ -7,8 +7,8 @@ import { encodeCounters } from '../../src/eds/cluster-endpoints.js';
 import { viewCounters } from '../../src/eds/eds-cache.js';
 import { templateCounters } from '../../src/encode/cla-template.js';
 import { meshLocalities } from '../../src/topology/generate.js';
-import { XdsCache } from '../../src/xds/cache.js';
-import { parseNode, type ProxyNode } from '../../src/xds/node.js';
+import { XdsCache } from '../../src/xds/cache/xds-cache.js';
+import { parseNode, type ProxyNode } from '../../src/xds/stream/node.js';
 import { GATE_VIEW_SIZES } from './workloads.js';
 
 /** Proxies per locality in the push count, plus this many without a locality. */

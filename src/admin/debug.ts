@@ -5,7 +5,7 @@ import { RESOURCE_KINDS, type ResourceKind } from '../config/resources.js';
 import { proxyView } from '../eds/proxy.js';
 import { localityLabel } from '../model/locality.js';
 import { toCanonicalJson } from '../proto/index.js';
-import type { XdsConnection } from '../xds/connection.js';
+import type { XdsConnection } from '../xds/stream/connection.js';
 import type { XdsServer } from '../xds/server.js';
 
 export function adsz(server: XdsServer): unknown {

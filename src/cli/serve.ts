@@ -8,8 +8,8 @@ import { DEFAULT_ADMIN_LIMITS, type AdminLimits } from '../admin/server.js';
 import { ConfigLoadError, startControlPlane } from '../server/control-plane.js';
 import { drainStdioSinks, finishStdioSinks, stdioSinkTotals } from '../server/log-sink.js';
 import { createLogger } from '../server/logger.js';
-import { DEFAULT_LIMITS, type StreamLimits } from '../xds/connection.js';
-import { debounceFromEnv, parseDuration } from '../xds/debounce.js';
+import { DEFAULT_LIMITS, type StreamLimits } from '../xds/stream/connection.js';
+import { debounceFromEnv, parseDuration } from '../xds/push/debounce.js';
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from '../xds/server.js';
 
 interface ServeFlags {

@@ -1,7 +1,7 @@
 // Connects the xDS server's connection hooks to the workload-entry controller.
 import * as grpc from '@grpc/grpc-js';
 import type { ConnectionHooks, ConnectionInfo, StreamRefusal } from '../xds/hooks.js';
-import type { RejectReason } from '../xds/metrics.js';
+import type { RejectReason } from '../xds/metrics/xds-metrics.js';
 import type { ConnectedProxy, ProxyLifecycle } from './connected-proxy.js';
 import { isIdentityRefusal, REFUSAL_LOG_MESSAGE, type RegistrationRefusal } from './validation.js';
 

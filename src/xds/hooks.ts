@@ -2,8 +2,8 @@
 // calls these and knows nothing else about them.
 import type * as grpc from '@grpc/grpc-js';
 import type { VerifiedIdentity } from '../security/token-authenticator.js';
-import type { RejectReason } from './metrics.js';
-import type { ProxyNode } from './node.js';
+import type { RejectReason } from './metrics/xds-metrics.js';
+import type { ProxyNode } from './stream/node.js';
 
 export interface ConnectionInfo {
   /** `<node id>-<n>`, unique per stream. */

@@ -4,18 +4,18 @@ import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { XdsCache } from './cache.js';
-import { DEFAULT_LIMITS, type RegistrationAdmission, type ServiceKind, type StreamContext, type StreamLimits, type XdsConnection } from './connection.js';
-import { DEFAULT_DEBOUNCE, type DebounceOptions } from './debounce.js';
-import { DeltaStream } from './delta-stream.js';
+import type { XdsCache } from './cache/xds-cache.js';
+import { DEFAULT_LIMITS, type RegistrationAdmission, type ServiceKind, type StreamContext, type StreamLimits, type XdsConnection } from './stream/connection.js';
+import { DEFAULT_DEBOUNCE, type DebounceOptions } from './push/debounce.js';
+import { DeltaStream } from './stream/delta.js';
 import type { ConnectionHooks } from './hooks.js';
-import { LogLimiter } from './log-limiter.js';
-import type { XdsMetrics } from './metrics.js';
-import { PushEngine } from './push-engine.js';
-import { ResponseCache, type SharedResponse } from './response-cache.js';
+import { LogLimiter } from './stream/log-limiter.js';
+import type { XdsMetrics } from './metrics/xds-metrics.js';
+import { PushEngine } from './push/engine.js';
+import { ResponseCache, type SharedResponse } from './cache/response-cache.js';
 import { serverDefinitions } from './service-definitions.js';
 import { METHOD_PATH } from '../proto/services.js';
-import { SotwStream } from './sotw-stream.js';
+import { SotwStream } from './stream/sotw.js';
 import { AuthError, type TokenAuthenticator } from '../security/token-authenticator.js';
 
 /** Limits of the server as a whole (connections, HTTP/2, keepalive, registrations); 0 turns a limit off. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { agentLabels, buildNode, canonicalService, encodeNode, nodeId, nodeMetadata, sharedNode } from '../../src/agent/identity.js';
 import { decode, fromStruct, toObject } from '../../src/proto/index.js';
 import type { Node } from '../../src/proto/messages.js';
-import { parseNode } from '../../src/xds/node.js';
+import { parseNode } from '../../src/xds/stream/node.js';
 
 const vm = {
   name: 'vm-7',

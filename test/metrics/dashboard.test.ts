@@ -3,7 +3,7 @@
 // names xdsim serves. Whether every query returns data: test/metrics/prometheus.test.ts.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { XdsMetrics } from '../../src/xds/metrics.js';
+import { XdsMetrics } from '../../src/xds/metrics/xds-metrics.js';
 
 interface Target {
   refId: string;

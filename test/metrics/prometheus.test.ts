@@ -30,7 +30,7 @@ const SCRAPE_S = 1;
 const AGENTS = 30;
 const RUN_S = 15;
 const NACK_FRACTION = 0.1;
-// xdsim's convergence buckets (src/xds/metrics.ts): istiod's plus finer ones at the bottom.
+// xdsim's convergence buckets (src/xds/metrics/xds-metrics.ts): istiod's plus finer ones at the bottom.
 const CONVERGENCE_LE = ['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '3', '5', '10', '20', '30', '+Inf'];
 
 const MESH = `apiVersion: networking.istio.io/v1

@@ -11,7 +11,7 @@ import { compareReports, DEFAULT_COMPARE } from '../../src/report/compare.js';
 import { registrationRate, runFigures } from '../../src/report/figures.js';
 import { encodeHistogram, newHistogram, recordMs, summarize } from '../../src/report/histogram.js';
 import { REPORT_KIND, type RunFigures, type RunReport } from '../../src/report/types.js';
-import { parsePushDelay } from '../../src/xds/push-engine.js';
+import { parsePushDelay } from '../../src/xds/push/engine.js';
 
 const BIN = join(import.meta.dirname, '../../bin/xdsim.js');
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../src/proto/index.js';
 import type { ControlPlane } from '../../src/server/control-plane.js';
-import { Debouncer, debounceFromEnv, parseDuration } from '../../src/xds/debounce.js';
-import type { PushSummary } from '../../src/xds/push.js';
-import type { ResourceChange } from '../../src/xds/cache.js';
+import { Debouncer, debounceFromEnv, parseDuration } from '../../src/xds/push/debounce.js';
+import type { PushSummary } from '../../src/xds/push/push.js';
+import type { ResourceChange } from '../../src/xds/cache/xds-cache.js';
 import { svc, we } from '../helpers/mesh.js';
 import { API, apiMesh } from './fixtures.js';
 import { acked, node, SotwClient, startPlane, waitFor } from './helpers.js';

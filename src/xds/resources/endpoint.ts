@@ -3,7 +3,7 @@
 import type { EncodedView } from '../../eds/eds-cache.js';
 import { clusterNameField } from '../../encode/cla.js';
 import { TYPE_URL } from '../../proto/index.js';
-import { EncodedResource } from '../wire.js';
+import { EncodedResource } from '../stream/wire.js';
 import { contentVersion } from './hash.js';
 
 const wrapped = new WeakMap<EncodedView, EncodedResource>();

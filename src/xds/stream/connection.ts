@@ -3,20 +3,20 @@
 // of queues; a stall timeout for clients that never read), push bookkeeping, and shutdown.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { TYPE_URL } from '../proto/index.js';
-import type { RpcStatus } from '../proto/messages.js';
-import type { XdsCache } from './cache.js';
-import type { ConnectionHooks, ConnectionInfo } from './hooks.js';
-import { identityMismatch, type VerifiedIdentity } from '../security/token-authenticator.js';
+import { TYPE_URL } from '../../proto/index.js';
+import type { RpcStatus } from '../../proto/messages.js';
+import type { XdsCache } from '../cache/xds-cache.js';
+import type { ConnectionHooks, ConnectionInfo } from '../hooks.js';
+import { identityMismatch, type VerifiedIdentity } from '../../security/token-authenticator.js';
 import type { LogLimiter } from './log-limiter.js';
 import { TokenBucket } from './log-limiter.js';
-import type { RejectReason, XdsMetrics } from './metrics.js';
+import type { RejectReason, XdsMetrics } from '../metrics/xds-metrics.js';
 import { parseNode, type ProxyNode } from './node.js';
-import type { Push } from './push.js';
-import type { ResponseCache, SharedResponse } from './response-cache.js';
-import { BadRequest } from './service-definitions.js';
+import type { Push } from '../push/push.js';
+import type { ResponseCache, SharedResponse } from '../cache/response-cache.js';
+import { BadRequest } from '../service-definitions.js';
 import type { NackRecord, ReplyOutcome, TypeWatch } from './type-watch.js';
-import { PUSH_ORDER, xdsTypeOf, type XdsType } from './types.js';
+import { PUSH_ORDER, xdsTypeOf, type XdsType } from '../types.js';
 
 export type StreamKind = 'sotw' | 'delta';
 export type ServiceKind = 'ads' | 'eds';

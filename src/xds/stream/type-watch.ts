@@ -1,9 +1,9 @@
 // What a stream tracks per resource type in both protocol variants: the subscription, the last
 // response sent, and how the client answered it. SotW and delta extend it with what each needs
 // to decide the next response.
-import type { RpcStatus } from '../proto/messages.js';
+import type { RpcStatus } from '../../proto/messages.js';
 import type { TypeStatus } from './connection.js';
-import { TYPE_URL_OF, type XdsType } from './types.js';
+import { TYPE_URL_OF, type XdsType } from '../types.js';
 
 export interface NackRecord {
   nonce: string;

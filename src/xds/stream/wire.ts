@@ -1,8 +1,8 @@
 // DiscoveryResponse / DeltaDiscoveryResponse bytes spliced from pre-encoded resources, so a
 // resource is serialized once per version however many streams receive it. Field numbers from
 // envoy/service/discovery/v3/discovery.proto and google/protobuf/any.proto.
-import { lenFieldSize, writeLenHeader } from '../encode/wire.js';
-import type { CachedResource } from './types.js';
+import { lenFieldSize, writeLenHeader } from '../../encode/wire.js';
+import type { CachedResource } from '../types.js';
 
 const ANY_TYPE_URL = 1;
 const ANY_VALUE = 2;

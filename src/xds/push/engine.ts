@@ -2,11 +2,11 @@
 // writes only what changed for it (shared bytes, see wire.ts / response-cache.ts). Each push is
 // tracked until all streams that got a response ACK or NACK it.
 import type { Logger } from 'pino';
-import type { ResourceChange, XdsCache } from './cache.js';
+import type { ResourceChange, XdsCache } from '../cache/xds-cache.js';
 import { Debouncer, type Debounced, type DebounceOptions } from './debounce.js';
-import type { XdsMetrics } from './metrics.js';
+import type { XdsMetrics } from '../metrics/xds-metrics.js';
 import { Push, type PushSink, type PushSummary } from './push.js';
-import type { XdsType } from './types.js';
+import type { XdsType } from '../types.js';
 
 type Changes = Map<XdsType, Set<string>>;
 

@@ -2,21 +2,21 @@
 // cache knows the resources). Clusters, listeners and routes are built from the registry and
 // encoded once per version; endpoints come from the EdsCache's shared views. Every change is
 // reported as the names it touched per type, and bumps that type's version.
-import type { EdsCache } from '../eds/eds-cache.js';
-import type { ClusterModel, Registry, RegistryDelta } from '../model/registry.js';
-import { DOMAIN_SUFFIX, UNSPECIFIED_IP, parseClusterName } from '../model/service.js';
-import { encode, TYPE_URL } from '../proto/index.js';
-import type { ProxyNode } from './node.js';
-import { buildCluster, buildProxylessCluster } from './resources/cluster.js';
-import { emptyEndpointResource, endpointResource, renamedEndpointResource } from './resources/endpoint.js';
-import { contentVersion } from './resources/hash.js';
-import { buildListener, buildProxylessListener } from './resources/listener.js';
-import { buildProxylessRoute, hashPolicyOf } from './resources/proxyless-route.js';
-import type { HashPolicy } from '../proto/messages.js';
-import { isHttpOrSniffed } from '../model/protocol.js';
-import { buildRoute, routeDomains } from './resources/route.js';
-import type { XdsType } from './types.js';
-import { EncodedResource } from './wire.js';
+import type { EdsCache } from '../../eds/eds-cache.js';
+import type { ClusterModel, Registry, RegistryDelta } from '../../model/registry.js';
+import { DOMAIN_SUFFIX, UNSPECIFIED_IP, parseClusterName } from '../../model/service.js';
+import { encode, TYPE_URL } from '../../proto/index.js';
+import type { ProxyNode } from '../stream/node.js';
+import { buildCluster, buildProxylessCluster } from '../resources/cluster.js';
+import { emptyEndpointResource, endpointResource, renamedEndpointResource } from '../resources/endpoint.js';
+import { contentVersion } from '../resources/hash.js';
+import { buildListener, buildProxylessListener } from '../resources/listener.js';
+import { buildProxylessRoute, hashPolicyOf } from '../resources/proxyless-route.js';
+import type { HashPolicy } from '../../proto/messages.js';
+import { isHttpOrSniffed } from '../../model/protocol.js';
+import { buildRoute, routeDomains } from '../resources/route.js';
+import type { XdsType } from '../types.js';
+import { EncodedResource } from '../stream/wire.js';
 
 export interface ResourceChange {
   /** Per type, the names whose resource changed, appeared or disappeared. */

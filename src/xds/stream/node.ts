@@ -1,11 +1,11 @@
 // The xDS Node of a connecting proxy -> what xdsim needs to know about it: identity, namespace,
 // and the proxy view (locality, network, labels) that selects its EDS view (SPEC §6, §9).
 import type protobuf from 'protobufjs';
-import { proxyView, type ProxyView } from '../eds/proxy.js';
-import { NO_LOCALITY, type Locality } from '../model/locality.js';
-import { DOMAIN_SUFFIX } from '../model/service.js';
-import { fromStruct, toObject } from '../proto/index.js';
-import type { Node } from '../proto/messages.js';
+import { proxyView, type ProxyView } from '../../eds/proxy.js';
+import { NO_LOCALITY, type Locality } from '../../model/locality.js';
+import { DOMAIN_SUFFIX } from '../../model/service.js';
+import { fromStruct, toObject } from '../../proto/index.js';
+import type { Node } from '../../proto/messages.js';
 
 export interface ProxyNode {
   readonly id: string;

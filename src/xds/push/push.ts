@@ -1,7 +1,7 @@
 // Push tracking: a push is one debounced set of changes fanned out to every affected stream. It
 // stays open until each stream that got a response for it ACKs or NACKs (or goes away), which
 // gives per-proxy and per-push convergence latency.
-import type { XdsType } from './types.js';
+import type { XdsType } from '../types.js';
 
 export type Satisfaction = 'ack' | 'nack' | 'none' | 'closed';
 

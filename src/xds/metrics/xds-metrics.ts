@@ -2,7 +2,7 @@
 // live in one process (tests). Rejected input has its own counters, labelled by reason.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { stdioSinkTotals } from '../server/log-sink.js';
+import { stdioSinkTotals } from '../../server/log-sink.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 
 // istiod's convergence buckets, plus finer ones at the bottom: loopback pushes take milliseconds.

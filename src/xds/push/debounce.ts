@@ -1,7 +1,7 @@
 // istiod's push debouncing (SPEC §9): changes are merged until PILOT_DEBOUNCE_AFTER passes with
 // no new change, or PILOT_DEBOUNCE_MAX passes since the first one. With PILOT_ENABLE_EDS_DEBOUNCE
 // off, endpoint-only changes skip the wait.
-import { parseGoDuration } from '../config/duration.js';
+import { parseGoDuration } from '../../config/duration.js';
 
 export interface DebounceOptions {
   /** PILOT_DEBOUNCE_AFTER: quiet period, ms (istiod: 100ms). */

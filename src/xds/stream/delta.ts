@@ -1,11 +1,11 @@
 // Incremental (delta) xDS on one stream (ADS DeltaAggregatedResources or EDS DeltaEndpoints),
 // per SPEC §8: subscribe/unsubscribe (honoured even with a stale nonce), initial_resource_versions,
 // per-resource versions, and removed_resources for names that went away or never existed.
-import type { DeltaDiscoveryRequest } from '../proto/messages.js';
+import type { DeltaDiscoveryRequest } from '../../proto/messages.js';
 import { XdsConnection, type TypeStatus } from './connection.js';
 import { TypeWatch } from './type-watch.js';
-import type { SharedResponse } from './response-cache.js';
-import { isFullStateType, TYPE_URL_OF, type XdsType } from './types.js';
+import type { SharedResponse } from '../cache/response-cache.js';
+import { isFullStateType, TYPE_URL_OF, type XdsType } from '../types.js';
 import { encodeDeltaResponse, type EncodedResource } from './wire.js';
 
 class DeltaWatch extends TypeWatch {

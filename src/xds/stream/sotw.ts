@@ -2,11 +2,11 @@
 // per SPEC §8: versions per type, nonce per response, ACK/NACK by error_detail, stale nonces
 // ignored, wildcard for CDS/LDS, unknown names remembered and sent once they exist, and
 // unchanged resources never resent (what was sent is tracked per resource).
-import type { DiscoveryRequest } from '../proto/messages.js';
+import type { DiscoveryRequest } from '../../proto/messages.js';
 import { XdsConnection, type TypeStatus } from './connection.js';
 import { TypeWatch } from './type-watch.js';
-import type { SharedResponse } from './response-cache.js';
-import { isFullStateType, TYPE_URL_OF, type XdsType } from './types.js';
+import type { SharedResponse } from '../cache/response-cache.js';
+import { isFullStateType, TYPE_URL_OF, type XdsType } from '../types.js';
 import { encodeSotwResponse, type EncodedResource } from './wire.js';
 
 class SotwWatch extends TypeWatch {
