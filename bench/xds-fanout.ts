@@ -12,6 +12,12 @@
 //   npx tsx bench/xds-fanout.ts [--streams 500] [--clients 2] [--rounds 10] [--modes raw,xdsim] [--repeat 2]
 //   npm run bench:peers -- --streams 5000     # every server, ratios against the peers
 //
+// Besides the printed table and the results files, it writes a self-contained HTML page
+// (bench/results/peers.html, `--html <file>`; bench/peers-page.ts): the same table, each server's
+// per-stream convergence distribution as overlaid CDFs, CPU and RSS bars, the ratios with the
+// goals marked, the spread over turns and the run's context. A server that fails to start or
+// run is listed there as not run, with why; the others still run (exit code 1).
+//
 // Two clocks. Server-side (xdsim, raw, http2 only: the peers have no hook): in the server process,
 // from just before the store write until each stream's ACK arrived; the `_vs_raw_floor` ratios
 // use it, as they always have. Client-side (every server): from the parent's wall clock just
@@ -21,7 +27,7 @@
 // has it plus 250 ms for the ACKs, the same way for every server. RSS per connection: the
 // server's VmRSS after the connections minus before, after a full GC where the server offers one
 // (Node: gc(); go-control-plane: runtime.GC + FreeOSMemory; istiod: none).
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { forkTs, nextMessage, type Msg } from './child.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mergeIntoLatest } from './results-file.js';
@@ -31,6 +37,8 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { CLUSTER, LOCALITY, change, mesh, movingAddress } from './xds-fanout-shared.js';
+import { quantiles, renderPeersPage, tableRows, type PeersRun } from './peers-page.js';
+import { encodeHistogram, newHistogram, recordMs } from '../src/report/histogram.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
@@ -46,8 +54,9 @@ const program = new Command('xds-fanout')
   .option('--repeat <n>', 'alternate the modes this many times and pool the rounds (evens out noise)', (v) => Number(v), 2)
   .option('--out <file>', 'results file (merged by stream count)', here('./results/xds-fanout.json'))
   .option('--no-latest', 'do not merge into bench/results/latest.json (trial runs)')
+  .option('--html <file>', 'the HTML page: side-by-side table, convergence distributions, costs and ratios', here('./results/peers.html'))
   .parse();
-const opts = program.opts<{ streams: number; clients: number; rounds: number; warmup: number; modes: string; repeat: number; out: string; latest: boolean }>();
+const opts = program.opts<{ streams: number; clients: number; rounds: number; warmup: number; modes: string; repeat: number; out: string; latest: boolean; html: string }>();
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -268,6 +277,18 @@ async function runMode(mode: Mode, clients: ChildProcess[]): Promise<Samples> {
   }
 }
 
+/** p50/p90/p99/max of ascending `sorted` (ms). */
+function fourPoints(sorted: number[]) {
+  return { p50: round2(percentile(sorted, 50)), p90: round2(percentile(sorted, 90)), p99: round2(percentile(sorted, 99)), max: round2(sorted[sorted.length - 1] ?? NaN) };
+}
+
+/** Every per-stream time of a turn as an HDR histogram (µs, compressed base64; src/report/histogram.ts). */
+function histogramOf(ms: number[]): string {
+  const h = newHistogram();
+  for (const v of ms) recordMs(h, v);
+  return encodeHistogram(h);
+}
+
 function summarize(runs: Samples[]) {
   const sorted = (f: (r: Samples) => number[]) => runs.flatMap(f).sort((a, b) => a - b);
   const allSeen = sorted((r) => r.allSeen);
@@ -276,11 +297,29 @@ function summarize(runs: Samples[]) {
   const perAck = sorted((r) => r.perStreamAck);
   return {
     clientSide: {
-      allSeenMs: { p50: round2(percentile(allSeen, 50)), p99: round2(percentile(allSeen, 99)), max: round2(allSeen[allSeen.length - 1]!), perRun: runs.map((r) => round2(median(r.allSeen))) },
-      perStreamMs: { p50: round2(percentile(perSeen, 50)), p99: round2(percentile(perSeen, 99)) },
+      allSeenMs: {
+        p50: round2(percentile(allSeen, 50)),
+        p99: round2(percentile(allSeen, 99)),
+        max: round2(allSeen[allSeen.length - 1]!),
+        perRun: runs.map((r) => round2(median(r.allSeen))),
+        /** Every measured round of every turn: change asked -> the last stream has it (ms). */
+        perRound: runs.map((r) => r.allSeen.map(round2)),
+      },
+      perStreamMs: {
+        p50: round2(percentile(perSeen, 50)),
+        p99: round2(percentile(perSeen, 99)),
+        p90: round2(percentile(perSeen, 90)),
+        max: round2(perSeen[perSeen.length - 1] ?? NaN),
+        /** 0th..100th percentile of every stream's time in every round: the page's CDF. */
+        cdf: quantiles(perSeen),
+        perRun: runs.map((r) => fourPoints([...r.perStreamSeen].sort((a, b) => a - b))),
+        /** Per turn, every stream's time in every round, exactly enough to merge or re-plot later. */
+        hdrBase64PerRun: runs.map((r) => histogramOf(r.perStreamSeen)),
+      },
     },
     serverCpuMsPerChange: round2(median(runs.flatMap((r) => r.cpu))),
     serverCpuMsPerChangePerRun: runs.map((r) => round2(median(r.cpu))),
+    serverCpuMsPerRound: runs.map((r) => [...r.cpu]),
     rssPerConnBytes: Math.round(median(runs.map((r) => r.rssPerConn))),
     rssPerConnBytesPerRun: runs.map((r) => Math.round(r.rssPerConn)),
     serverRssBytes: { before: runs[0]!.before, connected: runs[0]!.connected },
@@ -310,12 +349,22 @@ async function main(): Promise<void> {
   }
   const samples: Partial<Record<Mode, Samples[]>> = {};
   const loads: Record<string, number[]> = {};
+  const failed: Partial<Record<Mode, string>> = {};
   try {
     for (let rep = 0; rep < opts.repeat; rep++) {
       for (const m of modes) {
         const load = os.loadavg().map((l) => round2(l));
         process.stderr.write(`xds-fanout: ${m}, ${opts.streams} streams (run ${rep + 1}/${opts.repeat}), load average ${load.join(' ')} ...\n`);
-        const r = await runMode(m, clients);
+        if (failed[m]) continue;
+        let r: Samples;
+        try {
+          r = await runMode(m, clients);
+        } catch (err) {
+          // Shown as "not run" (or stopped part-way) on the page, with why; the others still run.
+          failed[m] = (err as Error).message.split('\n')[0]!;
+          process.stderr.write(`  ${m} failed: ${failed[m]}\n`);
+          continue;
+        }
         (samples[m] ??= []).push(r);
         (loads[m] ??= []).push(load[0]!);
         const s = summarize([r]);
@@ -334,7 +383,7 @@ async function main(): Promise<void> {
     }
   }
   const results: Partial<Record<Mode, ModeResult & { loadAverage1m: number[] }>> = {};
-  for (const m of modes) results[m] = { ...summarize(samples[m]!), loadAverage1m: loads[m]! };
+  for (const m of modes) if (samples[m]) results[m] = { ...summarize(samples[m]!), loadAverage1m: loads[m]! };
   const existing = existsSync(opts.out) ? (JSON.parse(readFileSync(opts.out, 'utf8')) as Record<string, unknown>) : {};
   const runs = (existing['runs'] as Record<string, unknown> | undefined) ?? {};
   const ratios = (existing['ratios'] as Record<string, number> | undefined) ?? {};
@@ -377,6 +426,9 @@ async function main(): Promise<void> {
     note: 'debounce off on every server (xdsim PILOT_ENABLE_EDS_DEBOUNCE=false, istiod peer PILOT_DEBOUNCE_AFTER=0, go-control-plane has none); istiod peer PILOT_MAX_REQUESTS_PER_SECOND raised to 100000',
     results,
     ratios: newRatios,
+    modes,
+    ...(Object.keys(failed).length ? { failed } : {}),
+    context: runContext(),
   };
   runs[String(n)] = run;
   // The headline RSS ratio against the raw floor comes from the largest run on file.
@@ -402,15 +454,28 @@ async function main(): Promise<void> {
   if (opts.latest) mergeIntoLatest({ fanout: out }, ratios);
   printTable(modes, results);
   process.stdout.write(JSON.stringify({ streams: n, ratios: newRatios }, null, 2) + '\n');
+  const others = Object.values(runs as Record<string, PeersRun>).filter((r) => r.streams !== n);
+  mkdirSync(dirname(opts.html), { recursive: true });
+  writeFileSync(opts.html, renderPeersPage({ run: run as PeersRun, goal: out.goal, others }));
+  for (const [m, why] of Object.entries(failed)) process.stderr.write(`${m}: not run (${why})\n`);
+  process.stderr.write(`page: ${opts.html}\n`);
+  if (Object.keys(failed).length) process.exitCode = 1;
+}
+
+/** What the page says about the machine and the tree the run came from. */
+function runContext() {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here('.'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // Not a git checkout.
+  }
+  return { commit, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: round2(os.totalmem() / 2 ** 30), loadAverage: os.loadavg().map(round2), host: `${os.platform()} ${os.release()}` };
 }
 
 function printTable(modes: Mode[], results: Partial<Record<Mode, ModeResult & { loadAverage1m: number[] }>>): void {
-  const label: Record<Mode, string> = { raw: 'raw grpc-js floor', http2: 'node:http2 floor', xdsim: 'xdsim', istiod: 'istiod peer', gcp: 'go-control-plane' };
-  const rows = [['server', 'all have it p50', 'p99', 'per stream p50', 'CPU/change', 'RSS/conn', 'load 1m']];
-  for (const m of modes) {
-    const r = results[m]!;
-    rows.push([label[m], `${r.clientSide.allSeenMs.p50} ms`, `${r.clientSide.allSeenMs.p99} ms`, `${r.clientSide.perStreamMs.p50} ms`, `${r.serverCpuMsPerChange} ms`, `${(r.rssPerConnBytes / 1024).toFixed(1)} KB`, r.loadAverage1m.join('/')]);
-  }
+  // The same rows the page shows (bench/peers-page.ts).
+  const rows = tableRows(modes, results);
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stderr.write(r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') + '\n');
 }
