@@ -11,6 +11,7 @@ import { DEFAULT_PROBE, readinessProbeFor, type ProbeCheck, type ProbeModel, typ
 import { hashUnit } from '../util/random.js';
 import type { ChurnSpec } from './churn.js';
 import { agentIp, FleetConfigError, localityFor, parseIpv4, type WeightedLocality } from './parse.js';
+import { localityMatches } from '../model/locality.js';
 
 export interface FleetProbe {
   /** Real target (http/tcp) or undefined for the outcome model. */
@@ -30,6 +31,12 @@ export interface FleetConfig {
    * Linux by default), so a fleet larger than that needs more than one destination.
    */
   xds: string;
+  /**
+   * Per-locality xDS addresses (an emulated link's relay, src/network): an agent whose locality
+   * matches a `locality` pattern (first match; `*` matches every agent) connects there instead
+   * of `xds`. The fleet's observer streams always use `xds`.
+   */
+  xdsByLocality?: { locality: string; xds: string }[];
   namespace: string;
   /** WorkloadGroup for AUTO_REGISTER_GROUP; '' = agents do not auto-register. */
   group: string;
@@ -141,8 +148,10 @@ export const DEFAULT_FLEET: Readonly<Omit<FleetConfig, 'xds' | 'count'>> = Objec
 /** Fills defaults and checks ranges; throws FleetConfigError. */
 export function fleetConfig(partial: Partial<FleetConfig> & Pick<FleetConfig, 'xds' | 'count'>): FleetConfig {
   const c: FleetConfig = { ...DEFAULT_FLEET, ...partial } as FleetConfig;
-  for (const a of xdsTargets(c)) {
-    if (!/^[^:\s,]+:\d+$/.test(a) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(a)) throw new FleetConfigError(`xds: expected host:port[,host:port...]; got "${c.xds}"`);
+  for (const x of [c, ...(c.xdsByLocality ?? [])]) {
+    for (const a of xdsTargets(x)) {
+      if (!/^[^:\s,]+:\d+$/.test(a) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(a)) throw new FleetConfigError(`xds: expected host:port[,host:port...]; got "${x.xds}"`);
+    }
   }
   if (!Number.isSafeInteger(c.count) || c.count < 1) throw new FleetConfigError(`count: must be an integer >= 1; got ${c.count}`);
   if (!(c.durationMs > 0)) throw new FleetConfigError('duration: must be > 0');
@@ -174,10 +183,24 @@ export function xdsTargets(c: Pick<FleetConfig, 'xds'>): string[] {
   return c.xds.split(',').map((a) => a.trim());
 }
 
-/** The address agent `index` connects to: round-robin over the fleet's xDS addresses. */
-export function agentTarget(c: Pick<FleetConfig, 'xds'>, index: number): string {
-  const all = xdsTargets(c);
+/**
+ * The address agent `index` connects to: its locality's override (xdsByLocality) if one
+ * matches, else round-robin over the fleet's xDS addresses.
+ */
+export function agentTarget(c: Pick<FleetConfig, 'xds'> & Partial<Pick<FleetConfig, 'xdsByLocality' | 'localities' | 'count'>>, index: number): string {
+  let xds = c.xds;
+  if (c.xdsByLocality?.length) {
+    const l = c.localities && c.count ? localityFor(c.localities, index, c.count) : undefined;
+    const o = c.xdsByLocality.find((x) => localityMatches(l ?? { region: '', zone: '', subZone: '' }, x.locality));
+    if (o) xds = o.xds;
+  }
+  const all = xdsTargets({ xds });
   return all[index % all.length]!;
+}
+
+/** Where the fleet's observer streams connect: the fleet's own address, never a link's relay. */
+export function observerTarget(c: Pick<FleetConfig, 'xds'>): string {
+  return xdsTargets(c)[0]!;
 }
 
 /** Agent indexes [start, end) of a shard: contiguous and balanced (sizes differ by at most one). */

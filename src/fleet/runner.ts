@@ -9,7 +9,7 @@ import { mulberry32, type Rng } from '../util/random.js';
 import { memorySample } from '../util/memory.js';
 import { claEndpoints } from '../agent/wire.js';
 import { pickFraction, scheduleChurn, type ChurnSpec } from './churn.js';
-import { agentIdentity, agentLocality, agentTarget, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
+import { agentIdentity, agentLocality, agentTarget, observerTarget, probeSettingsFor, seededSubset, shardRange, startOffsetMs, type FleetConfig } from './config.js';
 import { localityMatches } from '../model/locality.js';
 import type { ProbeModel } from '../agent/probe.js';
 import { PropagationTracker, type ChangeWatch, type PropagationRecord } from './propagation.js';
@@ -459,7 +459,7 @@ export class AgentRunner {
   private startObserver(deadline: number): void {
     const c = this.config;
     this.observer = new Agent({
-      target: agentTarget(c, 0),
+      target: observerTarget(c),
       ...this.transport,
       // No group: the observer does not register; its IP is outside any agent generation.
       identity: { name: `xdsim-observer-${c.shardIndex}-${this.worker}`, namespace: c.namespace, ip: '127.0.0.1', clusterId: c.clusterId },

@@ -15,6 +15,8 @@ import { ConfigStore } from '../config/store.js';
 import { meshNetworksChecks } from '../model/mesh-networks.js';
 import { compileSchema, findingToDiagnostic, readYamlDocuments, suggestion, validateValue, type DocCtx, type Finding } from '../config/yaml-validate.js';
 import { Registry } from '../model/registry.js';
+import { localityMatches, parseLocality } from '../model/locality.js';
+import { NO_SHAPE, parseBitRate, type DirectionShape, type LinkShape } from '../network/link-shape.js';
 import { generateMesh, type MeshOptions } from '../topology/generate.js';
 import type { ChurnSpec } from '../fleet/churn.js';
 import type {
@@ -24,6 +26,7 @@ import type {
   Expectation,
   ExpectationSpec,
   FleetSpec,
+  NetworkLinkSpec,
   Scenario,
   TimelineAction,
   TimelineEvent,
@@ -36,6 +39,7 @@ import {
   type ExpectationDocument,
   type ChurnDocument,
   type FleetDocument,
+  type NetworkDocument,
   type ScenarioDocument,
   type TimelineEntryDocument,
 } from './schema.js';
@@ -144,7 +148,8 @@ class ScenarioBuilder {
     const d = this.doc;
     const resources = await this.mesh();
     const fleet = this.fleet(d.fleet);
-    const timeline = await this.timeline(fleet);
+    const network = d.network ? this.network(d.network, fleet) : undefined;
+    const timeline = await this.timeline(fleet, network);
     const expectations = this.expectations(fleet);
     this.crossCheck(resources, timeline, fleet, expectations);
     const cp = d.controlPlane ?? {};
@@ -157,6 +162,15 @@ class ScenarioBuilder {
       autoSendUnhealthyEndpoints: cp.autoSendUnhealthyEndpoints ?? DEFAULT_CONTROL_PLANE.autoSendUnhealthyEndpoints,
       validateIdentity: cp.validateIdentity ?? DEFAULT_CONTROL_PLANE.validateIdentity,
     };
+    for (const [k, field] of [
+      ['keepaliveInterval', 'keepaliveTimeMs'],
+      ['keepaliveTimeout', 'keepaliveTimeoutMs'],
+    ] as const) {
+      if (cp[k] === undefined) continue;
+      const ms = parseDuration(cp[k]);
+      if (ms <= 0) this.report(['controlPlane', k], 'must be longer than 0s');
+      else controlPlane[field] = ms;
+    }
     if (cp.cleanupRate !== undefined) {
       const r = parseRate(cp.cleanupRate);
       if (r <= 0) this.report(['controlPlane', 'cleanupRate'], 'must be above 0');
@@ -207,6 +221,7 @@ class ScenarioBuilder {
       timeline,
       expectations,
     };
+    if (network) s.network = { links: network };
     if (this.topology) s.topology = this.topology;
     return s;
   }
@@ -364,9 +379,85 @@ class ScenarioBuilder {
     return x;
   }
 
+  // ---- network -------------------------------------------------------------------------------
+
+  private network(n: NetworkDocument, fleet: FleetSpec): NetworkLinkSpec[] {
+    const out: NetworkLinkSpec[] = [];
+    const names = new Set<string>();
+    for (const [i, l] of n.links.entries()) {
+      const path: Path = ['network', 'links', i];
+      if (names.has(l.name)) this.report([...path, 'name'], `link ${JSON.stringify(l.name)} is defined twice`);
+      names.add(l.name);
+      const select: NetworkLinkSpec['select'] = {};
+      if (l.select.group === undefined && l.select.locality === undefined) this.report([...path, 'select'], 'give group, locality or both', 'error', 'key');
+      if (l.select.group !== undefined) {
+        const [ns, name] = splitRef(l.select.group);
+        select.group = `${ns}/${name}`;
+        if (!fleet.agents.some((a) => `${a.namespace}/${a.group}` === select.group)) {
+          const known = [...new Set(fleet.agents.map((a) => `${a.namespace}/${a.group}`))];
+          this.report([...path, 'select', 'group'], `no agents of group ${select.group} in the fleet${suggestion(select.group, known) || ` (groups: ${known.join(', ')})`}`);
+        }
+      }
+      if (l.select.locality !== undefined) {
+        this.locality([...path, 'select', 'locality'], l.select.locality);
+        select.locality = l.select.locality;
+      }
+      const base: Partial<DirectionShape> = this.shapeOf(l, path);
+      const shape: LinkShape = {
+        toServer: { ...NO_SHAPE, ...base, ...(l.toServer ? this.shapeOf(l.toServer, [...path, 'toServer']) : {}) },
+        toAgents: { ...NO_SHAPE, ...base, ...(l.toAgents ? this.shapeOf(l.toAgents, [...path, 'toAgents']) : {}) },
+      };
+      out.push({ name: l.name, select, shape, line: this.line(path) });
+    }
+    // An agent goes through one link at most: overlapping selections are refused, not resolved by order.
+    const matches = (link: NetworkLinkSpec, group: string, locality: string) =>
+      (link.select.group !== undefined || link.select.locality !== undefined) &&
+      (!link.select.group || link.select.group === group) &&
+      (!link.select.locality || localityMatches(parseLocality(locality), link.select.locality));
+    const reported = new Set<string>();
+    const used = new Set<number>();
+    for (const set of fleet.agents) {
+      const group = `${set.namespace}/${set.group}`;
+      const localities = set.localities.length ? set.localities.filter(([, w]) => w > 0).map(([l]) => l) : [''];
+      for (const loc of localities) {
+        const hit = out.map((link, i) => [link, i] as const).filter(([link]) => matches(link, group, loc));
+        hit.forEach(([, i]) => used.add(i));
+        if (hit.length < 2) continue;
+        const key = hit.map(([, i]) => i).join(',');
+        if (reported.has(key)) continue;
+        reported.add(key);
+        this.report(
+          ['network', 'links', hit[1]![1], 'select'],
+          `agents of ${group}${loc ? ` in ${loc}` : ''} match links ${hit.map(([h]) => JSON.stringify(h.name)).join(' and ')}; an agent goes through one link at most`,
+        );
+      }
+    }
+    out.forEach((l, i) => {
+      const empty = l.select.group === undefined && l.select.locality === undefined;
+      if (!used.has(i) && !empty) this.report(['network', 'links', i, 'select'], `selects no agent of the fleet`, 'warning', 'key');
+    });
+    return out;
+  }
+
+  private shapeOf(d: { delay?: string; jitter?: string; loss?: number | string; rate?: string }, path: Path): Partial<DirectionShape> {
+    const out: Partial<DirectionShape> = {};
+    if (d.delay !== undefined) out.delayMs = parseDuration(d.delay);
+    if (d.jitter !== undefined) out.jitterMs = parseDuration(d.jitter);
+    if (d.loss !== undefined) {
+      out.loss = this.fraction([...path, 'loss'], d.loss);
+      // A link losing everything would never deliver; stalls make anything near it pointless too.
+      if (out.loss > 0.5) this.report([...path, 'loss'], `expected at most 50% (each loss stalls the stream one retransmission timeout), got ${JSON.stringify(d.loss)}`);
+    }
+    if (d.rate !== undefined) {
+      out.rateBps = parseBitRate(d.rate);
+      if (out.rateBps < 8000) this.report([...path, 'rate'], `expected at least 8kbit, got ${JSON.stringify(d.rate)}`);
+    }
+    return out;
+  }
+
   // ---- timeline ------------------------------------------------------------------------------
 
-  private async timeline(fleet: FleetSpec): Promise<TimelineEvent[]> {
+  private async timeline(fleet: FleetSpec, links: NetworkLinkSpec[] | undefined): Promise<TimelineEvent[]> {
     const out: TimelineEvent[] = [];
     const entries = this.doc.timeline ?? [];
     for (const [i, e] of entries.entries()) {
@@ -383,6 +474,30 @@ class ScenarioBuilder {
       if (atMs >= fleet.durationMs) this.report([...path, 'at'], `is not before the end of the run (fleet duration ${formatDuration(fleet.durationMs)})`);
       const action = await this.action(e, actions[0]!, path);
       if (action) out.push({ atMs, action, label: e.note ?? describeAction(action), line: this.line(path), index: i });
+      if (action?.kind === 'partition') {
+        const p: Path = [...path, 'partition'];
+        if (!links?.some((l) => l.name === action.link)) {
+          const known = links?.map((l) => l.name) ?? [];
+          this.report([...p, 'link'], `no link ${JSON.stringify(action.link)} under network.links${suggestion(action.link, known) || (known.length ? ` (links: ${known.join(', ')})` : ' (declare one there)')}`);
+        }
+        if (action.forMs <= 0) this.report([...p, 'for'], 'must be longer than 0s');
+        const healMs = atMs + action.forMs;
+        if (healMs >= fleet.durationMs) this.report([...p, 'for'], `heals at ${formatDuration(healMs)}, not before the end of the run (fleet duration ${formatDuration(fleet.durationMs)})`);
+        const heal: TimelineAction = { kind: 'heal', link: action.link, partitionedAtMs: atMs };
+        out.push({ atMs: healMs, action: heal, label: describeAction(heal), line: this.line(path), index: i });
+      }
+    }
+    // Two partitions of one link must not overlap: the first heal would end the second.
+    const byLink = new Map<string, TimelineEvent[]>();
+    for (const t of out) if (t.action.kind === 'partition') byLink.set(t.action.link, [...(byLink.get(t.action.link) ?? []), t]);
+    for (const list of byLink.values()) {
+      list.sort((a, b) => a.atMs - b.atMs);
+      for (let k = 1; k < list.length; k++) {
+        const prev = list[k - 1]!;
+        const end = prev.atMs + (prev.action as { forMs: number }).forMs;
+        if (list[k]!.atMs < end)
+          this.report(['timeline', list[k]!.index, 'partition'], `overlaps the partition of link ${(prev.action as { link: string }).link} at ${formatDuration(prev.atMs)} (healed at ${formatDuration(end)})`, 'error', 'key');
+      }
     }
     // Stable: entries at the same time run in file order.
     return out.map((e, i) => [e, i] as const).sort(([a, i], [b, j]) => a.atMs - b.atMs || i - j).map(([e]) => e);
@@ -418,6 +533,10 @@ class ScenarioBuilder {
           return parts.length === 2 ? `${parts[0]}//${parts[1]}` : ref;
         });
         return { kind: 'delete', keys };
+      }
+      case 'partition': {
+        const p = e.partition!;
+        return { kind: 'partition', link: p.link, direction: p.direction ?? 'both', forMs: parseDuration(p.for) };
       }
       default: {
         const sel = e[kind]!;
@@ -618,6 +737,10 @@ export function describeAction(a: TimelineAction): string {
       return `restore ${selectorText(a.selector)}`;
     case 'reconnect':
       return `reconnect ${selectorText(a.selector)}${a.selector.spreadMs ? ` over ~${formatDuration(a.selector.spreadMs)}` : ' at once'}`;
+    case 'partition':
+      return `partition link ${a.link} (${a.direction === 'both' ? 'both directions' : a.direction}) for ${formatDuration(a.forMs)}`;
+    case 'heal':
+      return `heal link ${a.link} (partitioned at ${formatDuration(a.partitionedAtMs)})`;
   }
 }
 

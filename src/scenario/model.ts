@@ -6,6 +6,8 @@ import type { ChurnSpec } from '../fleet/churn.js';
 import type { MeshOptions } from '../topology/generate.js';
 import type { RemoteTargetSpec } from './target.js';
 import type { MeshNetworks } from '../model/mesh-networks.js';
+import type { LinkShape } from '../network/link-shape.js';
+import type { PartitionDirection } from '../network/link-relay.js';
 
 export interface ControlPlaneSettings {
   gracePeriodMs: number;
@@ -19,6 +21,9 @@ export interface ControlPlaneSettings {
   autoSendUnhealthyEndpoints: boolean;
   /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY (default true, as istiod). */
   validateIdentity: boolean;
+  /** istiod's --keepaliveInterval / --keepaliveTimeout, for the embedded control plane (default 30s / 10s). */
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
   /** istiod's meshNetworks, for the embedded control plane. */
   meshNetworks?: MeshNetworks;
   /** Run against this control plane instead of the embedded one (the settings above are then the target's own business). */
@@ -68,7 +73,10 @@ export interface AgentSelector {
 export type TimelineAction =
   | { kind: 'apply'; resources: LoadedResource[]; source: string }
   | { kind: 'delete'; keys: string[] }
-  | { kind: 'drop' | 'unhealthy' | 'healthy' | 'restore' | 'reconnect'; selector: AgentSelector };
+  | { kind: 'drop' | 'unhealthy' | 'healthy' | 'restore' | 'reconnect'; selector: AgentSelector }
+  | { kind: 'partition'; link: string; direction: PartitionDirection; forMs: number }
+  /** The end of a partition: made by the loader from the partition's `for`. */
+  | { kind: 'heal'; link: string; partitionedAtMs: number };
 
 export interface TimelineEvent {
   atMs: number;
@@ -78,6 +86,15 @@ export interface TimelineEvent {
   line: number;
   /** Position in the file's timeline list. */
   index: number;
+}
+
+/** An emulated link (src/network): the agents it selects reach the control plane through its relay. */
+export interface NetworkLinkSpec {
+  name: string;
+  /** Agents of this group (`namespace/name`) and/or in this locality (a pattern); at least one. */
+  select: { group?: string; locality?: string };
+  shape: LinkShape;
+  line: number;
 }
 
 export interface LbSharesSpec {
@@ -128,6 +145,8 @@ export interface Scenario {
   topology?: MeshOptions;
   controlPlane: ControlPlaneSettings;
   fleet: FleetSpec;
+  /** Emulated links; absent: every agent connects directly. */
+  network?: { links: NetworkLinkSpec[] };
   timeline: TimelineEvent[];
   expectations: Expectation[];
 }

@@ -4,6 +4,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DURATION_PATTERN, PERCENT_PATTERN, RATE_PATTERN } from './units.js';
 import { MeshNetworksSchema } from '../model/mesh-networks.js';
+import { BIT_RATE_PATTERN } from '../network/link-shape.js';
 
 export const SCENARIO_API_VERSION = 'xdsim.io/v1alpha1';
 
@@ -84,6 +85,10 @@ const ControlPlaneSchema = Type.Object(
     autoSendUnhealthyEndpoints: Type.Optional(Type.Boolean()),
     /** ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY */
     validateIdentity: Type.Optional(Type.Boolean()),
+    /** istiod's --keepaliveInterval: the server pings each agent connection this often (embedded only). */
+    keepaliveInterval: Type.Optional(Duration),
+    /** istiod's --keepaliveTimeout: an unanswered ping closes the connection after this (embedded only). */
+    keepaliveTimeout: Type.Optional(Duration),
     /** istiod's meshNetworks (`xdsim serve --mesh-networks`): networks and their gateways. */
     meshNetworks: Type.Optional(MeshNetworksSchema),
     /** A control plane at an address instead of the embedded one (`xdsim run --target`). */
@@ -207,6 +212,37 @@ export const FleetSchema = Type.Object(
   closed,
 );
 
+// ---- network ---------------------------------------------------------------------------------
+
+const BitRate = Type.String({ pattern: BIT_RATE_PATTERN, expected: 'a bit rate like "1Mbit", "512kbit" or "10Gbit"' });
+
+/** One direction's shape; on a link, the same keys set both directions. */
+const ShapeFields = {
+  /** One-way delay. */
+  delay: Type.Optional(Duration),
+  /** The delay varies by up to this much either way (never reordering the stream). */
+  jitter: Type.Optional(Duration),
+  /** Per-segment loss probability, emulated as retransmission stalls (docs/scenarios.md#network). */
+  loss: Type.Optional(Fraction),
+  rate: Type.Optional(BitRate),
+};
+const DirectionShapeSchema = Type.Object(ShapeFields, closed);
+
+const LinkSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', expected: 'a name like "zone-b" (lowercase letters, digits, -)' }),
+    /** The agents that go through this link: a group's, a locality's, or both (agents of the group in the locality). */
+    select: Type.Object({ group: Type.Optional(NonEmpty), locality: Type.Optional(LocalityPattern) }, closed),
+    ...ShapeFields,
+    /** Per-direction shapes over the link's own: what agents send, what the control plane sends. */
+    toServer: Type.Optional(DirectionShapeSchema),
+    toAgents: Type.Optional(DirectionShapeSchema),
+  },
+  closed,
+);
+
+export const NetworkSchema = Type.Object({ links: Type.Array(LinkSchema, { minItems: 1 }) }, closed);
+
 // ---- timeline --------------------------------------------------------------------------------
 
 /** Which agents an action touches: all, or those of a group and/or under a locality; a share or a count of them. */
@@ -241,12 +277,23 @@ export const TimelineEntrySchema = Type.Object(
     restore: Type.Optional(AgentSelectorSchema),
     /** Agents drop their connection and reconnect at once (a connect storm when many do). */
     reconnect: Type.Optional(AgentSelectorSchema),
+    /** A network link is cut for a while, both ways or one. */
+    partition: Type.Optional(
+      Type.Object(
+        {
+          link: NonEmpty,
+          for: Duration,
+          direction: Type.Optional(StringEnum(['both', 'toAgents', 'toServer'] as const)),
+        },
+        closed,
+      ),
+    ),
     note: Type.Optional(Type.String()),
   },
   closed,
 );
 
-export const TIMELINE_ACTIONS = ['apply', 'applyFile', 'delete', 'drop', 'unhealthy', 'healthy', 'restore', 'reconnect'] as const;
+export const TIMELINE_ACTIONS = ['apply', 'applyFile', 'delete', 'drop', 'unhealthy', 'healthy', 'restore', 'reconnect', 'partition'] as const;
 
 // ---- expectations ----------------------------------------------------------------------------
 
@@ -341,6 +388,8 @@ export const ScenarioSchema = Type.Object(
     workloadGroups: Type.Optional(Type.Array(Manifest)),
     controlPlane: Type.Optional(ControlPlaneSchema),
     fleet: FleetSchema,
+    /** Emulated network links between agents and the control plane. */
+    network: Type.Optional(NetworkSchema),
     timeline: Type.Optional(Type.Array(TimelineEntrySchema)),
     expectations: Type.Optional(Type.Array(ExpectationSchema)),
   },
@@ -352,4 +401,5 @@ export type TopologyDocument = Static<typeof TopologySchema>;
 export type FleetDocument = Static<typeof FleetSchema>;
 export type ChurnDocument = Static<typeof ChurnSchema>;
 export type TimelineEntryDocument = Static<typeof TimelineEntrySchema>;
+export type NetworkDocument = Static<typeof NetworkSchema>;
 export type ExpectationDocument = Static<typeof ExpectationSchema>;

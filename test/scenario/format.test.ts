@@ -43,7 +43,7 @@ describe('checks across sections', async () => {
     ['churn key a model needs', 'semantic-errors.yaml:37 Scenario semantic fleet.churn[0].at: required field missing for model storm'],
     ['churn key a model ignores', 'semantic-errors.yaml:38 Scenario semantic fleet.churn[1].every: warning: not used by model flap, ignored'],
     ['two actions', 'semantic-errors.yaml:40 Scenario semantic timeline[0]: one action per entry, got drop and unhealthy'],
-    ['no action', 'semantic-errors.yaml:43 Scenario semantic timeline[1]: no action: give one of apply, applyFile, delete, drop, unhealthy, healthy, restore, reconnect'],
+    ['no action', 'semantic-errors.yaml:43 Scenario semantic timeline[1]: no action: give one of apply, applyFile, delete, drop, unhealthy, healthy, restore, reconnect, partition'],
     ['after the end', 'semantic-errors.yaml:44 Scenario semantic timeline[2].at: is not before the end of the run (fleet duration 20s)'],
     ['over 100%', 'semantic-errors.yaml:45 Scenario semantic timeline[2].drop.agents: expected at most 100%, got "150%"'],
     ['locality where whole sets are picked', 'semantic-errors.yaml:47 Scenario semantic timeline[3].reconnect.locality: reconnect picks agents across a whole group; select by group, or use unhealthy/healthy for a locality'],
