@@ -73,6 +73,21 @@ export function chartsSection(r: Pick<RunReport, 'series' | 'timeline' | 'server
   return `<div class="charts">${charts.join('\n')}</div>`;
 }
 
+/** The scenario's emulated links and their relays' figures ('' without a network block). */
+export function networkSection(r: Pick<RunReport, 'network'>): string {
+  const links = r.network?.links;
+  if (!links?.length) return '';
+  const kib = (v: number) => (v >= MB ? `${(v / MB).toFixed(1)} MiB` : `${(v / 1024).toFixed(1)} KiB`);
+  const rows = links
+    .map(
+      (l) =>
+        `<tr><td>${esc(l.name)}</td><td>${esc([l.select.group, l.select.locality].filter(Boolean).join(' in '))}</td><td>${esc(l.shape)}</td><td class="num">${l.connections}</td><td class="num">${kib(l.bytesToServer)}</td><td class="num">${kib(l.bytesToAgents)}</td><td class="num">${kib(l.maxHeldBytes)}</td><td class="num">${l.partitions}/${l.heals}</td><td class="num">${l.heldConnections}</td><td class="num">${l.resetAtHeal}</td><td class="num">${l.lossStalls}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Network</h2><p class="sub">Emulated links (TCP relays: delay, jitter, rate, loss as retransmission stalls, partitions); the selected agents connected through them, everyone else directly.</p>
+<table><thead><tr><th>link</th><th>agents</th><th>shape</th><th>connections</th><th>to server</th><th>to agents</th><th>max held / conn</th><th>partitions / heals</th><th>held connects</th><th>reset at heal</th><th>loss stalls</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 export function renderHtml(r: RunReport): string {
   const card = (value: string, label: string) => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;
   const c = r.convergence;
@@ -123,6 +138,7 @@ ${trafficSection(r)}
 ${lat('push convergence (change -> all ACKed)', r.convergence)}${lat('change -> every subscribed agent holds it (agents)', r.clientConvergence?.all)}${Object.entries(r.clientConvergence?.byKind ?? {}).map(([k, v]) => lat(`… ${k}`, v)).join('')}${lat('agent connect (stream -> first response)', r.agents.connect)}${lat('registration visible in EDS', r.agents.edsVisible)}
 </tbody></table>
 <h2>Timeline</h2><table><thead><tr><th>at</th><th>ran</th><th>event</th><th>result</th></tr></thead><tbody>${tl || '<tr><td colspan="4">no events</td></tr>'}</tbody></table>
+${networkSection(r)}
 ${notes}
 </body></html>
 `;

@@ -50,6 +50,30 @@ export interface Series {
   heapUsedBytes: number[];
 }
 
+/** One emulated link of the scenario's network block, with its relay's figures over the run. */
+export interface NetworkLinkReport {
+  name: string;
+  select: { group?: string; locality?: string };
+  /** The shape in words ("30ms±5ms 1% loss"). */
+  shape: string;
+  /** The relay's address the selected agents connected to. */
+  address: string;
+  connections: number;
+  bytesToServer: number;
+  bytesToAgents: number;
+  /** Most bytes held in one connection's direction (a partition's held bytes, a delay's queue). */
+  maxHeldBytes: number;
+  maxHeldBytesTotal: number;
+  /** Connections accepted during a partition, dialed at the heal. */
+  heldConnections: number;
+  /** Connections reset at a heal because one side closed during the cut. */
+  resetAtHeal: number;
+  lossStalls: number;
+  dialErrors: number;
+  partitions: number;
+  heals: number;
+}
+
 export interface RunReport {
   kind: typeof REPORT_KIND;
   version: typeof REPORT_VERSION;
@@ -115,6 +139,8 @@ export interface RunReport {
     heapUsedBytes: number;
   };
   timeline: TimelineRecord[];
+  /** The scenario's emulated links (src/network), when it has a network block. */
+  network?: { links: NetworkLinkReport[] };
   series: Series;
   /** Per proxy an `lbShares` expectation names: its shares and endpoints, sampled over the run (src/scenario/share-sampler.ts). */
   traffic?: TrafficSeries[];

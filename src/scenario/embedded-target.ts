@@ -41,6 +41,11 @@ export class EmbeddedTarget implements ControlPlaneTarget {
       // Auto-registration and health over xDS are the control plane's own (SPEC §6, §7).
       registration: true,
       gracePeriodMs: c.gracePeriodMs,
+      // istiod's --keepaliveInterval / --keepaliveTimeout: how soon a connection cut off by a
+      // partition is given up (the scenario's network block; src/network).
+      ...(c.keepaliveTimeMs !== undefined || c.keepaliveTimeoutMs !== undefined
+        ? { serverLimits: { ...(c.keepaliveTimeMs !== undefined ? { keepaliveTimeMs: c.keepaliveTimeMs } : {}), ...(c.keepaliveTimeoutMs !== undefined ? { keepaliveTimeoutMs: c.keepaliveTimeoutMs } : {}) } }
+        : {}),
       ...(c.cleanupPerSecond !== undefined ? { cleanupPerSecond: c.cleanupPerSecond } : {}),
       validateIdentity: c.validateIdentity,
       ...(c.meshNetworks ? { meshNetworks: c.meshNetworks } : {}),

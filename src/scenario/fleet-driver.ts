@@ -108,6 +108,8 @@ export interface FleetDriverOptions {
   tokens?: Record<string, string>;
   /** TLS to the control plane's xDS port (a remote target's); plaintext without. */
   tls?: ClientTlsOptions;
+  /** Emulated links (src/network): agents a link selects connect to its relay's address instead of `xds`. */
+  links?: { group?: string; locality?: string; xds: string }[];
 }
 
 /**
@@ -140,8 +142,14 @@ export class ScenarioFleet implements FleetDriver {
       const sa = setServiceAccount(set, group);
       const namedSa = set.serviceAccount ?? group?.spec.template?.serviceAccount;
       const token = o.tokens?.[`${set.namespace}/${sa}`];
+      // The set's agents behind a link reach the control plane through its relay (the loader
+      // refused overlapping links, so order does not matter).
+      const xdsByLocality = (o.links ?? [])
+        .filter((l) => !l.group || l.group === `${set.namespace}/${set.group}`)
+        .map((l) => ({ locality: l.locality ?? '*', xds: l.xds }));
       const config: FleetConfig = fleetConfig({
         xds: o.xds,
+        ...(xdsByLocality.length ? { xdsByLocality } : {}),
         count: set.count,
         namespace: set.namespace,
         group: set.group,

@@ -27,6 +27,10 @@ import { totalAgents } from './model.js';
 import { EmbeddedTarget } from './embedded-target.js';
 import { RemoteTarget, type ControlPlaneTarget, type RemoteTargetSpec } from './target.js';
 import { TargetMetrics, type TargetMetricsSummary } from './target-metrics.js';
+import { RelayHost } from '../network/relay-host.js';
+import type { LinkStats } from '../network/link-relay.js';
+import { describeShape } from '../network/link-shape.js';
+import type { NetworkLinkReport } from '../report/types.js';
 
 export interface LiveSample {
   tMs: number;
@@ -180,8 +184,28 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       if (token) tokens[`${set.namespace}/${sa}`] = token;
     }
   }
+  // The network block's links: one relay each, all in one worker thread off this event loop,
+  // forwarding to whatever address the target has (TLS passes through: it is plain TCP).
+  let relays: RelayHost | undefined;
+  let relayAddresses: Record<string, string> = {};
+  if (s.network) {
+    try {
+      const started = await RelayHost.start(
+        xds.split(',')[0]!.trim(),
+        s.network.links.map((l, i) => ({ name: l.name, shape: l.shape, seed: s.fleet.seed + 1000 + i })),
+      );
+      relays = started.host;
+      relayAddresses = started.addresses;
+    } catch (err) {
+      unsubscribePush?.();
+      unsubscribeStore?.();
+      await target.close();
+      throw err;
+    }
+  }
   const fleetOptions = {
     xds,
+    ...(s.network ? { links: s.network.links.map((l) => ({ ...l.select, xds: relayAddresses[l.name]! })) } : {}),
     ...(target.transport ? { tls: target.transport } : {}),
     fleet: s.fleet,
     groups: groupsEver,
@@ -391,6 +415,14 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
         case 'reconnect':
           result = await fleet.act(a.kind, a.selector);
           break;
+        case 'partition':
+          if (!relays) throw new Error('no network links running');
+          result = await relays.partition(a.link, a.direction);
+          break;
+        case 'heal':
+          if (!relays) throw new Error('no network links running');
+          result = await relays.heal(a.link);
+          break;
       }
     } catch (err) {
       ok = false;
@@ -408,6 +440,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   let leakedEntries: number | null = null;
   let registeredAtEnd = 0;
   let sampler: NodeJS.Timeout | undefined;
+  let linkStats: LinkStats[] = [];
   try {
     if (observers.size > 0) {
       // Bounded: a control plane that never answers shows in the expectations' details.
@@ -496,6 +529,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (targetMetrics && !targetFigures) await targetMetrics.finish().catch(() => undefined);
     observers.stop();
     if (!summary) summary = await fleet.stop().catch(() => undefined);
+    // After the fleet: the relays' connections go with their agents. Always closed, bounded.
+    if (relays) linkStats = await relays.close().catch(() => []);
     unsubscribePush?.();
     unsubscribeStore?.();
     await target.close();
@@ -606,9 +641,34 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       heapUsedBytes: heapPeak,
     },
     timeline,
+    ...(s.network ? { network: { links: networkReport(s, linkStats) } } : {}),
     series,
     ...(traffic.size ? { traffic: traffic.series()! } : {}),
     expectations: results,
     notes,
   };
+}
+
+/** The network block's links with their relays' figures (zeros for a relay that gave none). */
+function networkReport(s: Scenario, stats: LinkStats[]): NetworkLinkReport[] {
+  return (s.network?.links ?? []).map((l) => {
+    const st = stats.find((x) => x.name === l.name);
+    return {
+      name: l.name,
+      select: { ...l.select },
+      shape: describeShape(l.shape),
+      address: st?.address ?? '',
+      connections: st?.connections ?? 0,
+      bytesToServer: st?.bytesToServer ?? 0,
+      bytesToAgents: st?.bytesToAgents ?? 0,
+      maxHeldBytes: st?.maxHeldBytes ?? 0,
+      maxHeldBytesTotal: st?.maxHeldBytesTotal ?? 0,
+      heldConnections: st?.heldConnections ?? 0,
+      resetAtHeal: st?.resetAtHeal ?? 0,
+      lossStalls: st?.lossStalls ?? 0,
+      dialErrors: st?.dialErrors ?? 0,
+      partitions: st?.partitions ?? 0,
+      heals: st?.heals ?? 0,
+    };
+  });
 }
