@@ -53,6 +53,8 @@ export class XdsCache {
   private readonly subsetAliases = new Map<string, Set<string>>();
   private readonly sortedNames = new Map<XdsType, string[]>();
   private readonly versions: Record<XdsType, number> = { cds: 1, eds: 1, lds: 1, rds: 1 };
+  /** `versions` as version_info strings, made once per bump rather than once per stream and push. */
+  private readonly versionStrings: Record<XdsType, string> = { cds: '1', eds: '1', lds: '1', rds: '1' };
   private readonly subscribers = new Set<ResourceChangeListener>();
   private readonly unsubscribe: (() => void)[];
   private pending: Map<XdsType, Set<string>> | undefined;
@@ -79,6 +81,11 @@ export class XdsCache {
   /** The version of a type: bumped whenever any of its resources changes. */
   version(t: XdsType): number {
     return this.versions[t];
+  }
+
+  /** The version of a type as a response's version_info (String(version(t))). */
+  versionInfo(t: XdsType): string {
+    return this.versionStrings[t];
   }
 
   /** Every name of a full-state type (what a wildcard subscription gets), sorted. */
@@ -225,7 +232,7 @@ export class XdsCache {
         changed.delete(t);
         continue;
       }
-      this.versions[t]++;
+      this.versionStrings[t] = String(++this.versions[t]);
       this.sortedNames.delete(t);
       if (t === 'lds') this.aliases.clear();
       if (t === 'rds') this.proxylessRoutes.clear();

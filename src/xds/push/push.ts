@@ -27,6 +27,12 @@ export interface PushSink {
 
 
 export class Push {
+  /**
+   * `types` as parallel arrays: every stream walks them on every push, and indexing costs no
+   * Map iterator or [key, value] entry per stream.
+   */
+  readonly typeList: readonly XdsType[];
+  readonly nameSets: readonly ReadonlySet<string>[];
   /** stream -> outstanding types x 2, plus 1 once a response carrying this push was written. */
   private readonly pending = new Map<object, number>();
   private sealed = false;
@@ -45,7 +51,10 @@ export class Push {
     readonly start: number,
     readonly types: ReadonlyMap<XdsType, ReadonlySet<string>>,
     private readonly sink: PushSink,
-  ) {}
+  ) {
+    this.typeList = [...types.keys()];
+    this.nameSets = [...types.values()];
+  }
 
   get open(): boolean {
     return !this.done;

@@ -97,7 +97,8 @@ type Call = grpc.ServerDuplexStream<unknown, Buffer>;
 
 let connectionSeq = 0;
 
-const TYPE_INDEX: Readonly<Record<XdsType, number>> = { cds: 0, eds: 1, lds: 2, rds: 3 };
+/** A type's index in PUSH_ORDER: per-type state lives in arrays, not Maps keyed by type. */
+export const TYPE_INDEX: Readonly<Record<XdsType, number>> = { cds: 0, eds: 1, lds: 2, rds: 3 };
 
 /**
  * Push bookkeeping of one type on one stream. The arrays are reused (swapped and truncated), so
@@ -346,8 +347,12 @@ export abstract class XdsConnection implements ConnectionInfo {
   /** A change fanned out by the push engine. */
   onPush(push: Push): void {
     if (this.closed || !this.announced) return;
-    for (const [t, names] of push.types) {
-      if (!this.affectedBy(t, names)) continue;
+    // Indexed, not `for (const [t, names] of push.types)`: runs once per stream per push.
+    const types = push.typeList;
+    const nameSets = push.nameSets;
+    for (let i = 0; i < types.length; i++) {
+      const t = types[i]!;
+      if (!this.affectedBy(t, nameSets[i]!)) continue;
       push.expect(this);
       const slot = this.slot(t);
       slot.waiting.push(push);

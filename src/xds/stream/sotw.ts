@@ -3,7 +3,7 @@
 // ignored, wildcard for CDS/LDS, unknown names remembered and sent once they exist, and
 // unchanged resources never resent (what was sent is tracked per resource).
 import type { DiscoveryRequest } from '../../proto/messages.js';
-import { XdsConnection, type TypeStatus } from './connection.js';
+import { TYPE_INDEX, XdsConnection, type TypeStatus } from './connection.js';
 import { TypeWatch } from './type-watch.js';
 import type { SharedResponse } from '../cache/response-cache.js';
 import { isFullStateType, TYPE_URL_OF, type XdsType } from '../types.js';
@@ -15,8 +15,18 @@ class SotwWatch extends TypeWatch {
   sent = new Map<string, string>();
 }
 
+/**
+ * The resources of the response being built. buildResponse runs once per stream per push and
+ * nothing keeps the list past it (responses are encoded or found before it returns), so one
+ * array serves every stream instead of a new one each time.
+ */
+const scratch: EncodedResource[] = [];
+
 export class SotwStream extends XdsConnection {
+  /** In the order the types were first asked for (typeStatuses), */
   private readonly watches = new Map<XdsType, SotwWatch>();
+  /** and by TYPE_INDEX, for the per-push and per-ACK lookups. */
+  private readonly byIndex: (SotwWatch | undefined)[] = [undefined, undefined, undefined, undefined];
 
   protected typeUrlOfRequest(req: unknown): string {
     return (req as DiscoveryRequest).type_url ?? '';
@@ -24,8 +34,12 @@ export class SotwStream extends XdsConnection {
 
   protected handle(raw: unknown, t: XdsType): void {
     const req = raw as DiscoveryRequest;
-    let w = this.watches.get(t);
-    if (!w) this.watches.set(t, (w = new SotwWatch()));
+    let w = this.byIndex[TYPE_INDEX[t]];
+    if (!w) {
+      w = new SotwWatch();
+      this.watches.set(t, w);
+      this.byIndex[TYPE_INDEX[t]] = w;
+    }
     const nonce = req.response_nonce ?? '';
     if (nonce !== '' && w.nonce !== '' && nonce !== w.nonce) {
       // Answers a response the client has since been superseded by: ignore it entirely.
@@ -78,17 +92,25 @@ export class SotwStream extends XdsConnection {
   }
 
   protected affectedBy(t: XdsType, names: ReadonlySet<string>): boolean {
-    const w = this.watches.get(t);
+    const w = this.byIndex[TYPE_INDEX[t]];
     if (!w) return false;
     return isFullStateType(t) || w.subscribesAny(names);
   }
 
   protected buildResponse(t: XdsType): SharedResponse | undefined {
-    const w = this.watches.get(t);
+    const w = this.byIndex[TYPE_INDEX[t]];
     if (!w) return undefined;
+    try {
+      return this.build(t, w, scratch);
+    } finally {
+      // Drop the references: the array outlives the push.
+      scratch.length = 0;
+    }
+  }
+
+  private build(t: XdsType, w: SotwWatch, resources: EncodedResource[]): SharedResponse | undefined {
     const cache = this.ctx.cache;
     const typeVersion = cache.version(t);
-    const resources: EncodedResource[] = [];
     if (isFullStateType(t)) {
       const pure = w.wildcard && w.names.size === 0;
       if (pure && !w.force && w.sentTypeVersion === typeVersion) return undefined;
@@ -122,7 +144,7 @@ export class SotwStream extends XdsConnection {
   }
 
   private respond(t: XdsType, w: SotwWatch, resources: EncodedResource[], shareKey: string | undefined): SharedResponse {
-    const versionInfo = String(this.ctx.cache.version(t));
+    const versionInfo = this.ctx.cache.versionInfo(t);
     let out: SharedResponse;
     const solo = !shareKey && resources.length === 1 ? resources[0]! : undefined;
     if (solo?.soloSotw?.versionInfo === versionInfo) {
