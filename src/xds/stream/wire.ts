@@ -3,6 +3,7 @@
 // envoy/service/discovery/v3/discovery.proto and google/protobuf/any.proto.
 import { lenFieldSize, writeLenHeader } from '../../encode/wire.js';
 import type { CachedResource } from '../types.js';
+import type { SharedResponse } from '../cache/response-cache.js';
 
 const ANY_TYPE_URL = 1;
 const ANY_VALUE = 2;
@@ -57,7 +58,7 @@ export class EncodedResource implements CachedResource {
    * The last SotW response made of this resource alone, by version_info: in a fan-out every
    * stream sends exactly that, so the lookup skips building a cache key per stream.
    */
-  soloSotw: { versionInfo: string; response: { bytes: Buffer; nonce: string } } | undefined;
+  soloSotw: { versionInfo: string; response: SharedResponse } | undefined;
 
   constructor(
     readonly typeUrl: string,
