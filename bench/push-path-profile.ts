@@ -13,6 +13,7 @@
 // (user+system, microseconds), divided by the streams; --profile writes a CPU profile of each
 // server's measured changes (bench/push-path-attribute.ts reads them).
 import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -55,6 +56,38 @@ interface Running {
   spec: Spec;
   server: ChildProcess;
   perStreamUs: number[];
+  /** CPU ms of the main thread and of the others over the measured changes. */
+  threads: Map<string, number>;
+}
+
+/**
+ * utime+stime (ms, 10 ms ticks) of the main thread of `pid` and of its other threads (V8's GC
+ * and compiler workers, libuv's pool; Node 20 leaves them all named `node`), from /proc: a CPU
+ * profile sees only the main thread. Empty where /proc is not there.
+ */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const name = tid === String(pid) ? 'main' : 'other threads';
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // The thread ended in between.
+    }
+  }
+  return out;
+}
+
+function addInto(acc: Map<string, number>, a: Map<string, number>, b: Map<string, number>): void {
+  for (const [k, v] of b) acc.set(k, (acc.get(k) ?? 0) + v - (a.get(k) ?? 0));
 }
 
 async function start(spec: Spec, clients: ChildProcess[]): Promise<Running> {
@@ -64,7 +97,7 @@ async function start(spec: Spec, clients: ChildProcess[]): Promise<Running> {
   const readies = await Promise.all(clients.map((c) => nextMessage(c, 'ready', 600_000)));
   const failures = readies.reduce((s, r) => s + (r['failures'] as number), 0);
   if (failures > 0) throw new Error(`${spec.label}: ${failures} client connections failed`);
-  return { spec, server, perStreamUs: [] };
+  return { spec, server, perStreamUs: [], threads: new Map() };
 }
 
 /** One change on one server; CPU per stream (us) from the server's own process.cpuUsage(). */
@@ -103,8 +136,12 @@ async function main(): Promise<void> {
       // Rotate who goes first, so no build always follows the same one.
       for (let k = 0; k < running.length; k++) {
         const x = running[(r + k) % running.length]!;
+        const t0 = measured ? threadCpuMs(x.server.pid!) : undefined;
         const us = await change(x, r + 1);
-        if (measured) x.perStreamUs.push(us);
+        if (t0) {
+          x.perStreamUs.push(us);
+          addInto(x.threads, t0, threadCpuMs(x.server.pid!));
+        }
         await sleep(100);
       }
       if (measured && (r - opts.warmup + 1) % opts.rounds === 0) {
@@ -130,7 +167,10 @@ async function main(): Promise<void> {
   for (const x of running) {
     const blocks = Array.from({ length: opts.repeat }, (_, b) => +median(x.perStreamUs.slice(b * opts.rounds, (b + 1) * opts.rounds)).toFixed(2));
     const all = median(x.perStreamUs);
-    out[x.spec.label] = { usPerStreamPerChange: +all.toFixed(2), perBlock: blocks, [`vs_${first.spec.label}`]: +(all / base).toFixed(3) };
+    const perThread: Record<string, number> = {};
+    const n = x.perStreamUs.length * opts.streams;
+    for (const [k, ms] of [...x.threads].sort((a, b) => b[1] - a[1])) perThread[k] = +((ms * 1000) / n).toFixed(2);
+    out[x.spec.label] = { usPerStreamPerChange: +all.toFixed(2), perBlock: blocks, [`vs_${first.spec.label}`]: +(all / base).toFixed(3), usPerStreamPerChangeByThread: perThread };
   }
   process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 }
