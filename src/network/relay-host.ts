@@ -17,6 +17,8 @@ export class RelayHost {
   private lastStats: LinkStats[] = [];
 
   private constructor(private readonly worker: Worker) {
+    // Never what keeps a process alive: a run that failed before closing it still exits.
+    worker.unref();
     worker.on('message', (m: { id: number; reply: RelayReply }) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -57,7 +59,6 @@ export class RelayHost {
         this.pending.delete(id);
         resolve({ type: 'error', message: `relay thread did not answer ${req.type} within ${timeoutMs} ms` });
       }, timeoutMs);
-      timer.unref();
       this.pending.set(id, { resolve, timer });
       this.worker.postMessage({ id, req });
     });
