@@ -31,8 +31,9 @@ const program = new Command('push-path-profile')
   .option('--repeat <n>', 'blocks of --rounds changes per server (reported apart)', (v) => Number(v), 3)
   .option('--server <spec>', 'label=<bench dir>[:raw|http2|xdsim] (repeatable)', (v, acc: string[]) => [...acc, v], [] as string[])
   .option('--profile <dir>', 'CPU profiles of the measured rounds')
+  .option('--node-args <args>', 'extra node flags for the servers, space-separated (e.g. --trace-gc)', '')
   .parse();
-const opts = program.opts<{ streams: number; clients: number; rounds: number; warmup: number; repeat: number; server: string[]; profile?: string }>();
+const opts = program.opts<{ streams: number; clients: number; rounds: number; warmup: number; repeat: number; server: string[]; profile?: string; nodeArgs: string }>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => {
@@ -91,7 +92,7 @@ function addInto(acc: Map<string, number>, a: Map<string, number>, b: Map<string
 }
 
 async function start(spec: Spec, clients: ChildProcess[]): Promise<Running> {
-  const server = forkTs(spec.script, [spec.mode], ['--expose-gc', '--max-old-space-size=4096']);
+  const server = forkTs(spec.script, [spec.mode], ['--expose-gc', '--max-old-space-size=4096', ...opts.nodeArgs.split(' ').filter(Boolean)]);
   const { port } = (await nextMessage(server, 'listening', 60_000)) as unknown as { port: number };
   for (const c of clients) c.send({ cmd: 'open', port });
   const readies = await Promise.all(clients.map((c) => nextMessage(c, 'ready', 600_000)));
