@@ -34,6 +34,10 @@ export function formatSummary(r: RunReport): string {
     if (tm.cpu) t.push(['target: CPU avg / peak', `${tm.cpu.avgPercent.toFixed(0)}% / ${tm.cpu.peakPercent === null ? 'n/a' : `${tm.cpu.peakPercent.toFixed(0)}%`}`]);
     if (tm.rssBytes) t.push(['target: peak RSS', `${(tm.rssBytes.peak / MB).toFixed(0)} MiB`]);
   }
+  for (const l of r.network?.links ?? []) {
+    const cut = l.partitions ? `, ${l.partitions} partition(s), ${l.resetAtHeal} reset at heal` : '';
+    t.push([`link ${l.name} (${l.shape})`, `${l.connections} conn${cut}`]);
+  }
   t.push(
     ['NACKs', String(r.nacks)],
     ['errors', String(r.errors)],
