@@ -1,6 +1,7 @@
 // The pre-framed write path (docs/xds-server.md, "Push path"): responses are framed once and
 // grpc-js passes them through on every stream. If a grpc-js upgrade moves what preframe() relies
-// on, streams fall back to letting grpc-js frame each write; the first test says so loudly.
+// on, streams fall back to letting grpc-js frame each write, and the second test fails: the
+// fallback keeps working but is not silent.
 import { describe, expect, it } from 'vitest';
 import { TYPE_URL } from '../../src/proto/index.js';
 import { frameMessage } from '../../src/xds/cache/response-cache.js';
