@@ -54,8 +54,11 @@ import (
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigyaml "sigs.k8s.io/yaml"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/test/bufconn"
 	"istio.io/istio/pilot/pkg/config/kube/crd"
 	"istio.io/istio/pilot/pkg/features"
+	istiogrpc "istio.io/istio/pilot/pkg/grpc"
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
@@ -63,10 +66,12 @@ import (
 	"istio.io/istio/pkg/config/schema/collections"
 	"istio.io/istio/pkg/config/schema/gvk"
 	"istio.io/istio/pkg/config/schema/resource"
+	istiokeepalive "istio.io/istio/pkg/keepalive"
 	kubelib "istio.io/istio/pkg/kube"
 	istiolog "istio.io/istio/pkg/log"
 	"istio.io/istio/pkg/monitoring"
 	"istio.io/istio/pkg/security"
+	xdspkg "istio.io/istio/pkg/xds"
 )
 
 // The cluster DNS domain, as istiod's default --domain.
@@ -153,6 +158,7 @@ type options struct {
 	sendUnhealthy    bool
 	gracePeriod      time.Duration
 	exitOnStdinEOF   bool
+	keepalive        istiokeepalive.Options
 }
 
 func parseFlags() *options {
@@ -171,6 +177,10 @@ func parseFlags() *options {
 	fl.BoolVar(&o.validateIdentity, "validate-identity", true, "ISTIO_WORKLOAD_ENTRY_VALIDATE_IDENTITY: auto-registration and health reports need a verified identity")
 	fl.BoolVar(&o.sendUnhealthy, "send-unhealthy", false, "PILOT_SEND_UNHEALTHY_ENDPOINTS")
 	fl.DurationVar(&o.gracePeriod, "grace-period", 10*time.Second, "PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: how long a disconnected auto-registered entry stays")
+	// istiod's own defaults (pkg/keepalive.DefaultOption: 30 s / 10 s, no connection age limit).
+	o.keepalive = *istiokeepalive.DefaultOption()
+	fl.DurationVar(&o.keepalive.Time, "keepalive-interval", o.keepalive.Time, "istiod's --keepaliveInterval: the server pings an idle connection this often")
+	fl.DurationVar(&o.keepalive.Timeout, "keepalive-timeout", o.keepalive.Timeout, "istiod's --keepaliveTimeout: and closes it when a ping is not answered within this")
 	fl.BoolVar(&o.exitOnStdinEOF, "exit-on-stdin-eof", false, "stop when stdin closes (a launcher's pipe: the peer never outlives its parent)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -790,13 +800,25 @@ func main() {
 		logf("admin listen: %v", err)
 		os.Exit(2)
 	}
-	fakeOpts.ListenerBuilder = func() (net.Listener, error) { return xdsListener, nil }
+	// The fake builds its gRPC server without options (no keepalive, grpc-go's defaults), so it
+	// gets an in-memory listener nobody dials, and the real listener is served by a gRPC server
+	// built as istiod builds its own (pilot/pkg/grpc.ServerOptions: keepalive pings and their
+	// enforcement, stream and message limits) around the same DiscoveryServer.
+	fakeOpts.ListenerBuilder = func() (net.Listener, error) { return bufconn.Listen(1 << 20), nil }
 
 	t := &failer{}
 	fake := xds.NewFakeDiscoveryServer(t, fakeOpts)
 	if authn != nil {
 		fake.Discovery.Authenticators = []security.Authenticator{authn}
 	}
+	xdsServer := grpc.NewServer(istiogrpc.ServerOptions(&o.keepalive, xdspkg.RecordRecvSize)...)
+	fake.Discovery.Register(xdsServer)
+	go func() {
+		if err := xdsServer.Serve(xdsListener); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			logf("xds server: %v", err)
+		}
+	}()
+	t.Cleanup(xdsServer.Stop)
 
 	p := &peer{fake: fake}
 	admin := &http.Server{Handler: p.adminMux(metricsHandler), ReadHeaderTimeout: 10 * time.Second}
