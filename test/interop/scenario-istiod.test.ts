@@ -101,3 +101,32 @@ describe('multi-network against the istiod peer', () => {
     }
   }, 180_000);
 });
+
+describe('zone-partition against the istiod peer', () => {
+  it('zone b cut off for 45 s: istiod drops the zone\'s streams, removes its entries after the grace period, and takes them back once at the heal', async () => {
+    // The scenario's controlPlane keepalive (5 s + 3 s) and grace period (10 s) configure the
+    // embedded xdsim; the peer gets the same as istiod's flags. The zone's agents reach the peer
+    // through the scenario's link relays, the observers directly.
+    const zpPeer = await startIstiodPeer({
+      files: [],
+      validateIdentity: false,
+      extraArgs: ['--grace-period', '10s', '--keepalive-interval', '5s', '--keepalive-timeout', '3s'],
+    });
+    try {
+      const loaded = await loadScenario('scenarios/zone-partition.yaml');
+      expect(loaded.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      const report = await runScenario(loaded.scenario!, {
+        target: { address: zpPeer.xds, applyUrl: `http://${zpPeer.admin}/apply`, debugUrl: `http://${zpPeer.admin}`, name: 'istiod peer' },
+        logLevel: 'silent',
+      });
+      for (const e of report.expectations) expect(e, `${e.name}: ${e.detail}`).toMatchObject({ pass: true });
+      expect(report.expectations).toHaveLength(11);
+      // The peer closed the zone's connections during the cut (its keepalive), so at the heal the
+      // relay resets each of the 12 stale agent sides, and the agents reconnect once each.
+      expect(report.network!.links.find((l) => l.name === 'zone-b')).toMatchObject({ connections: 24, resetAtHeal: 12, partitions: 1, heals: 1 });
+      expect(report.leakedEntries).toBe(0);
+    } finally {
+      await zpPeer.stop();
+    }
+  }, 240_000);
+});
