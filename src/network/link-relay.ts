@@ -14,7 +14,7 @@
 //    reaches a peer that no longer has it.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { baseRttMs, DIRECTIONS, type Direction, type LinkShape } from './link-shape.js';
-import { seededRandom } from './loss-model.js';
+import { mulberry32 } from '../util/random.js';
 import { DEFAULT_MAX_HELD_BYTES, resetSocket, ShapedPipe } from './shaped-pipe.js';
 
 export type PartitionDirection = 'both' | Direction;
@@ -196,7 +196,7 @@ export class LinkRelay {
     this.shape = o.shape;
     this.upstreamAddress = o.upstream;
     this.maxHeldBytes = o.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
-    this.random = seededRandom(o.seed ?? 1);
+    this.random = mulberry32(o.seed ?? 1);
     this.stats = {
       name: o.name,
       address: '',

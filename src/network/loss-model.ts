@@ -32,15 +32,3 @@ export function chunkLossProbability(bytes: number, loss: number): number {
 export function lossStallMs(bytes: number, loss: number, rttMs: number, u01: number): number {
   return u01 < chunkLossProbability(bytes, loss) ? retransmitTimeoutMs(rttMs) : 0;
 }
-
-/** A small seeded generator (mulberry32): the same seed gives the same losses and jitter. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -2,6 +2,7 @@
 // report.html is rendered from this alone.
 import type { LatencySummary } from './histogram.js';
 import type { TargetMetricsSummary } from '../scenario/target-metrics.js';
+import type { LinkStats } from '../network/link-relay.js';
 
 export const REPORT_KIND = 'xdsim-run-report';
 export const REPORT_VERSION = 1;
@@ -51,28 +52,11 @@ export interface Series {
 }
 
 /** One emulated link of the scenario's network block, with its relay's figures over the run. */
-export interface NetworkLinkReport {
-  name: string;
+export type NetworkLinkReport = Omit<LinkStats, 'open' | 'cut'> & {
   select: { group?: string; locality?: string };
   /** The shape in words ("30ms±5ms 1% loss"). */
   shape: string;
-  /** The relay's address the selected agents connected to. */
-  address: string;
-  connections: number;
-  bytesToServer: number;
-  bytesToAgents: number;
-  /** Most bytes held in one connection's direction (a partition's held bytes, a delay's queue). */
-  maxHeldBytes: number;
-  maxHeldBytesTotal: number;
-  /** Connections accepted during a partition, dialed at the heal. */
-  heldConnections: number;
-  /** Connections reset at a heal because one side closed during the cut. */
-  resetAtHeal: number;
-  lossStalls: number;
-  dialErrors: number;
-  partitions: number;
-  heals: number;
-}
+};
 
 export interface RunReport {
   kind: typeof REPORT_KIND;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { baseRttMs, deliveryTime, describeShape, newPipeClock, NO_SHAPE, parseBitRate, serialisationMs, symmetricShape, type DirectionShape } from '../../src/network/link-shape.js';
-import { chunkLossProbability, lossStallMs, retransmitTimeoutMs, seededRandom } from '../../src/network/loss-model.js';
+import { chunkLossProbability, lossStallMs, retransmitTimeoutMs } from '../../src/network/loss-model.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 const shape = (d: Partial<DirectionShape>): DirectionShape => ({ ...NO_SHAPE, ...d });
 
@@ -38,7 +39,7 @@ describe('deliveryTime', () => {
 
   it('keeps order over many jittered chunks', () => {
     const clock = newPipeClock();
-    const rnd = seededRandom(7);
+    const rnd = mulberry32(7);
     let last = -Infinity;
     for (let i = 0; i < 1000; i++) {
       const at = deliveryTime(clock, i, 100, shape({ delayMs: 20, jitterMs: 19 }), rnd());
@@ -71,15 +72,15 @@ describe('loss model', () => {
     expect(lossStallMs(1448, 0.1, 300, 0.05)).toBe(600);
   });
   it('stalls about p of single-segment chunks (seeded)', () => {
-    const rnd = seededRandom(3);
+    const rnd = mulberry32(3);
     let stalls = 0;
     for (let i = 0; i < 20_000; i++) if (lossStallMs(100, 0.05, 0, rnd()) > 0) stalls++;
     expect(stalls / 20_000).toBeGreaterThan(0.04);
     expect(stalls / 20_000).toBeLessThan(0.06);
   });
   it('is deterministic per seed', () => {
-    const a = seededRandom(42);
-    const b = seededRandom(42);
+    const a = mulberry32(42);
+    const b = mulberry32(42);
     expect(Array.from({ length: 5 }, a)).toEqual(Array.from({ length: 5 }, b));
   });
 });
