@@ -63,6 +63,27 @@ export interface LinkStats {
   cut: Direction[];
 }
 
+/** A link's figures before any connection: also what the report shows for a relay that gave none. */
+export function emptyLinkStats(name: string): LinkStats {
+  return {
+    name,
+    address: '',
+    connections: 0,
+    open: 0,
+    bytesToServer: 0,
+    bytesToAgents: 0,
+    maxHeldBytes: 0,
+    maxHeldBytesTotal: 0,
+    heldConnections: 0,
+    resetAtHeal: 0,
+    lossStalls: 0,
+    dialErrors: 0,
+    partitions: 0,
+    heals: 0,
+    cut: [],
+  };
+}
+
 class RelayedConnection {
   upstream: Socket | undefined;
   readonly pipes: Record<Direction, ShapedPipe>;
@@ -197,23 +218,7 @@ export class LinkRelay {
     this.upstreamAddress = o.upstream;
     this.maxHeldBytes = o.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES;
     this.random = mulberry32(o.seed ?? 1);
-    this.stats = {
-      name: o.name,
-      address: '',
-      connections: 0,
-      open: 0,
-      bytesToServer: 0,
-      bytesToAgents: 0,
-      maxHeldBytes: 0,
-      maxHeldBytesTotal: 0,
-      heldConnections: 0,
-      resetAtHeal: 0,
-      lossStalls: 0,
-      dialErrors: 0,
-      partitions: 0,
-      heals: 0,
-      cut: [],
-    };
+    this.stats = emptyLinkStats(o.name);
   }
 
   /** Listens on loopback at a free port; resolves with `host:port`. */

@@ -28,7 +28,8 @@ import { EmbeddedTarget } from './embedded-target.js';
 import { RemoteTarget, type ControlPlaneTarget, type RemoteTargetSpec } from './target.js';
 import { TargetMetrics, type TargetMetricsSummary } from './target-metrics.js';
 import { RelayHost } from '../network/relay-host.js';
-import type { LinkStats } from '../network/link-relay.js';
+import { emptyLinkStats, type LinkStats } from '../network/link-relay.js';
+import { xdsTargets } from '../fleet/config.js';
 import { describeShape } from '../network/link-shape.js';
 import type { NetworkLinkReport } from '../report/types.js';
 
@@ -191,7 +192,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   if (s.network) {
     try {
       const started = await RelayHost.start(
-        xds.split(',')[0]!.trim(),
+        xdsTargets({ xds })[0]!,
         s.network.links.map((l, i) => ({ name: l.name, shape: l.shape, seed: s.fleet.seed + 1000 + i })),
       );
       relays = started.host;
@@ -652,23 +653,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
 /** The network block's links with their relays' figures (zeros for a relay that gave none). */
 function networkReport(s: Scenario, stats: LinkStats[]): NetworkLinkReport[] {
   return (s.network?.links ?? []).map((l) => {
-    const st = stats.find((x) => x.name === l.name);
-    return {
-      name: l.name,
-      select: { ...l.select },
-      shape: describeShape(l.shape),
-      address: st?.address ?? '',
-      connections: st?.connections ?? 0,
-      bytesToServer: st?.bytesToServer ?? 0,
-      bytesToAgents: st?.bytesToAgents ?? 0,
-      maxHeldBytes: st?.maxHeldBytes ?? 0,
-      maxHeldBytesTotal: st?.maxHeldBytesTotal ?? 0,
-      heldConnections: st?.heldConnections ?? 0,
-      resetAtHeal: st?.resetAtHeal ?? 0,
-      lossStalls: st?.lossStalls ?? 0,
-      dialErrors: st?.dialErrors ?? 0,
-      partitions: st?.partitions ?? 0,
-      heals: st?.heals ?? 0,
-    };
+    const { open: _open, cut: _cut, ...figures } = stats.find((x) => x.name === l.name) ?? emptyLinkStats(l.name);
+    return { ...figures, select: { ...l.select }, shape: describeShape(l.shape) };
   });
 }

@@ -5,6 +5,9 @@ export type XdsType = 'cds' | 'eds' | 'lds' | 'rds';
 
 export const PUSH_ORDER: readonly XdsType[] = ['cds', 'eds', 'lds', 'rds'];
 
+/** A type's index in PUSH_ORDER: per-type state on a stream lives in arrays, not Maps keyed by type. */
+export const TYPE_INDEX: Readonly<Record<XdsType, number>> = { cds: 0, eds: 1, lds: 2, rds: 3 };
+
 export const TYPE_URL_OF: Readonly<Record<XdsType, string>> = Object.freeze({
   cds: TYPE_URL.CLUSTER,
   eds: TYPE_URL.ENDPOINT,

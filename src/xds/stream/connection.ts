@@ -16,7 +16,7 @@ import type { Push } from '../push/push.js';
 import type { ResponseCache, SharedResponse } from '../cache/response-cache.js';
 import { BadRequest } from '../service-definitions.js';
 import type { NackRecord, ReplyOutcome, TypeWatch } from './type-watch.js';
-import { PUSH_ORDER, xdsTypeOf, type XdsType } from '../types.js';
+import { PUSH_ORDER, TYPE_INDEX, xdsTypeOf, type XdsType } from '../types.js';
 
 export type StreamKind = 'sotw' | 'delta';
 export type ServiceKind = 'ads' | 'eds';
@@ -97,8 +97,6 @@ type Call = grpc.ServerDuplexStream<unknown, Buffer>;
 
 let connectionSeq = 0;
 
-/** A type's index in PUSH_ORDER: per-type state lives in arrays, not Maps keyed by type. */
-export const TYPE_INDEX: Readonly<Record<XdsType, number>> = { cds: 0, eds: 1, lds: 2, rds: 3 };
 
 /**
  * Push bookkeeping of one type on one stream. The arrays are reused (swapped and truncated), so

@@ -3,10 +3,10 @@
 // ignored, wildcard for CDS/LDS, unknown names remembered and sent once they exist, and
 // unchanged resources never resent (what was sent is tracked per resource).
 import type { DiscoveryRequest } from '../../proto/messages.js';
-import { TYPE_INDEX, XdsConnection, type TypeStatus } from './connection.js';
+import { XdsConnection, type TypeStatus } from './connection.js';
 import { TypeWatch } from './type-watch.js';
 import type { SharedResponse } from '../cache/response-cache.js';
-import { isFullStateType, TYPE_URL_OF, type XdsType } from '../types.js';
+import { isFullStateType, TYPE_INDEX, TYPE_URL_OF, type XdsType } from '../types.js';
 import { encodeSotwResponse, type EncodedResource } from './wire.js';
 
 class SotwWatch extends TypeWatch {
